@@ -1,0 +1,137 @@
+/**
+ * Config schemas of the modbus_tcp and modbus_rtu drivers: one raw device mapping in, a
+ * normalised ModbusTcpDevice / ModbusRtuDevice out, device defaults copied onto each tag.
+ */
+import { isIP } from 'node:net';
+import { z, type ZodType } from 'zod';
+import type { ByteOrder, ModbusArea, ModbusRtuDevice, ModbusTagType, ModbusTcpDevice } from '../../src/config/types.js';
+import {
+  checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, intIn, nonEmptyString, serialLineShape, tagCommonShape,
+} from '../../src/config/fields.js';
+import { repr } from '../../src/config/words.js';
+
+const AREAS = ['holding', 'input', 'coil', 'discrete'] as const satisfies readonly ModbusArea[];
+const TYPES = [
+  'bool', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64', 'string',
+] as const satisfies readonly ModbusTagType[];
+const BYTE_ORDERS = ['ABCD', 'BADC', 'CDAB', 'DCBA'] as const satisfies readonly ByteOrder[];
+
+const WIDTH: Record<Exclude<ModbusTagType, 'string'>, number> = {
+  bool: 1, int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2, int64: 4, uint64: 4, float64: 4,
+};
+
+/** Registers (or bits, for coils and discrete inputs) one tag occupies. */
+function width(tag: { readonly area: ModbusArea; readonly type: ModbusTagType; readonly length?: number }): number {
+  if (tag.area === 'coil' || tag.area === 'discrete') return 1;
+  return tag.type === 'string' ? (tag.length ?? 1) : WIDTH[tag.type];
+}
+
+/** A host name or address; a port or URL here is a common slip that would only fail at connect time. */
+const host = nonEmptyString.refine((h) => !/[/\s]/.test(h) && (!h.includes(':') || isIP(h) === 6), {
+  error: (iss) => `invalid host ${repr(iss.input)}: give a name or address only, the port goes in port:`,
+  abort: true,
+});
+
+const tagSchema = z
+  .strictObject({
+    ...tagCommonShape,
+    area: z.enum(AREAS),
+    address: intIn(0, 65535),
+    type: z.enum(TYPES),
+    /** Without bit, a bool on a register is true when the register is non-zero. */
+    bit: intIn(0, 15).optional(),
+    length: intIn(1, 125).optional(),
+    byte_order: z.enum(BYTE_ORDERS).optional(),
+  })
+  .superRefine((tag, ctx) => {
+    const bitArea = tag.area === 'coil' || tag.area === 'discrete';
+    if (bitArea && tag.type !== 'bool') {
+      ctx.addIssue({ code: 'custom', path: ['type'], message: `${tag.area} tags must be type bool, not ${tag.type}` });
+    }
+    if (tag.bit !== undefined && (bitArea || tag.type !== 'bool')) {
+      ctx.addIssue({ code: 'custom', path: ['bit'], message: 'bit applies only to type bool on a holding or input register' });
+    }
+    if (tag.type === 'string' && tag.length === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['length'], message: 'type string needs length (in registers, two characters each)' });
+    }
+    if (tag.type !== 'string' && tag.length !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['length'], message: `length applies only to type string, not ${tag.type}` });
+    }
+    const last = tag.address + width(tag) - 1;
+    if (last > 65535) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['address'],
+        message: `${tag.type} at address ${tag.address} spans ${width(tag)} registers and runs past 65535`,
+      });
+    }
+    if (tag.writable && (tag.area === 'input' || tag.area === 'discrete')) {
+      ctx.addIssue({ code: 'custom', path: ['writable'], message: `${tag.area} is read-only; only holding and coil tags can be writable` });
+    }
+    checkScaleOnlyNumeric(tag, ctx);
+  });
+
+type RawTag = z.output<typeof tagSchema>;
+
+const modbusShape = {
+  ...deviceCommonShape,
+  byte_order: z.enum(BYTE_ORDERS).default('ABCD'),
+  max_registers_per_read: intIn(1, 125).default(125),
+  max_bits_per_read: intIn(1, 2000).default(2000),
+  max_gap: intIn(0, 65535).default(16),
+  tags: z.array(tagSchema).min(1, { error: 'a device needs at least one tag' }),
+};
+
+interface RawModbusDevice {
+  readonly poll_interval: number;
+  readonly heartbeat?: number;
+  readonly deadband?: number;
+  readonly byte_order: ByteOrder;
+  readonly max_registers_per_read: number;
+  readonly tags: readonly RawTag[];
+}
+
+/** A tag that cannot be read in one request can never be read: say so now rather than at every poll. */
+function checkFitsOneRead(device: RawModbusDevice, ctx: z.RefinementCtx): void {
+  device.tags.forEach((tag, i) => {
+    if (tag.area !== 'holding' && tag.area !== 'input') return;
+    if (width(tag) > device.max_registers_per_read) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['tags', i, tag.type === 'string' ? 'length' : 'type'],
+        message: `needs ${width(tag)} registers but max_registers_per_read is ${device.max_registers_per_read}`,
+      });
+    }
+  });
+}
+
+function withTagDefaults<D extends RawModbusDevice>(device: D) {
+  return {
+    ...device,
+    tags: device.tags.map((tag) => ({
+      ...inheritDeviceDefaults(device, tag),
+      byte_order: tag.byte_order ?? device.byte_order,
+    })),
+  };
+}
+
+export const modbusTcpDeviceSchema: ZodType<ModbusTcpDevice> = z
+  .strictObject({
+    ...modbusShape,
+    driver: z.literal('modbus_tcp'),
+    host,
+    port: intIn(1, 65535).default(502),
+    unit_id: intIn(0, 247).default(1),
+  })
+  .superRefine(checkFitsOneRead)
+  .transform(withTagDefaults);
+
+export const modbusRtuDeviceSchema: ZodType<ModbusRtuDevice> = z
+  .strictObject({
+    ...modbusShape,
+    ...serialLineShape,
+    driver: z.literal('modbus_rtu'),
+    unit_id: intIn(1, 247).default(1),
+  })
+  .superRefine(checkFitsOneRead)
+  .transform(withTagDefaults);

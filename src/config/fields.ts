@@ -1,0 +1,111 @@
+/**
+ * Zod pieces shared by the core schema and the driver schemas, so a rule (a name, a range, a
+ * tag's common keys) is written once and reads the same in every error message.
+ */
+import { z } from 'zod';
+import { duration } from './units.js';
+import { repr } from './words.js';
+
+/**
+ * Values from `${VAR}` are strings (a password "0123" must stay "0123"), so where a number or
+ * true/false is expected, its text is accepted too: `port: ${PORT}` works, quoted or not (and
+ * inside { } or [ ] it must be quoted, as `{` and `}` end a plain value there).
+ */
+const NUMBER_TEXT = /^[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+export function numberFromText(value: unknown): unknown {
+  return typeof value === 'string' && NUMBER_TEXT.test(value.trim()) ? Number(value) : value;
+}
+
+function booleanFromText(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  const lower = value.trim().toLowerCase();
+  return lower === 'true' ? true : lower === 'false' ? false : value;
+}
+
+export const number = z.preprocess(numberFromText, z.number());
+export const boolean = z.preprocess(booleanFromText, z.boolean());
+
+/** Names end up in MQTT topics and metric labels. */
+const NAME_RE = /^[a-zA-Z0-9_-]+$/;
+
+export const name = z.string().refine((s) => NAME_RE.test(s), {
+  error: (iss) => `invalid name ${repr(iss.input)}: use only letters, digits, _ and -`,
+  abort: true,
+});
+
+export const nonEmptyString = z.string().refine((s) => s.length > 0, { error: 'must not be empty', abort: true });
+
+export function intIn(min: number, max: number) {
+  return number.refine((n) => Number.isInteger(n) && n >= min && n <= max, {
+    error: (iss) => `must be an integer from ${min} to ${max}, got ${repr(iss.input)}`,
+    abort: true,
+  });
+}
+
+export const nonNegativeNumber = number.refine((n) => Number.isFinite(n) && n >= 0, {
+  error: (iss) => `must be 0 or more, got ${repr(iss.input)}`,
+  abort: true,
+});
+
+const finiteNumber = number.refine(Number.isFinite, { error: (iss) => `must be a finite number, got ${repr(iss.input)}`, abort: true });
+
+/** Keys every tag has, whatever its driver (see TagCommon). poll_interval, heartbeat and deadband fall back to the device's. */
+export const tagCommonShape = {
+  name,
+  poll_interval: duration().optional(),
+  scale: finiteNumber.default(1),
+  offset: finiteNumber.default(0),
+  deadband: nonNegativeNumber.optional(),
+  heartbeat: duration().optional(),
+  writable: boolean.default(false),
+};
+
+/** Keys every device has, besides `driver` (each schema pins its own literal) and `tags`. */
+export const deviceCommonShape = {
+  name,
+  poll_interval: duration().default(1000),
+  timeout: duration().default(1000),
+  heartbeat: duration().optional(),
+  deadband: nonNegativeNumber.optional(),
+};
+
+/** An RS-232/485 line (see SerialLine): Modbus RTU and raw serial instruments. */
+export const serialLineShape = {
+  port: nonEmptyString,
+  baud_rate: intIn(50, 4_000_000).default(9600),
+  parity: z.enum(['none', 'even', 'odd']).default('none'),
+  data_bits: z.preprocess(numberFromText, z.literal([7, 8])).default(8),
+  stop_bits: z.preprocess(numberFromText, z.literal([1, 2])).default(1),
+};
+
+interface TagDefaults {
+  readonly poll_interval?: number;
+  readonly heartbeat?: number;
+  readonly deadband?: number;
+}
+
+/** The tag's own poll_interval, heartbeat and deadband, else its device's (absent stays absent). */
+export function inheritDeviceDefaults<T extends TagDefaults>(
+  device: TagDefaults & { readonly poll_interval: number },
+  tag: T,
+): T & { poll_interval: number } {
+  const heartbeat = tag.heartbeat ?? device.heartbeat;
+  const deadband = tag.deadband ?? device.deadband;
+  return {
+    ...tag,
+    poll_interval: tag.poll_interval ?? device.poll_interval,
+    ...(heartbeat === undefined ? {} : { heartbeat }),
+    ...(deadband === undefined ? {} : { deadband }),
+  };
+}
+
+/** scale and offset mean nothing for a bool or a string: setting them is a mistake worth naming. */
+export function checkScaleOnlyNumeric(
+  tag: { readonly scale: number; readonly offset: number; readonly type: string },
+  ctx: z.RefinementCtx,
+): void {
+  if (tag.type !== 'bool' && tag.type !== 'string') return;
+  if (tag.scale !== 1) ctx.addIssue({ code: 'custom', path: ['scale'], message: `scale applies only to numeric types, not ${tag.type}` });
+  if (tag.offset !== 0) ctx.addIssue({ code: 'custom', path: ['offset'], message: `offset applies only to numeric types, not ${tag.type}` });
+}

@@ -1,0 +1,167 @@
+/**
+ * Config file → validated, normalised, deep-frozen FloorgateConfig, or every problem found, each
+ * at its FILE:LINE:COL. Never throws for bad input.
+ *
+ * Steps: YAML with positions and `${VAR}` expansion (yaml-source.ts) → password_file read into
+ * password (secrets.ts) → the core schema (schema.ts) → each device through its driver's schema,
+ * found in the registry → rules across devices (unique names, shared serial lines) → paths
+ * resolved → frozen.
+ *
+ * Relative paths: gateway.data_dir, mqtt.tls files and password_file resolve against the config
+ * file's directory, so a config and its files can move together; a device's `*_dir` keys (the
+ * OPC UA pki_dir) resolve against gateway.data_dir, where floorgate keeps its state.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { driverNames, getDriver } from '../drivers/registry.js';
+import type { DeviceConfig, FloorgateConfig } from './types.js';
+import { ROOT_PATH, formatPath, type ConfigProblem, type KeyPath } from './problem.js';
+import { readYaml, type SourceMap, type SourceProblem, type YamlSource } from './yaml-source.js';
+import { readPasswordFiles } from './secrets.js';
+import { coreSchema, type CoreConfig } from './schema.js';
+import { IssueReader } from './issues.js';
+import { checkSharedLines } from './shared-lines.js';
+import { didYouMean, repr } from './words.js';
+
+export { formatProblem, type ConfigProblem } from './problem.js';
+
+export type LoadResult =
+  | { readonly ok: true; readonly config: FloorgateConfig }
+  | { readonly ok: false; readonly problems: ConfigProblem[] };
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    return { ok: false, problems: [{ file, line: 1, col: 1, path: ROOT_PATH, message: `cannot read the config file: ${reason}` }] };
+  }
+  return loadConfigText(text, file, env);
+}
+
+/** `file` names the text in problems and anchors relative paths; it is not read. */
+export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  const source = readYaml(text, env);
+  const problems = [...source.problems];
+  let config: FloorgateConfig | undefined;
+  if (source.value === undefined) {
+    if (problems.length === 0) problems.push({ offset: 0, path: [], message: 'the file is empty: it needs gateway, mqtt and devices' });
+  } else {
+    config = validate(source, path.resolve(file), problems);
+  }
+  if (config === undefined || problems.length > 0) {
+    return { ok: false, problems: located(problems, source, file) };
+  }
+  return { ok: true, config: deepFreeze(config) };
+}
+
+function validate(source: YamlSource, absFile: string, problems: SourceProblem[]): FloorgateConfig | undefined {
+  const baseDir = path.dirname(absFile);
+  readPasswordFiles(source.value, source.map, baseDir, problems);
+  const reader = new IssueReader(source.map, source.unexpanded);
+  const core = reader.parse(coreSchema, source.value, [], problems);
+
+  const raw = source.value as { devices?: unknown };
+  const rawDevices = Array.isArray(raw.devices) ? (raw.devices as unknown[]) : [];
+  const devices = rawDevices.map((device, i) => validateDevice(device, i, reader, source.map, problems));
+  problems.push(...checkUniqueNames(rawDevices, source.map), ...checkSharedLines(devices, source.map));
+
+  if (core === undefined || problems.length > 0) return undefined;
+  return normalise(core, devices as DeviceConfig[], absFile);
+}
+
+function validateDevice(raw: unknown, i: number, reader: IssueReader, map: SourceMap, problems: SourceProblem[]): DeviceConfig | undefined {
+  // Not a mapping: the core schema has said so already.
+  if (!isMapping(raw)) return undefined;
+  const driverPath = ['devices', i, 'driver'];
+  const name = raw.driver;
+  const module = typeof name === 'string' ? getDriver(name) : undefined;
+  if (module === undefined) {
+    const known = driverNames();
+    const message =
+      name === undefined
+        ? `missing required key "driver" (one of ${known.join(', ')})`
+        : `unknown driver ${repr(name)}; known drivers: ${known.join(', ')}${typeof name === 'string' ? didYouMean(name, known) : ''}`;
+    problems.push({ offset: map.offsetOf(driverPath, 'value'), path: driverPath, message });
+    return undefined;
+  }
+  return reader.parse(module.schema, raw, ['devices', i], problems);
+}
+
+/**
+ * Device names are unique (they are topic levels and metric labels), `status` is taken by the
+ * status topic, and tag names are unique within their device. Checked on the raw values so
+ * these are reported even when a device has other problems.
+ */
+function checkUniqueNames(devices: readonly unknown[], map: SourceMap): SourceProblem[] {
+  const problems: SourceProblem[] = [];
+  const report = (namePath: KeyPath, message: string) =>
+    problems.push({ offset: map.offsetOf(namePath, 'value'), path: namePath, message });
+  const checkList = (items: readonly unknown[], at: KeyPath, what: string) => {
+    const first = new Map<string, KeyPath>();
+    items.forEach((item, i) => {
+      if (!isMapping(item) || typeof item.name !== 'string') return;
+      const namePath = [...at, i, 'name'];
+      if (what === 'device' && item.name === 'status') {
+        report(namePath, 'the device name "status" is reserved (the status topic uses it)');
+      }
+      const earlier = first.get(item.name);
+      if (earlier === undefined) first.set(item.name, namePath);
+      else report(namePath, `duplicate ${what} name "${item.name}" (first at ${formatPath(earlier)})`);
+    });
+  };
+  checkList(devices, ['devices'], 'device');
+  devices.forEach((device, i) => {
+    if (isMapping(device) && Array.isArray(device.tags)) checkList(device.tags, ['devices', i, 'tags'], 'tag');
+  });
+  return problems;
+}
+
+function normalise(core: CoreConfig, devices: readonly DeviceConfig[], absFile: string): FloorgateConfig {
+  const baseDir = path.dirname(absFile);
+  const dataDir = path.resolve(baseDir, core.gateway.data_dir);
+  const tls = core.mqtt.tls;
+  const resolveFile = (p: string | undefined) => (p === undefined ? undefined : path.resolve(baseDir, p));
+  return {
+    source: absFile,
+    gateway: { ...core.gateway, data_dir: dataDir },
+    log: core.log,
+    mqtt: {
+      ...core.mqtt,
+      ...(tls && { tls: { ...tls, ca: resolveFile(tls.ca), cert: resolveFile(tls.cert), key: resolveFile(tls.key) } }),
+    },
+    buffer: core.buffer,
+    http: core.http,
+    devices: devices.map((device) => resolveDirs(device, dataDir)),
+  };
+}
+
+function resolveDirs(device: DeviceConfig, dataDir: string): DeviceConfig {
+  const out: Record<string, unknown> = { ...device };
+  for (const [key, value] of Object.entries(device)) {
+    if (key.endsWith('_dir') && typeof value === 'string') out[key] = path.resolve(dataDir, value);
+  }
+  return out as unknown as DeviceConfig;
+}
+
+function located(problems: readonly SourceProblem[], source: YamlSource, file: string): ConfigProblem[] {
+  return [...problems]
+    .sort((a, b) => a.offset - b.offset)
+    .map((p) => {
+      const { line, col } = source.lineCounter.linePos(p.offset);
+      return { file, line: Math.max(line, 1), col: Math.max(col, 1), path: formatPath(p.path), message: p.message };
+    });
+}
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
