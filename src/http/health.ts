@@ -1,0 +1,39 @@
+/**
+ * What the running daemon reports about itself: the body of GET /healthz and the input of
+ * `floorgate status`. A superset of SPEC §5's shape; the runtime builds it, the HTTP layer only
+ * serialises it. Timestamps are epoch milliseconds.
+ */
+
+export interface DeviceHealth {
+  up: boolean;
+  last_ok_ts: number | null;
+  /** null while the device is fine. */
+  error: string | null;
+  last_poll_ms: number | null;
+}
+
+export interface Health {
+  /** failing: the buffer cannot be written (readings are being lost); degraded: anything else amiss. */
+  status: 'ok' | 'degraded' | 'failing';
+  mqtt: { connected: boolean; since: number | null; last_error: string | null };
+  buffer: {
+    writable: boolean;
+    messages: number;
+    bytes: number;
+    /** null when the buffer is empty. */
+    oldest_ts: number | null;
+    /** Readings dropped since the buffer was created, by reason. */
+    dropped: Record<string, number>;
+  };
+  devices: Record<string, DeviceHealth>;
+  process: { rss_bytes: number; event_loop_lag_ms: number; buffer_write_ms: number | null; uptime_s: number };
+}
+
+export interface HealthSource {
+  health(): Health;
+}
+
+/** SPEC §5: 503 exactly when readings cannot be committed; a broker or device outage is still 200. */
+export function healthHttpStatus(h: Health): 200 | 503 {
+  return h.status === 'failing' || !h.buffer.writable ? 503 : 200;
+}

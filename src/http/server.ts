@@ -1,0 +1,115 @@
+/**
+ * The operator's window into the daemon (SPEC §5): GET /healthz and GET /metrics on node:http.
+ * It reads state through HealthSource and the metrics registry and never changes either.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
+import { healthHttpStatus, type HealthSource } from './health.js';
+
+export interface HttpServerOptions {
+  host: string;
+  /** 0 picks a free port; the one bound is returned. */
+  port: number;
+  health: HealthSource;
+  metrics: Metrics;
+  log: Logger;
+}
+
+export interface HttpServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
+const ALLOW = 'GET, HEAD';
+
+export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
+  const server = http.createServer((req, res) => route(req, res, opts));
+  // Scrapers answer in milliseconds; a client that dawdles must not hold sockets on a small gateway.
+  server.headersTimeout = 5_000;
+  server.requestTimeout = 10_000;
+  server.keepAliveTimeout = 5_000;
+  await listen(server, opts.host, opts.port);
+  server.on('error', (err) => opts.log.error({ err }, 'HTTP listener error'));
+  const port = (server.address() as AddressInfo).port;
+  opts.log.info({ url: `http://${hostForUrl(opts.host)}:${port}` }, 'HTTP listener ready (/healthz, /metrics)');
+  return { port, close: () => close(server) };
+}
+
+function route(req: http.IncomingMessage, res: http.ServerResponse, opts: HttpServerOptions): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    send(req, res, 405, TEXT_TYPE, 'method not allowed: use GET\n');
+    return;
+  }
+  const path = pathOf(req.url ?? '/');
+  if (path === '/healthz') {
+    let body: string;
+    let status: number;
+    try {
+      const health = opts.health.health();
+      status = healthHttpStatus(health);
+      body = JSON.stringify(health);
+    } catch (err) {
+      opts.log.error({ err }, 'health() failed');
+      send(req, res, 500, TEXT_TYPE, 'internal error while collecting health\n');
+      return;
+    }
+    send(req, res, status, JSON_TYPE, body);
+  } else if (path === '/metrics') {
+    opts.metrics.registry.metrics().then(
+      (text) => send(req, res, 200, opts.metrics.registry.contentType, text),
+      (err: unknown) => {
+        opts.log.error({ err }, 'rendering metrics failed');
+        send(req, res, 500, TEXT_TYPE, 'internal error while rendering metrics\n');
+      },
+    );
+  } else {
+    send(req, res, 404, TEXT_TYPE, 'not found: floorgate serves /healthz and /metrics\n');
+  }
+}
+
+function send(req: http.IncomingMessage, res: http.ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, {
+    'content-type': type,
+    'content-length': Buffer.byteLength(body),
+    // Health is a snapshot: a proxy or browser must never answer from a cache.
+    'cache-control': 'no-store',
+    ...(status === 405 ? { allow: ALLOW } : {}),
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+function listen(server: http.Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the port is already in use' : err.code === 'EADDRNOTAVAIL' ? 'no such local address' : err.message;
+      reject(new Error(`cannot listen on ${hostForUrl(host)}:${port} (http.listen): ${why}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+}
+
+function close(server: http.Server): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.close((err) => (err ? reject(err) : resolve()));
+    // A scraper's keep-alive socket would otherwise hold the shutdown for keepAliveTimeout.
+    server.closeAllConnections();
+  });
+}
+
+/** IPv6 literals need brackets inside a URL. */
+export function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
