@@ -1,0 +1,79 @@
+/**
+ * Decodes floorgate's JSON format (SPEC §3) into what the completeness tracker needs.
+ *
+ *   {prefix}/{gateway}/{device}        {"seq","gateway","device","readings":[{"tag","value","quality","ts"}]}
+ *   {prefix}/{gateway}/{device}/{tag}  {"seq","value","quality","ts"}
+ *   {prefix}/{gateway}/status          retained online flag: not data
+ *   {prefix}/{gateway}/{device}/{tag}/set[/result]   write commands: not data
+ *
+ * A data message that does not have this shape is invalid: a consumer could not use it, so its
+ * seq is not counted as received.
+ */
+
+/** What any format's decoder hands the tracker for one data message. */
+export interface Observation {
+  readonly gateway: string;
+  readonly seq: number;
+  readonly historical: boolean;
+  /** Epoch ms of each reading inside. */
+  readonly readingTs: readonly number[];
+}
+
+export type Decoded =
+  | { readonly kind: 'data'; readonly observation: Observation }
+  | { readonly kind: 'ignored' }
+  /** gateway: as far as the topic told, so a filter can apply to garbage too. */
+  | { readonly kind: 'invalid'; readonly gateway: string | null; readonly reason: string };
+
+/** One MQTT message in, one verdict out. A Sparkplug B decoder is another of these. */
+export type MessageDecoder = (topic: string, payload: Buffer) => Decoded;
+
+const IGNORED: Decoded = { kind: 'ignored' };
+
+export function jsonDecoder(prefix: string): MessageDecoder {
+  const head = `${prefix}/`;
+  return (topic, payload) => {
+    if (!topic.startsWith(head)) return IGNORED;
+    const levels = topic.slice(head.length).split('/');
+    if (levels.some((l) => l === '')) return IGNORED;
+    const [gateway] = levels;
+    if (levels.length === 2 && levels[1] === 'status') return IGNORED;
+    if (levels.length !== 2 && levels.length !== 3) return IGNORED;
+
+    let body: unknown;
+    try {
+      body = JSON.parse(payload.toString('utf8'));
+    } catch {
+      return invalid(gateway, 'payload is not JSON');
+    }
+    if (!isObject(body)) return invalid(gateway, 'payload is not a JSON object');
+    const { seq } = body;
+    if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return invalid(gateway, 'seq is not a non-negative integer');
+    const historical = body.historical === true;
+
+    if (levels.length === 3) {
+      if (!isTs(body.ts)) return invalid(gateway, 'ts is not a number');
+      return { kind: 'data', observation: { gateway, seq, historical, readingTs: [body.ts] } };
+    }
+    if (body.gateway !== undefined && body.gateway !== gateway) return invalid(gateway, `gateway "${String(body.gateway)}" differs from the topic's`);
+    if (!Array.isArray(body.readings)) return invalid(gateway, 'readings is not an array');
+    const readingTs: number[] = [];
+    for (const r of body.readings) {
+      if (!isObject(r) || !isTs(r.ts)) return invalid(gateway, 'a reading has no numeric ts');
+      readingTs.push(r.ts);
+    }
+    return { kind: 'data', observation: { gateway, seq, historical, readingTs } };
+  };
+}
+
+function invalid(gateway: string, reason: string): Decoded {
+  return { kind: 'invalid', gateway, reason };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isTs(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
