@@ -1,12 +1,46 @@
-import type { DriverModule } from '../../src/driver.js';
+import type { DeviceConfig, ModbusRtuDevice, ModbusTag, ModbusTcpDevice, TagConfig } from '../../src/config/types.js';
+import type { DriverModule, PlanLine } from '../../src/driver.js';
+import { tagWidth } from './codec.js';
+import { isBitArea, planRequests } from './planner.js';
 import { modbusRtuDeviceSchema, modbusTcpDeviceSchema } from './schema.js';
+
+/** `floorgate check --plan`: the reads of one poll cycle, per poll interval, shortest first. */
+function planLines(device: DeviceConfig): PlanLine[] {
+  const { tags } = device as ModbusTcpDevice | ModbusRtuDevice;
+  const intervals = [...new Set(tags.map((t) => t.poll_interval))].sort((a, b) => a - b);
+  const lines: PlanLine[] = [];
+  for (const interval of intervals) {
+    const inGroup = tags.filter((t) => t.poll_interval === interval);
+    for (const r of planRequests(inGroup, device as ModbusTcpDevice)) {
+      const unit = isBitArea(r.area) ? 'bit' : 'register';
+      lines.push({
+        text: `every ${interval}ms: ${r.area} ${r.start}..${r.start + r.count - 1} ` +
+          `(${r.count} ${unit}${r.count === 1 ? '' : 's'}) -> ${r.tags.map((t) => t.name).join(', ')}`,
+      });
+    }
+  }
+  return lines;
+}
+
+/** `floorgate probe`: "holding 100", "holding 20..23", "holding 5 bit 3", "coil 0". */
+function tagAddress(tag: TagConfig): string {
+  const t = tag as ModbusTag;
+  const width = tagWidth(t);
+  const where = width === 1 ? `${t.area} ${t.address}` : `${t.area} ${t.address}..${t.address + width - 1}`;
+  return t.bit === undefined ? where : `${where} bit ${t.bit}`;
+}
 
 export const modbusTcp: DriverModule = {
   name: 'modbus_tcp',
   schema: modbusTcpDeviceSchema,
-  async create() {
-    throw new Error('not wired yet');
+  async create(device, ctx) {
+    // modbus-serial and the driver load only when a Modbus TCP device is configured.
+    const [{ ModbusDriver }, { openTcpLink }] = await Promise.all([import('./driver.js'), import('./tcp-link.js')]);
+    const tcp = device as ModbusTcpDevice;
+    return new ModbusDriver(tcp, ctx, (signal) => openTcpLink(tcp, signal));
   },
+  address: tagAddress,
+  plan: planLines,
 };
 
 export const modbusRtu: DriverModule = {
@@ -15,4 +49,6 @@ export const modbusRtu: DriverModule = {
   async create() {
     throw new Error('the modbus_rtu driver is not available in this version: the device validates but cannot be polled yet');
   },
+  address: tagAddress,
+  plan: planLines,
 };

@@ -1,0 +1,311 @@
+/**
+ * The Modbus driver: plans, reads, decodes and learns, over any ModbusLink (TCP today, RTU
+ * later). It never touches a socket itself.
+ *
+ * What it learns from a device, kept across reconnects for the life of the driver:
+ * - Exception 02 on a block: the block is split in halves (recursively) to find the tags that
+ *   really are illegal. Those are quarantined: reported bad with the device's answer and retried
+ *   alone with capped exponential backoff, so a firmware fix is picked up. Gap addresses that
+ *   were never read successfully inside the failed block become forbidden to later plans, so
+ *   the next poll does not trip over them again.
+ * - Exception 03/04 on a read longer than its widest tag: the device refuses long reads, so the
+ *   per-device maximum is halved (registers or bits) and the tags are re-read in shorter requests.
+ * When a quarantined tag recovers, the forbidden gaps of its area are forgotten and the plan is
+ * rebuilt from scratch: whatever the fix made readable gets merged again.
+ */
+import type { Logger } from 'pino';
+import type { ModbusArea, ModbusRtuDevice, ModbusTag, ModbusTcpDevice, TagConfig } from '../../src/config/types.js';
+import type { Driver, DriverContext, PollGroup, Reading } from '../../src/driver.js';
+import { decodeRegisters, encodeRegisters, tagWidth, toBool, type TagValue } from './codec.js';
+import { LinkLostError, ModbusRequestError, type ModbusLink } from './link.js';
+import { AREAS, isBitArea, maxPerRead, planRequests, type PlanLimits, type ReadRequest } from './planner.js';
+
+export type ModbusDevice = ModbusTcpDevice | ModbusRtuDevice;
+
+export type OpenLink = (signal: AbortSignal) => Promise<ModbusLink>;
+
+export interface ModbusDriverOptions {
+  /** ms before a quarantined tag is first retried; doubles with every failure. Default 5 s. */
+  readonly quarantineMinMs?: number;
+  /** ms, the longest wait between retries of a quarantined tag. Default 5 min. */
+  readonly quarantineMaxMs?: number;
+}
+
+interface Quarantine {
+  readonly tag: ModbusTag;
+  readonly error: string;
+  readonly delay: number;
+  retryAt: number;
+}
+
+interface CachedPlan {
+  readonly tags: readonly TagConfig[];
+  readonly version: number;
+  readonly requests: readonly ReadRequest[];
+}
+
+/** State of one read(): where readings go and whether the device has gone quiet. */
+interface Pass {
+  readonly link: ModbusLink;
+  readonly signal: AbortSignal;
+  readonly out: Map<string, Reading>;
+  /** Set after a timeout: the rest of the group is reported bad without waiting again. */
+  silent?: string;
+}
+
+function bad(tag: ModbusTag, error: string, ts: number): Reading {
+  return { tag: tag.name, value: null, quality: 'bad', ts, error };
+}
+
+function good(tag: ModbusTag, value: TagValue, ts: number): Reading {
+  if (typeof value === 'number' && !Number.isFinite(value)) return bad(tag, `value is ${value}`, ts);
+  return { tag: tag.name, value, quality: 'good', ts };
+}
+
+function singleRequest(tag: ModbusTag): ReadRequest {
+  return { area: tag.area, start: tag.address, count: tagWidth(tag), tags: [tag] };
+}
+
+/** The smallest request covering `tags` (they are in address order). */
+function hull(area: ModbusArea, tags: readonly ModbusTag[]): ReadRequest {
+  const start = Math.min(...tags.map((t) => t.address));
+  const end = Math.max(...tags.map((t) => t.address + tagWidth(t)));
+  return { area, start, count: end - start, tags };
+}
+
+export class ModbusDriver implements Driver {
+  private link: ModbusLink | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly log: Logger;
+  private readonly max: { registers: number; bits: number };
+  /** Gap addresses that answered exception 02, per area. */
+  private readonly badGaps = new Map<ModbusArea, Set<number>>(AREAS.map((a) => [a, new Set<number>()]));
+  private readonly quarantined = new Map<string, Quarantine>();
+  private readonly plans = new Map<string, CachedPlan>();
+  /** Bumped whenever what the driver knows changes; cached plans of older versions are stale. */
+  private version = 0;
+  private readonly quarantineMinMs: number;
+  private readonly quarantineMaxMs: number;
+
+  constructor(
+    private readonly device: ModbusDevice,
+    private readonly ctx: DriverContext,
+    private readonly openLink: OpenLink,
+    options: ModbusDriverOptions = {},
+  ) {
+    this.log = ctx.log.child({ device: device.name });
+    this.max = { registers: device.max_registers_per_read, bits: device.max_bits_per_read };
+    this.quarantineMinMs = options.quarantineMinMs ?? 5_000;
+    this.quarantineMaxMs = options.quarantineMaxMs ?? 300_000;
+  }
+
+  async connect(signal: AbortSignal): Promise<void> {
+    await this.link?.close();
+    this.link = undefined;
+    this.link = await this.openLink(signal);
+  }
+
+  read(group: PollGroup, signal: AbortSignal): Promise<Reading[]> {
+    return this.exclusive(() => this.readGroup(group, signal));
+  }
+
+  write(tag: TagConfig, value: unknown, signal: AbortSignal): Promise<void> {
+    const t = tag as ModbusTag;
+    if (t.area === 'input' || t.area === 'discrete') {
+      return Promise.reject(new Error(`tag ${t.name} is in the ${t.area} area, which is read-only`));
+    }
+    if (!t.writable) return Promise.reject(new Error(`tag ${t.name} is not writable (it needs writable: true)`));
+    return this.exclusive(() => this.writeTag(t, value, signal));
+  }
+
+  async close(): Promise<void> {
+    const link = this.link;
+    this.link = undefined;
+    await link?.close();
+  }
+
+  /** One request or group at a time: many devices cannot interleave, and a bit write is read-modify-write. */
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(task);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private currentLink(): ModbusLink {
+    const link = this.link;
+    if (!link) throw new Error('not connected');
+    if (link.lostReason !== undefined) throw new Error(link.lostReason);
+    return link;
+  }
+
+  private limits(): PlanLimits {
+    const forbidden: Partial<Record<ModbusArea, ReadonlySet<number>>> = {};
+    for (const area of AREAS) {
+      const set = new Set(this.badGaps.get(area));
+      // A quarantined tag is not planned; its registers must not be read over as gap either.
+      for (const { tag } of this.quarantined.values()) {
+        if (tag.area === area) for (let a = tag.address; a < tag.address + tagWidth(tag); a++) set.add(a);
+      }
+      if (set.size > 0) forbidden[area] = set;
+    }
+    return {
+      max_registers_per_read: this.max.registers,
+      max_bits_per_read: this.max.bits,
+      max_gap: this.device.max_gap,
+      forbidden,
+    };
+  }
+
+  private planFor(group: PollGroup): readonly ReadRequest[] {
+    const cached = this.plans.get(group.key);
+    if (cached && cached.version === this.version && cached.tags === group.tags) return cached.requests;
+    const tags = (group.tags as readonly ModbusTag[]).filter((t) => !this.quarantined.has(t.name));
+    const requests = planRequests(tags, this.limits());
+    this.plans.set(group.key, { tags: group.tags, version: this.version, requests });
+    return requests;
+  }
+
+  private async readGroup(group: PollGroup, signal: AbortSignal): Promise<Reading[]> {
+    const pass: Pass = { link: this.currentLink(), signal, out: new Map() };
+    const now = Date.now();
+    const due: ModbusTag[] = [];
+    for (const tag of group.tags as readonly ModbusTag[]) {
+      const q = this.quarantined.get(tag.name);
+      if (q === undefined) continue;
+      if (now >= q.retryAt) due.push(tag);
+      else pass.out.set(tag.name, bad(tag, q.error, now));
+    }
+    for (const request of this.planFor(group)) await this.execute(request, pass);
+    for (const tag of due) {
+      if (await this.execute(singleRequest(tag), pass)) this.release(tag);
+    }
+    return (group.tags as readonly ModbusTag[]).map((t) => pass.out.get(t.name)!);
+  }
+
+  /**
+   * Issue one request and put a reading for each of its tags into pass.out. True when the
+   * request succeeded as issued. Rejects only when the link is lost (or the read is aborted).
+   */
+  private async execute(request: ReadRequest, pass: Pass): Promise<boolean> {
+    if (pass.silent !== undefined) {
+      const ts = Date.now();
+      for (const tag of request.tags) pass.out.set(tag.name, bad(tag, pass.silent, ts));
+      return false;
+    }
+    pass.signal.throwIfAborted();
+    try {
+      this.ctx.countRequest();
+      if (isBitArea(request.area)) {
+        const bits = await pass.link.readBits(request.area as 'coil' | 'discrete', request.start, request.count);
+        const ts = Date.now();
+        for (const tag of request.tags) pass.out.set(tag.name, good(tag, bits[tag.address - request.start] === true, ts));
+      } else {
+        const regs = await pass.link.readRegisters(request.area as 'holding' | 'input', request.start, request.count);
+        const ts = Date.now();
+        for (const tag of request.tags) pass.out.set(tag.name, good(tag, decodeRegisters(tag, regs, tag.address - request.start), ts));
+      }
+      return true;
+    } catch (err) {
+      if (!(err instanceof ModbusRequestError)) throw err;
+      if (err.kind === 'exception' && err.code === 2) {
+        await this.isolateIllegal(request, err.message, pass);
+      } else if (err.kind === 'exception' && (err.code === 3 || err.code === 4) && this.canShorten(request)) {
+        await this.shorten(request, err.message, pass);
+      } else {
+        if (err.kind === 'timeout') pass.silent = err.message;
+        const ts = Date.now();
+        for (const tag of request.tags) pass.out.set(tag.name, bad(tag, err.message, ts));
+      }
+      return false;
+    }
+  }
+
+  /** Exception 02: halve the block until the illegal tags are alone, quarantine only those. */
+  private async isolateIllegal(request: ReadRequest, error: string, pass: Pass): Promise<void> {
+    if (request.tags.length === 1) {
+      this.quarantine(request.tags[0], error);
+      pass.out.set(request.tags[0].name, bad(request.tags[0], error, Date.now()));
+      return;
+    }
+    const sorted = [...request.tags].sort((a, b) => a.address - b.address);
+    const middle = Math.ceil(sorted.length / 2);
+    const halves = [hull(request.area, sorted.slice(0, middle)), hull(request.area, sorted.slice(middle))];
+    // Gap addresses stay suspect unless a smaller read that spans them succeeds.
+    const suspects = new Set<number>();
+    for (let a = request.start; a < request.start + request.count; a++) {
+      if (!request.tags.some((t) => a >= t.address && a < t.address + tagWidth(t))) suspects.add(a);
+    }
+    for (const half of halves) {
+      if (await this.execute(half, pass)) {
+        for (let a = half.start; a < half.start + half.count; a++) suspects.delete(a);
+      }
+    }
+    if (suspects.size > 0) {
+      const gaps = this.badGaps.get(request.area)!;
+      for (const a of suspects) gaps.add(a);
+      this.version++;
+      this.log.info({ area: request.area, start: request.start, count: request.count },
+        'a read answered exception 02; reading around the addresses that refused it from now on');
+    }
+  }
+
+  /** Whether a shorter request could still hold every tag of this one. */
+  private canShorten(request: ReadRequest): boolean {
+    return request.count > Math.max(...request.tags.map(tagWidth));
+  }
+
+  /** Exception 03/04 on a long read: learn a smaller maximum, re-read these tags under it. */
+  private async shorten(request: ReadRequest, error: string, pass: Pass): Promise<void> {
+    const key = isBitArea(request.area) ? 'bits' : 'registers';
+    const learned = Math.max(1, Math.floor(request.count / 2));
+    if (learned < this.max[key]) {
+      this.max[key] = learned;
+      this.version++;
+      this.log.warn({ area: request.area, start: request.start, count: request.count, max: learned },
+        `the device refused a ${request.count}-${key.slice(0, -1)} read (${error}); reading at most ${learned} per request from now on`);
+    }
+    for (const sub of planRequests(request.tags, this.limits())) await this.execute(sub, pass);
+  }
+
+  private quarantine(tag: ModbusTag, error: string): void {
+    const previous = this.quarantined.get(tag.name);
+    const delay = previous ? Math.min(previous.delay * 2, this.quarantineMaxMs) : this.quarantineMinMs;
+    this.quarantined.set(tag.name, { tag, error, delay, retryAt: Date.now() + delay });
+    if (!previous) this.version++;
+    this.log.warn({ tag: tag.name, area: tag.area, address: tag.address, retry_in_ms: delay },
+      `tag ${tag.name} answered ${error}; quarantined, retried alone in ${delay} ms`);
+  }
+
+  private release(tag: ModbusTag): void {
+    if (!this.quarantined.delete(tag.name)) return;
+    this.badGaps.get(tag.area)!.clear();
+    this.version++;
+    this.log.info({ tag: tag.name }, `tag ${tag.name} answers again; back in the regular plan`);
+  }
+
+  private async writeTag(tag: ModbusTag, value: unknown, signal: AbortSignal): Promise<void> {
+    const link = this.currentLink();
+    signal.throwIfAborted();
+    try {
+      if (tag.area === 'coil') {
+        const on = toBool(value);
+        this.ctx.countRequest();
+        await link.writeCoil(tag.address, on);
+        return;
+      }
+      let current = 0;
+      if (tag.type === 'bool' && tag.bit !== undefined) {
+        toBool(value);
+        // No standard way to set one bit everywhere (FC22 is optional): read, modify, write.
+        this.ctx.countRequest();
+        current = (await link.readRegisters('holding', tag.address, 1))[0];
+      }
+      const registers = encodeRegisters(tag, value, current);
+      this.ctx.countRequest();
+      await link.writeRegisters(tag.address, registers);
+    } catch (err) {
+      if (err instanceof LinkLostError || err instanceof ModbusRequestError) throw new Error(`write to ${tag.name} failed: ${err.message}`);
+      throw err;
+    }
+  }
+}
