@@ -34,6 +34,11 @@ export interface PollGroup {
 
 export type Unsubscribe = () => Promise<void>;
 
+/**
+ * Life cycle: create() → connect() → read()/subscribe()/write() … → close(). When read() rejects
+ * (connection lost) the scheduler calls close(), waits its backoff, and calls connect() again on
+ * the same instance, so what a driver has learnt about its device (e.g. split plans) survives.
+ */
 export interface Driver {
   /**
    * Open the connection. Rejects on failure (with an Error whose message says why); the
@@ -82,6 +87,8 @@ export interface DriverModule {
   /** Tags with mode subscribe (OPC UA) or a listen-only line go to subscribe(), not read(). */
   readonly isPushTag?: (device: DeviceConfig, tag: TagConfig) => boolean;
   create(device: DeviceConfig, ctx: DriverContext): Promise<Driver>;
+  /** Where a tag lives on the device, for `floorgate probe` (e.g. "holding 100", a node id). */
+  address?(tag: TagConfig): string;
   /** `floorgate check --plan`: the requests per cycle, one line each. */
   plan?(device: DeviceConfig): PlanLine[];
 }

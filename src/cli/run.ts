@@ -1,0 +1,76 @@
+/**
+ * `floorgate run`: the daemon. SIGTERM/SIGINT stop it cleanly within 10 s; SIGHUP reloads the
+ * config, keeping the running one when the new one is invalid.
+ */
+import { loadConfig, formatProblem } from '../config/load.js';
+import { createLogger, type Logger } from '../log.js';
+import { Runtime } from '../runtime.js';
+import { ready, startWatchdog, stopping } from '../systemd/notify.js';
+import { EXIT } from './exit.js';
+
+const STOP_DEADLINE_MS = 10_000;
+
+export async function runDaemon(file: string): Promise<number> {
+  const loaded = loadConfig(file);
+  if (!loaded.ok) {
+    for (const p of loaded.problems) process.stderr.write(formatProblem(p) + '\n');
+    return EXIT.config;
+  }
+  const log = createLogger(loaded.config.log.level);
+  let runtime: Runtime;
+  try {
+    runtime = Runtime.open(loaded.config, log);
+    await runtime.start();
+  } catch (err) {
+    log.fatal({ err }, 'floorgate could not start');
+    return exitAfterFlush(log, EXIT.failure);
+  }
+  ready();
+  const stopWatchdog = startWatchdog(() => runtime.health().status !== 'failing');
+
+  return new Promise<number>((resolve) => {
+    let stoppingNow = false;
+    const stop = (signal: string) => {
+      if (stoppingNow) return;
+      stoppingNow = true;
+      log.info({ signal }, 'stopping');
+      stopping();
+      stopWatchdog();
+      const deadline = setTimeout(() => {
+        log.error('clean stop took longer than 10 s; exiting anyway (everything committed is safe)');
+        resolve(exitAfterFlush(log, EXIT.failure));
+      }, STOP_DEADLINE_MS);
+      runtime.stop().then(
+        () => { clearTimeout(deadline); resolve(exitAfterFlush(log, EXIT.ok)); },
+        (err) => { clearTimeout(deadline); log.error({ err }, 'error while stopping'); resolve(exitAfterFlush(log, EXIT.failure)); },
+      );
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', () => void reload(file, runtime, log));
+  });
+}
+
+async function reload(file: string, runtime: Runtime, log: Logger): Promise<void> {
+  const loaded = loadConfig(file);
+  if (!loaded.ok) {
+    log.error({ problems: loaded.problems.map(formatProblem) }, 'reload refused: the new configuration is invalid; the running one is kept');
+    return;
+  }
+  try {
+    await runtime.reload(loaded.config);
+  } catch (err) {
+    log.error({ err }, 'reload failed');
+  }
+}
+
+/** pino writes asynchronously: flush before the process goes. */
+function exitAfterFlush(log: Logger, code: number): Promise<number> {
+  return new Promise((resolve) => {
+    log.flush(() => {
+      resolve(code);
+      // Sockets of a stopped client can linger a moment; nothing is left to lose.
+      setTimeout(() => process.exit(code), 50).unref();
+    });
+  });
+}

@@ -1,0 +1,189 @@
+/**
+ * Builds the chain drivers → scheduler → buffer → forwarder from a config and owns its life.
+ *
+ * Start order: buffer, forwarder, devices, HTTP — so the first reading always has somewhere
+ * durable to go. Stop order is the reverse, the buffer last, after a final flush. A reload
+ * (SIGHUP) diffs the device list and restarts only the devices that changed; the buffer and
+ * everything in it are never touched by a reload.
+ */
+import fs from 'node:fs';
+import type { Logger } from 'pino';
+import type { DeviceConfig, FloorgateConfig } from './config/types.js';
+import type { Reading } from './driver.js';
+import type { MessageStore } from './buffer/types.js';
+import type { Health, HealthSource } from './http/health.js';
+import { getDriver } from './drivers/registry.js';
+import { Metrics } from './metrics.js';
+import { bufferPath } from './data-dir.js';
+import { DeviceRunner } from './scheduler/device-runner.js';
+import { openBuffer } from './buffer/sqlite-buffer.js';
+import { Forwarder } from './forward/forwarder.js';
+import { encodeReadings, encodeTagReading } from './forward/encode.js';
+import { startHttpServer } from './http/server.js';
+import { startLagMonitor, type LagMonitor } from './http/lag.js';
+
+export class Runtime implements HealthSource {
+  readonly metrics: Metrics;
+  private readonly runners = new Map<string, DeviceRunner>();
+  private forwarder: Forwarder;
+  private http: { port: number; close(): Promise<void> } | undefined;
+  private lag: LagMonitor | undefined;
+  private readonly startedAt = Date.now();
+  private readonly statsTimer: NodeJS.Timeout;
+
+  private constructor(
+    private config: FloorgateConfig,
+    private readonly log: Logger,
+    private readonly buffer: MessageStore,
+    metrics: Metrics,
+  ) {
+    this.metrics = metrics;
+    this.forwarder = this.newForwarder(config);
+    // Gauges that mirror the buffer are refreshed on a slow timer rather than per commit.
+    this.statsTimer = setInterval(() => this.refreshBufferGauges(), 1000).unref();
+  }
+
+  /** Opens the buffer; nothing polls or publishes until start(). */
+  static open(config: FloorgateConfig, log: Logger, metrics = new Metrics()): Runtime {
+    fs.mkdirSync(config.gateway.data_dir, { recursive: true, mode: 0o700 });
+    const buffer = openBuffer({
+      path: bufferPath(config),
+      config: config.buffer,
+      log: log.child({ component: 'buffer' }),
+      onDrop: (reason, readings) => metrics.dropped.inc({ reason }, readings),
+    });
+    return new Runtime(config, log, buffer, metrics);
+  }
+
+  /** The HTTP port actually bound (http.listen may ask for port 0), or null when off. */
+  get httpPort(): number | null {
+    return this.http?.port ?? null;
+  }
+
+  async start(): Promise<void> {
+    this.lag = startLagMonitor();
+    this.forwarder.start();
+    for (const device of this.config.devices) this.startDevice(device);
+    const listen = this.config.http.listen;
+    if (listen) {
+      this.http = await startHttpServer({
+        host: listen.host, port: listen.port, health: this, metrics: this.metrics, log: this.log.child({ component: 'http' }),
+      });
+    }
+    this.log.info({ devices: this.config.devices.length, http_port: this.http?.port ?? null }, 'floorgate started');
+  }
+
+  /** Stop polling, flush, close the buffer cleanly. */
+  async stop(): Promise<void> {
+    clearInterval(this.statsTimer);
+    await Promise.all([...this.runners.values()].map((r) => r.stop()));
+    this.runners.clear();
+    this.buffer.flush();
+    await this.forwarder.stop();
+    await this.http?.close();
+    this.http = undefined;
+    this.buffer.close();
+    this.lag?.stop();
+    this.log.info('floorgate stopped');
+  }
+
+  /** Applies a new, already validated config: only what changed is restarted. */
+  async reload(next: FloorgateConfig): Promise<void> {
+    const prev = this.config;
+    this.config = next;
+    for (const key of ['gateway', 'buffer', 'http'] as const) {
+      if (!sameConfig(prev[key], next[key])) this.log.warn({ section: key }, `reload: changes to ${key} take effect after a restart`);
+    }
+    if (prev.log.level !== next.log.level) this.log.level = next.log.level;
+
+    const wanted = new Map(next.devices.map((d) => [d.name, d]));
+    const stopping: Promise<void>[] = [];
+    for (const [name, runner] of this.runners) {
+      const device = wanted.get(name);
+      if (device && sameConfig(device, runner.device)) continue;
+      this.runners.delete(name);
+      this.metrics.deviceUp.remove({ device: name });
+      stopping.push(runner.stop());
+    }
+    await Promise.all(stopping);
+    for (const device of next.devices) if (!this.runners.has(device.name)) this.startDevice(device);
+
+    if (!sameConfig(prev.mqtt, next.mqtt)) {
+      await this.forwarder.stop();
+      this.forwarder = this.newForwarder(next);
+      this.forwarder.start();
+    }
+    this.log.info({ devices: next.devices.length }, 'configuration reloaded');
+  }
+
+  health(): Health {
+    const stats = this.buffer.stats();
+    const mqtt = this.forwarder.state();
+    const devices: Health['devices'] = {};
+    let allUp = true;
+    for (const [name, runner] of this.runners) {
+      const s = runner.status();
+      devices[name] = s;
+      allUp &&= s.up;
+    }
+    const writable = this.buffer.writable;
+    return {
+      status: !writable ? 'failing' : mqtt.connected && allUp ? 'ok' : 'degraded',
+      mqtt: { connected: mqtt.connected, since: mqtt.since, last_error: mqtt.lastError },
+      buffer: { writable, messages: stats.messages, bytes: stats.bytes, oldest_ts: stats.oldest_ts, dropped: { ...stats.dropped } },
+      devices,
+      process: {
+        rss_bytes: process.memoryUsage.rss(),
+        event_loop_lag_ms: this.lag?.p99Ms() ?? 0,
+        buffer_write_ms: this.buffer.lastCommitMs ?? null,
+        uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
+      },
+    };
+  }
+
+  /** The last reading of every tag, per device. */
+  tags(): Record<string, Reading[]> {
+    const out: Record<string, Reading[]> = {};
+    for (const [name, runner] of this.runners) out[name] = runner.lastReadings();
+    return out;
+  }
+
+  private newForwarder(config: FloorgateConfig): Forwarder {
+    return new Forwarder({ config, store: this.buffer, log: this.log.child({ component: 'mqtt' }), metrics: this.metrics });
+  }
+
+  private startDevice(device: DeviceConfig): void {
+    const module = getDriver(device.driver);
+    // The config loader already refused unknown drivers; this guards a programming error only.
+    if (!module) throw new Error(`no driver registered as ${device.driver}`);
+    const runner = new DeviceRunner({
+      device, module, log: this.log, metrics: this.metrics, dataDir: this.config.gateway.data_dir,
+      emit: this.commit,
+    });
+    this.runners.set(device.name, runner);
+    runner.start();
+  }
+
+  /** Readings → buffered messages: one per poll batch (per_device) or one per reading (per_tag). */
+  private readonly commit = (device: string, readings: Reading[]): void => {
+    if (this.config.mqtt.publish === 'per_tag') {
+      for (const r of readings) {
+        this.buffer.append({ device, tag: r.tag, body: encodeTagReading(r), readings: 1, ts: r.ts });
+      }
+      return;
+    }
+    let oldest = readings[0].ts;
+    for (const r of readings) if (r.ts < oldest) oldest = r.ts;
+    this.buffer.append({ device, tag: null, body: encodeReadings(readings), readings: readings.length, ts: oldest });
+  };
+
+  private refreshBufferGauges(): void {
+    const stats = this.buffer.stats();
+    this.metrics.bufferMessages.set(stats.messages);
+    this.metrics.bufferBytes.set(stats.bytes);
+  }
+}
+
+function sameConfig(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}

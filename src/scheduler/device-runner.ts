@@ -1,0 +1,254 @@
+/**
+ * One device's life: connect with capped backoff, poll each group of tags on its interval
+ * against the monotonic clock, hand push readings through, and turn failures into bad readings.
+ *
+ * Timing: a group's ticks are due at start + k·interval (no drift, no jitter from how long a poll
+ * took). A tick that finds the group's previous poll still running is an overrun: counted,
+ * logged (rate-limited), and skipped rather than queued, so a slow device never builds a backlog
+ * of stale requests. Polls of one device run one at a time (most PLCs serve one request per
+ * connection at a time); other devices are untouched by this one's slowness.
+ */
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { DeviceConfig, TagConfig } from '../config/types.js';
+import type { Driver, DriverModule, PollGroup, Reading, Unsubscribe } from '../driver.js';
+import type { Metrics } from '../metrics.js';
+import { Backoff, sleep } from '../backoff.js';
+import { ReportFilter } from './report-filter.js';
+import { pollGroups } from './groups.js';
+
+export interface DeviceStatus {
+  up: boolean;
+  /** Epoch ms of the last poll that returned a good reading. */
+  last_ok_ts: number | null;
+  error: string | null;
+  /** Duration of the last poll, ms. */
+  last_poll_ms: number | null;
+}
+
+export interface DeviceRunnerOptions {
+  device: DeviceConfig;
+  module: DriverModule;
+  log: Logger;
+  metrics: Metrics;
+  dataDir: string;
+  /** Receives the readings that pass report-by-exception, never an empty list. */
+  emit: (device: string, readings: Reading[]) => void;
+  reconnectMinMs?: number;
+  reconnectMaxMs?: number;
+}
+
+const OVERRUN_LOG_INTERVAL_MS = 60_000;
+
+export class DeviceRunner {
+  readonly device: DeviceConfig;
+  private readonly log: Logger;
+  private readonly filter = new ReportFilter();
+  private readonly tagsByName: ReadonlyMap<string, TagConfig>;
+  private readonly abort = new AbortController();
+  private readonly backoff: Backoff;
+  private driver: Driver | undefined;
+  private running: Promise<void> | undefined;
+  private readonly state: DeviceStatus = { up: false, last_ok_ts: null, error: null, last_poll_ms: null };
+  private lastOverrunLog = -Infinity;
+  /** The last reading of every tag, published or not: what the status page shows. */
+  private readonly latest = new Map<string, Reading>();
+
+  constructor(private readonly opts: DeviceRunnerOptions) {
+    this.device = opts.device;
+    this.tagsByName = new Map(opts.device.tags.map((t) => [t.name, t]));
+    this.log = opts.log.child({ device: opts.device.name });
+    this.backoff = new Backoff(opts.reconnectMinMs ?? 1000, opts.reconnectMaxMs ?? 30_000);
+    opts.metrics.deviceUp.set({ device: this.device.name }, 0);
+  }
+
+  start(): void {
+    this.running ??= this.run();
+  }
+
+  status(): DeviceStatus {
+    return { ...this.state };
+  }
+
+  /** The last reading of each tag that has one, in config order. */
+  lastReadings(): Reading[] {
+    const out: Reading[] = [];
+    for (const tag of this.device.tags) {
+      const r = this.latest.get(tag.name);
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    const signal = this.abort.signal;
+    const pushTags = this.device.tags.filter((t) => this.opts.module.isPushTag?.(this.device, t) ?? false);
+    const groups = pollGroups(this.device.tags.filter((t) => !pushTags.includes(t)));
+    while (!signal.aborted) {
+      const driver = await this.connect(signal);
+      if (!driver) continue;
+      const lost = await this.serve(driver, groups, pushTags, signal);
+      await driver.close().catch(() => {});
+      if (lost) {
+        this.markDown(lost);
+        await sleep(this.backoff.next(), signal);
+      }
+    }
+    await this.driver?.close().catch(() => {});
+    this.opts.metrics.deviceUp.set({ device: this.device.name }, 0);
+  }
+
+  /** Resolves with a connected driver, or undefined after a failed attempt and its backoff. */
+  private async connect(signal: AbortSignal): Promise<Driver | undefined> {
+    try {
+      this.driver ??= await this.opts.module.create(this.device, {
+        log: this.log,
+        dataDir: this.opts.dataDir,
+        countRequest: (n = 1) => this.opts.metrics.modbusRequests.inc({ device: this.device.name }, n),
+      });
+      await this.driver.connect(signal);
+      if (signal.aborted) return undefined;
+      this.backoff.reset();
+      this.log.info('device connected');
+      return this.driver;
+    } catch (err) {
+      if (signal.aborted) return undefined;
+      this.markDown(`connect failed: ${errorText(err)}`);
+      await sleep(this.backoff.next(), signal);
+      return undefined;
+    }
+  }
+
+  /**
+   * Polls every group until the connection is lost (resolves with why) or the runner stops
+   * (resolves with null).
+   */
+  private serve(driver: Driver, groups: PollGroup[], pushTags: TagConfig[], signal: AbortSignal): Promise<string | null> {
+    return new Promise((resolve) => {
+      const timers: NodeJS.Timeout[] = [];
+      let unsubscribe: Unsubscribe | undefined;
+      let queue: Promise<void> = Promise.resolve();
+      let finished = false;
+      const finish = (why: string | null) => {
+        if (finished) return;
+        finished = true;
+        for (const t of timers) clearTimeout(t);
+        signal.removeEventListener('abort', onAbort);
+        const unsub = unsubscribe?.().catch(() => {});
+        // Let the poll in progress settle so close() never races a request on the wire.
+        void Promise.all([queue, unsub]).then(() => resolve(why));
+      };
+      const onAbort = () => finish(null);
+      signal.addEventListener('abort', onAbort, { once: true });
+
+      groups.forEach((group, index) => {
+        let busy = false;
+        // Stagger groups a little so a device's groups do not all fire in the same tick.
+        let due = performance.now() + Math.min(index * 10, group.interval / 2);
+        const tick = () => {
+          if (finished) return;
+          if (busy) this.overrun(group);
+          else {
+            busy = true;
+            queue = queue.then(() => this.pollOnce(driver, group, signal).then(
+              () => { busy = false; },
+              (err) => { busy = false; finish(`connection lost: ${errorText(err)}`); },
+            ));
+          }
+          const now = performance.now();
+          due += group.interval;
+          // After a stall (event loop blocked, machine suspended) skip missed ticks instead of bursting.
+          if (due < now) due += Math.ceil((now - due) / group.interval) * group.interval;
+          timers[index] = setTimeout(tick, due - now);
+        };
+        timers[index] = setTimeout(tick, Math.max(0, due - performance.now()));
+      });
+
+      if (pushTags.length > 0) {
+        if (!driver.subscribe) {
+          finish(`driver ${this.device.driver} cannot subscribe`);
+        } else {
+          driver.subscribe(pushTags, (readings) => this.deliver(readings)).then(
+            (unsub) => { if (finished) void unsub(); else unsubscribe = unsub; },
+            (err) => finish(`subscribe failed: ${errorText(err)}`),
+          );
+        }
+      }
+    });
+  }
+
+  private async pollOnce(driver: Driver, group: PollGroup, signal: AbortSignal): Promise<void> {
+    if (signal.aborted) return;
+    const started = performance.now();
+    const readings = await driver.read(group, signal);
+    const ms = performance.now() - started;
+    this.state.last_poll_ms = Math.round(ms * 10) / 10;
+    this.opts.metrics.pollDuration.observe({ device: this.device.name }, ms / 1000);
+    this.deliver(readings);
+  }
+
+  /** Judges the device's health from a batch, filters it and passes it on. */
+  private deliver(readings: Reading[]): void {
+    const good = readings.find((r) => r.quality !== 'bad');
+    if (good) this.setUp(good.ts);
+    else if (readings.length > 0) this.setDown(readings[0].error ?? 'bad quality');
+    this.opts.metrics.readings.inc({ device: this.device.name }, readings.length);
+    const now = performance.now();
+    const out: Reading[] = [];
+    for (const r of readings) {
+      const tag = this.tagsByName.get(r.tag);
+      if (!tag) continue;
+      this.latest.set(r.tag, r);
+      if (this.filter.accept(tag, r, now)) out.push(r);
+    }
+    if (out.length > 0) this.opts.emit(this.device.name, out);
+  }
+
+  private setUp(ts: number): void {
+    this.state.last_ok_ts = ts;
+    if (this.state.up) return;
+    this.log.info('device up');
+    this.state.up = true;
+    this.state.error = null;
+    this.opts.metrics.deviceUp.set({ device: this.device.name }, 1);
+  }
+
+  private setDown(error: string): void {
+    if (this.state.up || this.state.error !== error) this.log.warn({ error }, 'device down');
+    this.state.up = false;
+    this.state.error = error;
+    this.opts.metrics.deviceUp.set({ device: this.device.name }, 0);
+  }
+
+  /** The connection failed: the device is down and every tag bad (published once per transition). */
+  private markDown(error: string): void {
+    this.setDown(error);
+    const ts = Date.now();
+    const now = performance.now();
+    const out: Reading[] = [];
+    for (const tag of this.device.tags) {
+      const r: Reading = { tag: tag.name, value: null, quality: 'bad', ts, error };
+      this.latest.set(tag.name, r);
+      if (this.filter.accept(tag, r, now)) out.push(r);
+    }
+    if (out.length > 0) this.opts.emit(this.device.name, out);
+  }
+
+  private overrun(group: PollGroup): void {
+    this.opts.metrics.pollOverruns.inc({ device: this.device.name });
+    const now = performance.now();
+    if (now - this.lastOverrunLog < OVERRUN_LOG_INTERVAL_MS) return;
+    this.lastOverrunLog = now;
+    this.log.warn({ group: group.key, interval_ms: group.interval },
+      'poll overrun: the previous poll of this group was still running, tick skipped (the device is slower than poll_interval)');
+  }
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

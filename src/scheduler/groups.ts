@@ -1,0 +1,15 @@
+import type { TagConfig } from '../config/types.js';
+import type { PollGroup } from '../driver.js';
+
+/** The tags of one device grouped by poll interval, shortest interval first. */
+export function pollGroups(tags: readonly TagConfig[]): PollGroup[] {
+  const byInterval = new Map<number, TagConfig[]>();
+  for (const tag of tags) {
+    const list = byInterval.get(tag.poll_interval);
+    if (list) list.push(tag);
+    else byInterval.set(tag.poll_interval, [tag]);
+  }
+  return [...byInterval.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([interval, list]) => ({ key: `${interval}ms`, interval, tags: list }));
+}
