@@ -1,0 +1,394 @@
+/**
+ * Publishes the buffer to the broker (SPEC §4 guarantees 2–3).
+ *
+ * - A message is acknowledged to the store only in its publish callback without error:
+ *   PUBACK (QoS 1), PUBCOMP (QoS 2), written (QoS 0). Nothing else ever removes one.
+ * - One fresh mqtt.js client per connection attempt, reconnectPeriod 0, our own backoff:
+ *   mqtt.js would otherwise replay its in-memory queue on reconnect, which is neither durable
+ *   nor ordered with the store. On a disconnect everything in flight is forgotten (callbacks of
+ *   an old connection are ignored) and the next connection starts at the oldest unacknowledged
+ *   message, store.read(0, …).
+ * - Two lanes per connection: seq ≤ the last committed seq at CONNACK is the backlog
+ *   (historical), the rest is live. live_first: live messages go out as soon as they are
+ *   committed; the backlog drains beside them, at most replay_rate msg/s, within a window that
+ *   leaves a quarter of max_inflight to live data. in_order: the backlog first, then live,
+ *   strictly in seq order. Both lanes together stay within max_inflight (and far below the
+ *   65,535 message ids mqtt.js has).
+ */
+import fs from 'node:fs';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { FloorgateConfig } from '../config/types.js';
+import type { MessageStore } from '../buffer/types.js';
+import type { Metrics } from '../metrics.js';
+import { Backoff } from '../backoff.js';
+import { VERSION } from '../package-info.js';
+import type { OutgoingMessage, WireFormat } from './format.js';
+import { JsonFormat } from './json-format.js';
+import { Lane } from './lane.js';
+import { RateLimit } from './rate-limit.js';
+import { isRefusal, safeUrl, why } from './why.js';
+
+export interface ForwarderOptions {
+  readonly config: FloorgateConfig;
+  readonly store: MessageStore;
+  readonly log: Logger;
+  readonly metrics?: Metrics;
+}
+
+export interface ForwarderState {
+  readonly connected: boolean;
+  /** Epoch ms when the current state (connected or not) began; null before start(). */
+  readonly since: number | null;
+  /** Why the last attempt failed or the last connection was lost; kept after a reconnect. */
+  readonly lastError: string | null;
+  /** Data messages published and not yet acknowledged. */
+  readonly inflight: number;
+  /** Messages of the backlog not yet acknowledged (everything buffered while disconnected). */
+  readonly backlogRemaining: number;
+}
+
+/** Message ids are 16 bits; keep clear of them whatever max_inflight says. */
+const MAX_WINDOW = 60_000;
+/** How long stop() waits for the broker to take the offline status and the DISCONNECT. */
+const STOP_TIMEOUT_MS = 3_000;
+/** CONNACK wait: the keep-alive, within these bounds (an attempt into a dead link must end). */
+const CONNECT_TIMEOUT_MIN_MS = 5_000;
+const CONNECT_TIMEOUT_MAX_MS = 30_000;
+
+/** What one connection knows; replaced wholesale on reconnect so nothing leaks across. */
+interface Session {
+  readonly client: MqttClient;
+  readonly backlog: Lane;
+  readonly live: Lane;
+  /** Backlog size at CONNACK, for state().backlogRemaining. */
+  readonly backlogAtConnect: number;
+  backlogAcked: number;
+  /** Set once a publish failed: the connection is being torn down. */
+  closing: boolean;
+}
+
+export class Forwarder {
+  private readonly config: FloorgateConfig;
+  private readonly store: MessageStore;
+  private readonly log: Logger;
+  private readonly metrics?: Metrics;
+  private readonly format: WireFormat;
+  private readonly url: string;
+  private readonly window: number;
+  /** live_first: the most the backlog may occupy, so live data always finds a free slot. */
+  private readonly backlogWindow: number;
+  private readonly inOrder: boolean;
+  private readonly publishOpts: IClientPublishOptions;
+  private readonly backoff: Backoff;
+  private readonly rate: RateLimit | null;
+
+  private started = false;
+  private stopping = false;
+  /** The client of the current attempt or connection. */
+  private client: MqttClient | null = null;
+  private session: Session | null = null;
+  private lastCommitted = 0;
+  private inflight = 0;
+  private pumping = false;
+  private since: number | null = null;
+  private lastError: string | null = null;
+  /** The failure last logged, so a broker that stays down is one line, not one per attempt. */
+  private lastLogged: string | null = null;
+  /** The error mqtt.js reported for the current client before it closed. */
+  private attemptError: string | null = null;
+  /** The current attempt ended in a CONNACK refusal (logged as an error, not a warning). */
+  private refused = false;
+  private reconnectTimer: NodeJS.Timeout | null = null;
+  private rateTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+
+  constructor(opts: ForwarderOptions) {
+    this.config = opts.config;
+    this.store = opts.store;
+    this.log = opts.log;
+    this.metrics = opts.metrics;
+    const mqttConfig = opts.config.mqtt;
+    if (mqttConfig.format !== 'json') {
+      throw new Error(`mqtt.format ${mqttConfig.format} is not available in this version`);
+    }
+    this.format = new JsonFormat(opts.config, VERSION);
+    this.url = safeUrl(mqttConfig.url);
+    this.window = Math.max(1, Math.min(mqttConfig.max_inflight, MAX_WINDOW));
+    this.backlogWindow = Math.max(1, this.window - Math.floor(this.window / 4));
+    this.inOrder = opts.config.buffer.replay === 'in_order';
+    this.publishOpts = { qos: mqttConfig.qos, retain: false };
+    this.backoff = new Backoff(mqttConfig.reconnect_min, mqttConfig.reconnect_max);
+    this.rate = opts.config.buffer.replay_rate > 0 ? new RateLimit(opts.config.buffer.replay_rate) : null;
+  }
+
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.stopping = false;
+    this.since = Date.now();
+    this.lastCommitted = this.store.stats().last_seq;
+    this.unsubscribe = this.store.onCommit((lastSeq) => {
+      this.lastCommitted = lastSeq;
+      this.pump();
+    });
+    if (this.config.mqtt.tls?.insecure) {
+      this.log.warn('mqtt.tls.insecure: the broker\'s certificate is NOT verified; anyone on the path can read and inject data');
+    }
+    this.connect();
+  }
+
+  /**
+   * Intentional stop: no more publishing, the retained offline status, a clean DISCONNECT (so
+   * the broker drops the will). Bounded: resolves within a few seconds even if the broker is gone.
+   */
+  async stop(): Promise<void> {
+    if (!this.started) return;
+    this.started = false;
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.unsubscribe = null;
+    this.clearTimers();
+    const client = this.client;
+    const wasConnected = this.session !== null;
+    if (client && wasConnected) {
+      const deadline = Date.now() + STOP_TIMEOUT_MS;
+      // QoS 1 acks come back in order, so the offline status's PUBACK also means the data
+      // published before it was acknowledged (and handed to the store) — fewer redeliveries.
+      await withTimeout(Promise.all(this.format.offline().map((m) => publishAsync(client, m))), deadline - Date.now());
+      await withTimeout(new Promise<void>((resolve) => client.end(false, {}, () => resolve())), deadline - Date.now());
+    }
+    client?.end(true);
+    this.client = null;
+    if (wasConnected) this.log.info(`disconnected from ${this.url} (stopped)`);
+    this.endSession();
+  }
+
+  state(): ForwarderState {
+    const s = this.session;
+    let backlogRemaining: number;
+    if (!s) backlogRemaining = this.started ? this.store.stats().messages : 0;
+    else if (s.backlog.drained && s.backlog.inflight === 0) backlogRemaining = 0;
+    else backlogRemaining = Math.max(0, s.backlogAtConnect - s.backlogAcked);
+    return {
+      connected: s !== null,
+      since: this.since,
+      lastError: this.lastError,
+      inflight: this.inflight,
+      backlogRemaining,
+    };
+  }
+
+  private connect(): void {
+    this.reconnectTimer = null;
+    this.attemptError = null;
+    let client: MqttClient;
+    try {
+      client = mqtt.connect(this.config.mqtt.url, this.clientOptions());
+    } catch (err) {
+      // Unreadable TLS files and the like: the same backoff as a broker that is down.
+      this.attemptFailed(why(err), false);
+      return;
+    }
+    this.client = client;
+    client.on('connect', () => this.onConnect(client));
+    client.on('error', (err) => {
+      if (client !== this.client) return;
+      this.attemptError = why(err);
+      if (isRefusal(err)) this.refused = true;
+    });
+    client.on('close', () => this.onClose(client));
+  }
+
+  private clientOptions(): IClientOptions {
+    const m = this.config.mqtt;
+    const will = this.format.will();
+    const opts: IClientOptions = {
+      clientId: m.client_id,
+      protocolVersion: 4,
+      clean: true,
+      reconnectPeriod: 0,
+      connectTimeout: Math.min(CONNECT_TIMEOUT_MAX_MS, Math.max(CONNECT_TIMEOUT_MIN_MS, m.keepalive)),
+      keepalive: m.keepalive > 0 ? Math.max(1, Math.round(m.keepalive / 1000)) : 0,
+      resubscribe: false,
+      queueQoSZero: false,
+      will: { topic: will.topic, payload: Buffer.from(will.payload), qos: will.qos, retain: will.retain },
+    };
+    if (m.username !== undefined) opts.username = m.username;
+    if (m.password !== undefined) opts.password = m.password;
+    if (m.tls) {
+      // Read at every attempt, so renewed certificates are picked up without a restart.
+      if (m.tls.ca) opts.ca = fs.readFileSync(m.tls.ca);
+      if (m.tls.cert) opts.cert = fs.readFileSync(m.tls.cert);
+      if (m.tls.key) opts.key = fs.readFileSync(m.tls.key);
+      opts.rejectUnauthorized = !m.tls.insecure;
+    }
+    return opts;
+  }
+
+  private onConnect(client: MqttClient): void {
+    if (client !== this.client || this.stopping) return;
+    this.backoff.reset();
+    this.since = Date.now();
+    this.lastLogged = null;
+    this.log.info(`connected to ${this.url}`);
+    this.metrics?.mqttConnected.set(1);
+    for (const m of this.format.online()) client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain });
+    // Everything committed so far is this connection's backlog, including what was in flight
+    // on the previous one.
+    const boundary = this.lastCommitted;
+    this.session = {
+      client,
+      backlog: new Lane(this.store, true, 0, boundary),
+      live: new Lane(this.store, false, boundary, Infinity),
+      backlogAtConnect: this.store.stats().messages,
+      backlogAcked: 0,
+      closing: false,
+    };
+    this.pump();
+  }
+
+  private onClose(client: MqttClient): void {
+    if (client !== this.client) return;
+    this.client = null;
+    const wasConnected = this.session !== null;
+    this.endSession();
+    client.end(true);
+    if (this.stopping) return;
+    const reason = this.attemptError ?? (wasConnected ? 'the broker closed the connection' : 'the connection closed before the broker answered');
+    this.attemptFailed(reason, wasConnected);
+  }
+
+  /** An attempt failed or a connection was lost: say so once, then retry after the backoff. */
+  private attemptFailed(reason: string, wasConnected: boolean): void {
+    this.lastError = reason;
+    if (wasConnected) {
+      this.since = Date.now();
+      this.log.warn({ reason }, `connection to ${this.url} lost: ${reason}`);
+    } else if (reason !== this.lastLogged) {
+      // Refused credentials are a configuration problem, not a network blip.
+      const level = this.refused ? 'error' : 'warn';
+      this.log[level]({ reason }, `cannot connect to ${this.url}: ${reason}; buffering and retrying`);
+    } else {
+      this.log.debug({ reason }, `still cannot connect to ${this.url}`);
+    }
+    this.lastLogged = reason;
+    this.refused = false;
+    const delay = this.backoff.next();
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private endSession(): void {
+    if (this.session) this.metrics?.mqttConnected.set(0);
+    this.session = null;
+    this.inflight = 0;
+  }
+
+  private clearTimers(): void {
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (this.rateTimer) clearTimeout(this.rateTimer);
+    this.reconnectTimer = null;
+    this.rateTimer = null;
+  }
+
+  /** Fills the window from the lanes. Called on connect, on every ack, on commit, on the rate timer. */
+  private pump(): void {
+    const s = this.session;
+    if (!s || this.pumping || this.stopping) return;
+    this.pumping = true;
+    try {
+      while (this.inflight < this.window) {
+        const lane = this.pick(s);
+        if (!lane) break;
+        this.send(s, lane);
+      }
+    } catch (err) {
+      this.storeFailed(s, err);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * The buffer failed under us (read or ack). Never crash the process for it: drop this
+   * connection and let the next one, after the backoff, start over from the store.
+   */
+  private storeFailed(s: Session, err: unknown): void {
+    if (s.closing) return;
+    this.log.error({ err }, `buffer error: ${why(err)}`);
+    this.drop(s, `buffer error: ${why(err)}`);
+  }
+
+  /** Ends a connection from inside its own callbacks. */
+  private drop(s: Session, reason: string): void {
+    s.closing = true;
+    this.attemptError ??= reason;
+    // Not synchronously: mqtt.js may be iterating its table of pending callbacks right now
+    // (it fails them all when a connection ends), and ending again in there breaks it.
+    setImmediate(() => s.client.end(true));
+  }
+
+  /** The lane to send from next, or null when nothing may go out now. */
+  private pick(s: Session): Lane | null {
+    const last = this.lastCommitted;
+    if (this.inOrder) {
+      // peek() finding nothing means the backlog is drained: live may follow at once.
+      if (s.backlog.peek(last)) return this.mayReplay() ? s.backlog : null;
+      return s.live.peek(last) ? s.live : null;
+    }
+    if (s.live.peek(last)) return s.live;
+    if (s.backlog.inflight < this.backlogWindow && s.backlog.peek(last) && this.mayReplay()) return s.backlog;
+    return null;
+  }
+
+  /** replay_rate: takes a token, or arranges to pump again when the next one is due. */
+  private mayReplay(): boolean {
+    if (!this.rate || this.rate.take()) return true;
+    if (!this.rateTimer) {
+      this.rateTimer = setTimeout(() => {
+        this.rateTimer = null;
+        this.pump();
+      }, this.rate.wait());
+    }
+    return false;
+  }
+
+  private send(s: Session, lane: Lane): void {
+    const msg = lane.take();
+    const seq = msg.seq;
+    lane.inflight++;
+    this.inflight++;
+    s.client.publish(this.format.topic(msg), this.format.payload(msg, lane.historical), this.publishOpts, (err) => {
+      // A callback from a connection that is gone: its message will be sent again anyway.
+      if (s !== this.session || s.closing) return;
+      lane.inflight--;
+      this.inflight--;
+      if (err) {
+        // mqtt.js fails publishes when the connection is going down (then the reason arrives
+        // as an 'error' event and wins), or refused this one: either way start over from the
+        // store on a new connection rather than leave a hole behind the window.
+        return this.drop(s, `publish failed: ${err.message}`);
+      }
+      try {
+        this.store.ack(seq);
+      } catch (e) {
+        return this.storeFailed(s, e);
+      }
+      if (lane.historical) s.backlogAcked++;
+      this.metrics?.published.inc();
+      this.pump();
+    });
+  }
+}
+
+function publishAsync(client: MqttClient, m: OutgoingMessage): Promise<void> {
+  return new Promise((resolve) => client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain }, () => resolve()));
+}
+
+/** Resolves when p settles or after ms, whichever comes first. */
+function withTimeout(p: Promise<unknown>, ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, Math.max(0, ms));
+    p.then(() => { clearTimeout(timer); resolve(); }, () => { clearTimeout(timer); resolve(); });
+  });
+}

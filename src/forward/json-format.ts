@@ -1,0 +1,84 @@
+/**
+ * The JSON wire format (SPEC §3). Payloads are composed by concatenation around the stored
+ * body (see encode.ts), never by parsing it back: per message this is a handful of string
+ * joins, and the per-device / per-tag pieces are cached.
+ *
+ * per_device: `{prefix}/{gateway}/{device}`
+ *   `{"seq":N[,"historical":true],"gateway":"…","device":"…","readings":[…]}`
+ * per_tag: `{prefix}/{gateway}/{device}/{tag}`
+ *   `{"seq":N[,"historical":true],"value":…,"quality":…,"ts":…[,"error":"…"]}`
+ * status: `{prefix}/{gateway}/status`, retained: `{"online":true,"ts":…,"version":"…"}` after
+ *   each connect; `{"online":false,"ts":…}` on an intentional stop; `{"online":false}` as the will.
+ */
+import type { FloorgateConfig } from '../config/types.js';
+import type { StoredMessage } from '../buffer/types.js';
+import type { OutgoingMessage, WireFormat } from './format.js';
+
+export class JsonFormat implements WireFormat {
+  private readonly base: string;
+  private readonly gatewayMember: string;
+  /** device → `,"gateway":"…","device":"…","readings":` */
+  private readonly deviceMembers = new Map<string, string>();
+  private readonly deviceTopics = new Map<string, string>();
+  private readonly tagTopics = new Map<string, Map<string, string>>();
+
+  constructor(config: FloorgateConfig, private readonly version: string) {
+    this.base = `${config.mqtt.topic_prefix}/${config.gateway.id}`;
+    this.gatewayMember = ',"gateway":' + JSON.stringify(config.gateway.id);
+  }
+
+  get statusTopic(): string {
+    return `${this.base}/status`;
+  }
+
+  will(): OutgoingMessage {
+    return this.status('{"online":false}');
+  }
+
+  online(): OutgoingMessage[] {
+    return [this.status(`{"online":true,"ts":${Date.now()},"version":${JSON.stringify(this.version)}}`)];
+  }
+
+  offline(): OutgoingMessage[] {
+    return [this.status(`{"online":false,"ts":${Date.now()}}`)];
+  }
+
+  topic(msg: StoredMessage): string {
+    // The message's own shape decides, not the current config: a backlog written under
+    // publish: per_device still goes out as batches after a switch to per_tag.
+    if (msg.tag === null) {
+      let topic = this.deviceTopics.get(msg.device);
+      if (topic === undefined) {
+        topic = `${this.base}/${msg.device}`;
+        this.deviceTopics.set(msg.device, topic);
+      }
+      return topic;
+    }
+    let tags = this.tagTopics.get(msg.device);
+    if (tags === undefined) {
+      tags = new Map();
+      this.tagTopics.set(msg.device, tags);
+    }
+    let topic = tags.get(msg.tag);
+    if (topic === undefined) {
+      topic = `${this.base}/${msg.device}/${msg.tag}`;
+      tags.set(msg.tag, topic);
+    }
+    return topic;
+  }
+
+  payload(msg: StoredMessage, historical: boolean): string {
+    const head = historical ? '{"seq":' + msg.seq + ',"historical":true' : '{"seq":' + msg.seq;
+    if (msg.tag !== null) return head + ',' + msg.body.substring(1);
+    let members = this.deviceMembers.get(msg.device);
+    if (members === undefined) {
+      members = this.gatewayMember + ',"device":' + JSON.stringify(msg.device) + ',"readings":';
+      this.deviceMembers.set(msg.device, members);
+    }
+    return head + members + msg.body + '}';
+  }
+
+  private status(payload: string): OutgoingMessage {
+    return { topic: this.statusTopic, payload, qos: 1, retain: true };
+  }
+}

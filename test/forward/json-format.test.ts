@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import type { StoredMessage } from '../../src/buffer/types.js';
+import { encodeReadings, encodeTagReading } from '../../src/forward/encode.js';
+import { JsonFormat } from '../../src/forward/json-format.js';
+import { testConfig } from './config.js';
+
+const ts = 1764396220123;
+const batch: StoredMessage = {
+  seq: 48213, device: 'press-1', tag: null, readings: 2, ts,
+  body: encodeReadings([
+    { tag: 'temperature', value: 21.5, quality: 'good', ts },
+    { tag: 'running', value: null, quality: 'bad', ts, error: 'timeout' },
+  ]),
+};
+const single: StoredMessage = {
+  seq: 7, device: 'press-1', tag: 'temperature', readings: 1, ts,
+  body: encodeTagReading({ tag: 'temperature', value: 21.5, quality: 'good', ts }),
+};
+
+describe('JsonFormat', () => {
+  const format = new JsonFormat(testConfig({ mqtt: { topic_prefix: 'floorgate' } }), '1.2.3');
+
+  it('per_device: topic and payload as SPEC §3', () => {
+    expect(format.topic(batch)).toBe('floorgate/gw-test/press-1');
+    expect(JSON.parse(format.payload(batch, false))).toEqual({
+      seq: 48213, gateway: 'gw-test', device: 'press-1',
+      readings: [
+        { tag: 'temperature', value: 21.5, quality: 'good', ts },
+        { tag: 'running', value: null, quality: 'bad', ts, error: 'timeout' },
+      ],
+    });
+  });
+
+  it('per_device: historical flag only on backlog', () => {
+    expect(JSON.parse(format.payload(batch, true))).toMatchObject({ seq: 48213, historical: true, device: 'press-1' });
+    expect(JSON.parse(format.payload(batch, false))).not.toHaveProperty('historical');
+  });
+
+  it('per_tag: topic and payload as SPEC §3', () => {
+    expect(format.topic(single)).toBe('floorgate/gw-test/press-1/temperature');
+    expect(JSON.parse(format.payload(single, false))).toEqual({ seq: 7, value: 21.5, quality: 'good', ts });
+    expect(JSON.parse(format.payload(single, true))).toEqual({ seq: 7, historical: true, value: 21.5, quality: 'good', ts });
+  });
+
+  it('per_tag: bad readings carry null and the error', () => {
+    const bad = { ...single, body: encodeTagReading({ tag: 'temperature', value: null, quality: 'bad', ts, error: 'CRC error' }) };
+    expect(JSON.parse(format.payload(bad, false))).toEqual({ seq: 7, value: null, quality: 'bad', ts, error: 'CRC error' });
+  });
+
+  it('escapes the gateway and device names in the payload', () => {
+    const f = new JsonFormat(testConfig(), '0');
+    const odd = { ...batch, device: 'dev"1' };
+    expect(JSON.parse(f.payload(odd, false))).toMatchObject({ gateway: 'gw-test', device: 'dev"1' });
+  });
+
+  it('status: retained online with ts and version, offline on stop, offline as the will', () => {
+    const [online] = format.online();
+    expect(online).toMatchObject({ topic: 'floorgate/gw-test/status', qos: 1, retain: true });
+    const parsed = JSON.parse(online.payload.toString());
+    expect(parsed).toMatchObject({ online: true, version: '1.2.3' });
+    expect(Math.abs(parsed.ts - Date.now())).toBeLessThan(5_000);
+    expect(format.offline()[0]).toMatchObject({ topic: 'floorgate/gw-test/status', retain: true });
+    expect(JSON.parse(format.offline()[0].payload.toString())).toMatchObject({ online: false });
+    expect(format.will()).toEqual({ topic: 'floorgate/gw-test/status', payload: '{"online":false}', qos: 1, retain: true });
+  });
+});
