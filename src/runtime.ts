@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { DeviceConfig, FloorgateConfig } from './config/types.js';
 import type { Reading } from './driver.js';
 import type { MessageStore } from './buffer/types.js';
-import type { Health, HealthSource } from './http/health.js';
+import type { Health, StatusSource } from './http/health.js';
 import { getDriver } from './drivers/registry.js';
 import { Metrics } from './metrics.js';
 import { bufferPath } from './data-dir.js';
@@ -22,7 +22,7 @@ import { encodeReadings, encodeTagReading } from './forward/encode.js';
 import { startHttpServer } from './http/server.js';
 import { startLagMonitor, type LagMonitor } from './http/lag.js';
 
-export class Runtime implements HealthSource {
+export class Runtime implements StatusSource {
   readonly metrics: Metrics;
   private readonly runners = new Map<string, DeviceRunner>();
   private forwarder: Forwarder;
@@ -67,7 +67,7 @@ export class Runtime implements HealthSource {
     const listen = this.config.http.listen;
     if (listen) {
       this.http = await startHttpServer({
-        host: listen.host, port: listen.port, health: this, metrics: this.metrics, log: this.log.child({ component: 'http' }),
+        host: listen.host, port: listen.port, health: this, status: this, metrics: this.metrics, log: this.log.child({ component: 'http' }),
       });
     }
     this.log.info({ devices: this.config.devices.length, http_port: this.http?.port ?? null }, 'floorgate started');

@@ -53,7 +53,8 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
     cleanups.push(() => runtime.stop());
 
     out(`floorgate demo: simulated Modbus PLC on 127.0.0.1:${plc.port}, embedded MQTT broker on ${broker.url}`);
-    out(`gateway "${config.gateway.id}" running ${file}; health and metrics on http://127.0.0.1:${httpPort}/healthz and /metrics`);
+    out(`gateway "${config.gateway.id}" running ${file}`);
+    out(`status page: http://127.0.0.1:${httpPort}/  (health: /healthz, metrics: /metrics)`);
     out(`subscribed to ${config.mqtt.topic_prefix}/#; Ctrl-C stops the demo\n`);
 
     const subscriber = mqtt.connect(broker.url, { clientId: 'floorgate-demo-viewer' });

@@ -3,6 +3,7 @@
  * `floorgate status`. A superset of SPEC §5's shape; the runtime builds it, the HTTP layer only
  * serialises it. Timestamps are epoch milliseconds.
  */
+import type { Reading } from '../driver.js';
 
 export interface DeviceHealth {
   up: boolean;
@@ -36,4 +37,12 @@ export interface HealthSource {
 /** SPEC §5: 503 exactly when readings cannot be committed; a broker or device outage is still 200. */
 export function healthHttpStatus(h: Health): 200 | 503 {
   return h.status === 'failing' || !h.buffer.writable ? 503 : 200;
+}
+
+/**
+ * What the status page (GET / and /api/…) reads: the health report plus the last reading of
+ * every tag, per device, in config order.
+ */
+export interface StatusSource extends HealthSource {
+  tags(): Record<string, Reading[]>;
 }

@@ -1,12 +1,14 @@
 /**
- * The operator's window into the daemon (SPEC §5): GET /healthz and GET /metrics on node:http.
- * It reads state through HealthSource and the metrics registry and never changes either.
+ * The operator's window into the daemon (SPEC §5): GET /healthz and GET /metrics on node:http,
+ * and with a StatusSource the status page (GET /, GET /api/…, see ui/). It reads state through
+ * its sources and the metrics registry and never changes any of them.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import { healthHttpStatus, type HealthSource } from './health.js';
+import { healthHttpStatus, type HealthSource, type StatusSource } from './health.js';
+import { startStatusUi, UI_PATHS, type StatusUi, type UiAnswer } from './ui/routes.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -15,6 +17,8 @@ export interface HttpServerOptions {
   health: HealthSource;
   metrics: Metrics;
   log: Logger;
+  /** Serves the status page and its JSON API from this source; without it only /healthz and /metrics. */
+  status?: StatusSource;
 }
 
 export interface HttpServer {
@@ -27,24 +31,39 @@ const TEXT_TYPE = 'text/plain; charset=utf-8';
 const ALLOW = 'GET, HEAD';
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
-  const server = http.createServer((req, res) => route(req, res, opts));
+  const ui = opts.status ? startStatusUi(opts.status) : undefined;
+  const paths = [...(ui ? UI_PATHS : []), '/healthz', '/metrics'];
+  const notFound = `not found: floorgate serves ${paths.slice(0, -1).join(', ')} and ${paths[paths.length - 1]}\n`;
+  const server = http.createServer((req, res) => route(req, res, opts, ui, notFound));
   // Scrapers answer in milliseconds; a client that dawdles must not hold sockets on a small gateway.
   server.headersTimeout = 5_000;
   server.requestTimeout = 10_000;
   server.keepAliveTimeout = 5_000;
-  await listen(server, opts.host, opts.port);
+  try {
+    await listen(server, opts.host, opts.port);
+  } catch (err) {
+    ui?.stop();
+    throw err;
+  }
   server.on('error', (err) => opts.log.error({ err }, 'HTTP listener error'));
   const port = (server.address() as AddressInfo).port;
-  opts.log.info({ url: `http://${hostForUrl(opts.host)}:${port}` }, 'HTTP listener ready (/healthz, /metrics)');
-  return { port, close: () => close(server) };
+  opts.log.info({ url: `http://${hostForUrl(opts.host)}:${port}` }, `HTTP listener ready (${paths.join(', ')})`);
+  return {
+    port,
+    close: () => {
+      ui?.stop();
+      return close(server);
+    },
+  };
 }
 
-function route(req: http.IncomingMessage, res: http.ServerResponse, opts: HttpServerOptions): void {
+function route(req: http.IncomingMessage, res: http.ServerResponse, opts: HttpServerOptions, ui: StatusUi | undefined, notFound: string): void {
   if (req.method !== 'GET' && req.method !== 'HEAD') {
     send(req, res, 405, TEXT_TYPE, 'method not allowed: use GET\n');
     return;
   }
-  const path = pathOf(req.url ?? '/');
+  const url = req.url ?? '/';
+  const path = pathOf(url);
   if (path === '/healthz') {
     let body: string;
     let status: number;
@@ -67,12 +86,22 @@ function route(req: http.IncomingMessage, res: http.ServerResponse, opts: HttpSe
       },
     );
   } else {
-    send(req, res, 404, TEXT_TYPE, 'not found: floorgate serves /healthz and /metrics\n');
+    let answer: UiAnswer | undefined;
+    try {
+      answer = ui?.answer(path, new URLSearchParams(url.slice(path.length + 1)));
+    } catch (err) {
+      opts.log.error({ err, path }, 'collecting the status page data failed');
+      send(req, res, 500, TEXT_TYPE, 'internal error while collecting the status\n');
+      return;
+    }
+    if (answer) send(req, res, 200, answer.type, answer.body, answer.headers);
+    else send(req, res, 404, TEXT_TYPE, notFound);
   }
 }
 
-function send(req: http.IncomingMessage, res: http.ServerResponse, status: number, type: string, body: string): void {
+function send(req: http.IncomingMessage, res: http.ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
   res.writeHead(status, {
+    ...headers,
     'content-type': type,
     'content-length': Buffer.byteLength(body),
     // Health is a snapshot: a proxy or browser must never answer from a cache.
