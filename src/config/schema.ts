@@ -4,6 +4,7 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { MIN_BUFFER_BYTES } from '../buffer/budget.js';
 import type { HttpConfig, LogLevel } from './types.js';
 import { boolean, intIn, name, nonEmptyString, number, numberFromText } from './fields.js';
 import { duration, size } from './units.js';
@@ -85,7 +86,8 @@ const mqtt = z
   });
 
 const buffer = z.strictObject({
-  max_bytes: size().default(512 * 2 ** 20),
+  // Below this the buffer has no room for its own pages and a WAL share (src/buffer/budget.ts).
+  max_bytes: size(MIN_BUFFER_BYTES).default(512 * 2 ** 20),
   max_age: duration().default(7 * 86_400_000),
   when_full: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
   sync: z.enum(['normal', 'full']).default('normal'),

@@ -64,8 +64,8 @@ export function duration(bound: 'positive' | 'nonnegative' = 'positive') {
   });
 }
 
-/** A size in bytes, greater than 0. */
-export function size() {
+/** A size in bytes, at least `min` (default 1). */
+export function size(min = 1) {
   return z.unknown().transform((value, ctx): number => {
     const bytes = parseSize(value);
     if (bytes === undefined) {
@@ -76,8 +76,9 @@ export function size() {
       });
       return z.NEVER;
     }
-    if (bytes <= 0) {
-      ctx.addIssue({ code: 'custom', input: value, message: `must be greater than 0, got ${repr(value)}` });
+    if (bytes < min) {
+      const message = min === 1 ? `must be greater than 0, got ${repr(value)}` : `must be at least ${min} bytes, got ${repr(value)}`;
+      ctx.addIssue({ code: 'custom', input: value, message });
       return z.NEVER;
     }
     return bytes;

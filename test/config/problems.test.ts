@@ -75,6 +75,8 @@ const cases: { name: string; text: string; problems: Expected[] }[] = [
   // buffer, http
   { name: 'size', text: topLevel('buffer: { max_bytes: 5 megs }'),
     problems: [['buffer.max_bytes', 6, 22, 'invalid size "5 megs": use a number of bytes or e.g. 512MiB, 2GB']] },
+  { name: 'buffer too small', text: topLevel('buffer: { max_bytes: 64KiB }'),
+    problems: [['buffer.max_bytes', 6, 22, 'must be at least 262144 bytes, got "64KiB"']] },
   { name: 'duration', text: topLevel('buffer: { max_age: 5 sec }'),
     problems: [['buffer.max_age', 6, 20, 'invalid duration "5 sec": use a number of milliseconds or e.g. 250ms, 5s, 2m, 7d']] },
   { name: 'zero interval', text: topLevel('buffer: { commit_interval: 0 }'),
