@@ -37,3 +37,33 @@ export interface BufferStats {
   /** Readings dropped since the buffer file was created, by reason. */
   readonly dropped: Readonly<Record<DropReason, number>>;
 }
+
+/**
+ * The durable FIFO. Appends are held in memory at most commit_interval, then committed in one
+ * transaction that assigns their seqs; only committed messages are ever handed out.
+ */
+export interface MessageStore {
+  /** Queue a message; it is committed (and gets its seq) within commit_interval, or by flush(). */
+  append(message: NewMessage): void;
+  /** Commit everything queued now (also deletes acknowledged messages). */
+  flush(): void;
+  /** Committed, unacknowledged messages with seq > after, ascending, at most limit. */
+  read(after: number, limit: number): StoredMessage[];
+  /**
+   * The broker acknowledged this seq. It is never handed out again and is deleted in the next
+   * commit; a crash before that means a redelivery, never a loss.
+   */
+  ack(seq: number): void;
+  /** Called after every commit that added messages, with the highest committed seq. */
+  onCommit(listener: (lastSeq: number) => void): () => void;
+  stats(): BufferStats;
+  /**
+   * False while commits fail (disk full, I/O error): appends are then held in memory, bounded,
+   * and commits are retried. /healthz answers 503 meanwhile.
+   */
+  readonly writable: boolean;
+  /** Wall time of the last commit in ms (null before the first), for the health report. */
+  readonly lastCommitMs: number | null;
+  /** Commit what is pending, checkpoint, close. */
+  close(): void;
+}

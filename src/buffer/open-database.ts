@@ -1,0 +1,90 @@
+/**
+ * Opens (or creates) the buffer file with the right permissions and settings. A file that is
+ * not a floorgate buffer of this version, or that SQLite finds corrupt, is renamed aside with
+ * its -wal/-shm and a new buffer is started: losing the old backlog is better than gating all
+ * new readings on a file nobody can repair at 3 a.m., and the file is kept for a post-mortem.
+ * Any other failure (permissions, I/O) is thrown: the file may be fine, so it is left alone.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import type { Logger } from '../log.js';
+import { PAGE_SIZE } from './budget.js';
+import { createSchema, isBlank, layoutProblem } from './schema.js';
+
+export interface OpenDatabaseOptions {
+  readonly sync: 'normal' | 'full';
+  readonly log: Logger;
+  readonly now: () => number;
+}
+
+export function openDatabase(file: string, opts: OpenDatabaseOptions): Database.Database {
+  fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+  if (fs.existsSync(file)) keepOrMoveAside(file, opts);
+  // Created before SQLite opens it, so the file (and the -wal/-shm SQLite derives from its
+  // mode) is never readable by others, whatever the umask.
+  if (!fs.existsSync(file)) fs.closeSync(fs.openSync(file, 'a', 0o600));
+  fs.chmodSync(file, 0o600);
+  const db = new Database(file, { fileMustExist: true });
+  try {
+    configure(db, opts.sync);
+    if (isBlank(db)) createSchema(db, opts.now());
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return db;
+}
+
+/**
+ * Checks an existing file read-only (a file that is not ours is left exactly as it was, WAL
+ * included) and moves it aside when it is not a usable buffer.
+ */
+function keepOrMoveAside(file: string, opts: OpenDatabaseOptions): void {
+  let db: Database.Database | undefined;
+  let problem: string | null;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    problem = isBlank(db) ? null : layoutProblem(db) ?? integrityProblem(db);
+  } catch (err) {
+    if (!isCorruption(err)) throw err;
+    problem = (err as Error).message;
+  } finally {
+    db?.close();
+  }
+  if (problem === null) return;
+  const aside = `${file}.corrupt-${new Date(opts.now()).toISOString().replace(/:/g, '')}`;
+  for (const suffix of ['', '-wal', '-shm']) {
+    if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, aside + suffix);
+  }
+  opts.log.error(
+    { file, moved_to: aside, reason: problem },
+    `buffer file ${file} is not a usable floorgate buffer (${problem}); moved it to ${aside} and started a new buffer`,
+  );
+}
+
+function integrityProblem(db: Database.Database): string | null {
+  const result = db.pragma('quick_check', { simple: true });
+  return result === 'ok' ? null : `quick_check: ${String(result)}`;
+}
+
+function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT'));
+}
+
+function configure(db: Database.Database, sync: 'normal' | 'full'): void {
+  // Only takes effect on a file with no pages yet; budgets use the file's actual page size.
+  db.pragma(`page_size = ${PAGE_SIZE}`);
+  db.pragma('journal_mode = WAL');
+  // WAL + NORMAL: a commit is durable against a process crash (it is in the OS once written);
+  // FULL also fsyncs the WAL at every commit, so it survives power loss.
+  db.pragma(`synchronous = ${sync === 'full' ? 'FULL' : 'NORMAL'}`);
+  // The store checkpoints itself, at points where it knows the WAL's size (see budget.ts).
+  db.pragma('wal_autocheckpoint = 0');
+  // Dirty pages reach the WAL only at commit, once each: what the frame bounds assume.
+  db.pragma('cache_spill = false');
+  db.pragma('temp_store = MEMORY');
+  // A `floorgate buffer stats` reader holds its snapshot for milliseconds; a checkpoint waits.
+  db.pragma('busy_timeout = 250');
+}

@@ -1,0 +1,107 @@
+/**
+ * The buffer file's schema and the queries that read its bookkeeping. Shared by the daemon's
+ * store and the read-only `floorgate buffer stats`.
+ */
+import fs from 'node:fs';
+import type Database from 'better-sqlite3';
+
+/** PRAGMA application_id of a floorgate buffer: "FLGB". */
+export const APPLICATION_ID = 0x464c4742;
+/**
+ * Bumped when the layout changes. A file of another version is not read (it is moved aside
+ * like a corrupt one); a future version that changes the layout migrates older files here.
+ */
+export const SCHEMA_VERSION = 1;
+
+/** seq is the rowid: appends go to the right edge of one b-tree and no other index is kept. */
+const CREATE = `
+  CREATE TABLE messages (
+    seq INTEGER PRIMARY KEY,
+    ts INTEGER NOT NULL,
+    readings INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    tag TEXT,
+    body TEXT NOT NULL
+  );
+  CREATE TABLE meta (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    schema_version INTEGER NOT NULL,
+    created INTEGER NOT NULL,
+    last_seq INTEGER NOT NULL,
+    messages INTEGER NOT NULL,
+    readings INTEGER NOT NULL,
+    dropped_full INTEGER NOT NULL,
+    dropped_max_age INTEGER NOT NULL
+  );
+`;
+
+export interface Meta {
+  schema_version: number;
+  created: number;
+  /** Highest seq ever assigned. */
+  last_seq: number;
+  /** Rows in messages and the readings inside them, kept with every change. */
+  messages: number;
+  readings: number;
+  dropped_full: number;
+  dropped_max_age: number;
+}
+
+/** Lays out an empty database (the caller has set page_size and WAL mode). */
+export function createSchema(db: Database.Database, now: number): void {
+  db.transaction(() => {
+    db.exec(CREATE);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.prepare(
+      'INSERT INTO meta (id, schema_version, created, last_seq, messages, readings, dropped_full, dropped_max_age) VALUES (1, ?, ?, 0, 0, 0, 0, 0)',
+    ).run(SCHEMA_VERSION, now);
+  })();
+}
+
+/** True for a file SQLite opened but nothing was ever created in (a crash before createSchema). */
+export function isBlank(db: Database.Database): boolean {
+  return db.pragma('application_id', { simple: true }) === 0 && db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get() === 0;
+}
+
+/** Why this database is not a floorgate buffer of this version, or null when it is. */
+export function layoutProblem(db: Database.Database): string | null {
+  const appId = db.pragma('application_id', { simple: true }) as number;
+  if (appId !== APPLICATION_ID) return `application_id is 0x${appId.toString(16)}, not a floorgate buffer`;
+  const hasMeta = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('meta', 'messages')").pluck().get();
+  if (hasMeta !== 2) return 'the meta or messages table is missing';
+  const version = db.prepare('SELECT schema_version FROM meta WHERE id = 1').pluck().get();
+  if (version !== SCHEMA_VERSION) return `schema version ${String(version)}, this floorgate reads version ${SCHEMA_VERSION}`;
+  return null;
+}
+
+export function readMeta(db: Database.Database): Meta {
+  const meta = db.prepare('SELECT * FROM meta WHERE id = 1').get() as Meta | undefined;
+  if (!meta) throw new Error('the buffer has no meta row');
+  return meta;
+}
+
+export interface Edges {
+  oldest: number | null;
+  newest: number | null;
+}
+
+/** Reads the ts of the oldest and newest message in seq order: two primary-key lookups. */
+export function edgeReader(db: Database.Database): () => Edges {
+  const oldest = db.prepare('SELECT ts FROM messages ORDER BY seq ASC LIMIT 1').pluck();
+  const newest = db.prepare('SELECT ts FROM messages ORDER BY seq DESC LIMIT 1').pluck();
+  return () => ({ oldest: (oldest.get() as number | undefined) ?? null, newest: (newest.get() as number | undefined) ?? null });
+}
+
+/** Bytes on disk: the database file plus its WAL (the 32 KiB -shm index is not counted). */
+export function fileSizes(file: string): { db: number; wal: number } {
+  return { db: sizeOf(file), wal: sizeOf(`${file}-wal`) };
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+}
