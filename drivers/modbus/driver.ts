@@ -1,6 +1,6 @@
 /**
- * The Modbus driver: plans, reads, decodes and learns, over any ModbusLink (TCP today, RTU
- * later). It never touches a socket itself.
+ * The Modbus driver: plans, reads, decodes and learns, over any ModbusLink (TCP or RTU). It
+ * never touches a socket or a serial port itself.
  *
  * What it learns from a device, kept across reconnects for the life of the driver:
  * - Exception 02 on a block: the block is split in halves (recursively) to find the tags that
@@ -49,7 +49,7 @@ interface Pass {
   readonly link: ModbusLink;
   readonly signal: AbortSignal;
   readonly out: Map<string, Reading>;
-  /** Set after a timeout: the rest of the group is reported bad without waiting again. */
+  /** Set after a timeout (or while the link backs off): the rest of the group is reported bad without asking. */
   silent?: string;
 }
 
@@ -187,6 +187,7 @@ export class ModbusDriver implements Driver {
    * request succeeded as issued. Rejects only when the link is lost (or the read is aborted).
    */
   private async execute(request: ReadRequest, pass: Pass): Promise<boolean> {
+    pass.silent ??= pass.link.backedOff?.();
     if (pass.silent !== undefined) {
       const ts = Date.now();
       for (const tag of request.tags) pass.out.set(tag.name, bad(tag, pass.silent, ts));

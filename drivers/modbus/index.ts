@@ -46,8 +46,11 @@ export const modbusTcp: DriverModule = {
 export const modbusRtu: DriverModule = {
   name: 'modbus_rtu',
   schema: modbusRtuDeviceSchema,
-  async create() {
-    throw new Error('the modbus_rtu driver is not available in this version: the device validates but cannot be polled yet');
+  async create(device, ctx) {
+    const [{ ModbusDriver }, { RtuUnit }] = await Promise.all([import('./driver.js'), import('./rtu-link.js')]);
+    const rtu = device as ModbusRtuDevice;
+    // Devices on the same port share one open line (rtu-bus.ts); each driver keeps its unit's state.
+    return new ModbusDriver(rtu, ctx, new RtuUnit(rtu, ctx.log).open);
   },
   address: tagAddress,
   plan: planLines,

@@ -3,8 +3,8 @@
  * into what the driver must do about it.
  *
  * The driver (driver.ts) speaks only to ModbusLink, so the same exception splitting, quarantine
- * and plan learning serve Modbus TCP and, later, RTU: a transport only has to build a
- * modbus-serial client and hand it to ClientLink (tcp-link.ts does it for TCP).
+ * and plan learning serve Modbus TCP and RTU: TCP builds a modbus-serial client and hands it to
+ * ClientLink (tcp-link.ts); RTU frames its own requests on a shared line (rtu-link.ts).
  */
 import type modbusSerial from 'modbus-serial';
 
@@ -25,6 +25,11 @@ export interface ModbusLink {
   writeCoil(address: number, on: boolean): Promise<void>;
   /** Why the connection is gone, once it is. */
   readonly lostReason: string | undefined;
+  /**
+   * Why the device is not to be asked now, or undefined. RTU: a unit that stopped answering is
+   * left alone for a while, so the other units on its line keep their poll rate.
+   */
+  backedOff?(): string | undefined;
   close(): Promise<void>;
 }
 

@@ -6,7 +6,8 @@ import { isIP } from 'node:net';
 import { z, type ZodType } from 'zod';
 import type { ByteOrder, ModbusArea, ModbusRtuDevice, ModbusTagType, ModbusTcpDevice } from '../../src/config/types.js';
 import {
-  checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, intIn, nonEmptyString, serialLineShape, tagCommonShape,
+  checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, intIn, nonEmptyString, numberFromText, serialLineShape,
+  tagCommonShape,
 } from '../../src/config/fields.js';
 import { repr } from '../../src/config/words.js';
 
@@ -126,10 +127,16 @@ export const modbusTcpDeviceSchema: ZodType<ModbusTcpDevice> = z
   .superRefine(checkFitsOneRead)
   .transform(withTagDefaults);
 
+/** Every RTU byte is eight bits of binary; seven data bits would be Modbus ASCII. */
+const rtuDataBits = z
+  .preprocess(numberFromText, z.literal(8, { error: 'Modbus RTU needs 8 data bits (7 is Modbus ASCII, which floorgate does not speak)' }))
+  .default(8);
+
 export const modbusRtuDeviceSchema: ZodType<ModbusRtuDevice> = z
   .strictObject({
     ...modbusShape,
     ...serialLineShape,
+    data_bits: rtuDataBits,
     driver: z.literal('modbus_rtu'),
     unit_id: intIn(1, 247).default(1),
   })

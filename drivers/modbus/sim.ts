@@ -91,7 +91,8 @@ function asBool(value: boolean | number | string): boolean {
   return typeof value === 'boolean' ? value : typeof value === 'number' ? (Math.floor(value) & 1) === 1 : value !== '';
 }
 
-class PlcImage {
+/** The four areas of one simulated PLC, driven by the map; the TCP and the RTU simulators serve it. */
+export class PlcImage {
   private readonly registers = { holding: new Uint16Array(65536), input: new Uint16Array(65536) };
   private readonly bits = { coil: new Uint8Array(65536), discrete: new Uint8Array(65536) };
   private readonly byArea = new Map<ModbusArea, SimPoint[]>();

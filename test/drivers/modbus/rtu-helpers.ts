@@ -1,0 +1,67 @@
+/** Shared by the RTU tests: devices on a pty pair, the simulator on its other end, cleanup. */
+import { pino } from 'pino';
+import type { ModbusRtuDevice, ModbusTag } from '../../../src/config/types.js';
+import type { Reading } from '../../../src/driver.js';
+import { ModbusDriver } from '../../../drivers/modbus/driver.js';
+import { modbusRtu } from '../../../drivers/modbus/index.js';
+import { RtuUnit, type RtuUnitOptions } from '../../../drivers/modbus/rtu-link.js';
+import { startModbusRtuSim, type ModbusRtuSim, type ModbusRtuSimOptions } from '../../../drivers/modbus/rtu-sim.js';
+import { Metrics } from '../../../src/metrics.js';
+import { DeviceRunner } from '../../../src/scheduler/device-runner.js';
+import { PtyLab, testContext } from '../serial/helpers.js';
+
+export { PtyLab, testContext, until, warnings, type LogRecord } from '../serial/helpers.js';
+
+/** A ModbusRtuDevice with the schema's defaults (9600 8N1, unit 1). */
+export function rtuDevice(port: string, tags: ModbusTag[], over: Partial<ModbusRtuDevice> = {}): ModbusRtuDevice {
+  return {
+    name: `unit${over.unit_id ?? 1}`, driver: 'modbus_rtu', port, baud_rate: 9600, parity: 'none', data_bits: 8, stop_bits: 1,
+    unit_id: 1, poll_interval: 1000, timeout: 300, byte_order: 'ABCD', max_registers_per_read: 125, max_bits_per_read: 2000,
+    max_gap: 16, tags, ...over,
+  };
+}
+
+/** A pty pair whose peer end carries the RTU simulator; everything is stopped by cleanup(). */
+export class RtuLab extends PtyLab {
+  private readonly stops: (() => Promise<void>)[] = [];
+
+  /** Plugs in a new pty pair with a simulator on it; unplug() kills the pair (both paths vanish). */
+  async plugIn(options: Omit<ModbusRtuSimOptions, 'path'> = {}): Promise<{ sim: ModbusRtuSim; unplug: () => Promise<void> }> {
+    const pair = await this.pair();
+    const sim = await startModbusRtuSim({ path: this.peer, ...options });
+    this.stops.push(() => sim.close());
+    return { sim, unplug: async () => { await pair.close(); await sim.closed; } };
+  }
+
+  /** A connected driver for `device`, with its unit (failure counts) and a context that keeps the logs. */
+  async driver(device: ModbusRtuDevice, options?: RtuUnitOptions) {
+    const ctx = testContext();
+    const unit = new RtuUnit(device, ctx.log, options);
+    const driver = new ModbusDriver(device, ctx, unit.open);
+    this.stops.push(() => driver.close());
+    await driver.connect(new AbortController().signal);
+    return { driver, unit, ctx };
+  }
+
+  /** Runs a device under the real scheduler; readings that pass its report filter land in `published`. */
+  runner(device: ModbusRtuDevice): { runner: DeviceRunner; published: Reading[] } {
+    const published: Reading[] = [];
+    const runner = new DeviceRunner({
+      device, module: modbusRtu, log: pino({ level: 'silent' }), metrics: new Metrics(false), dataDir: this.dir,
+      emit: (_device, readings) => published.push(...readings), reconnectMinMs: 100, reconnectMaxMs: 400,
+    });
+    runner.start();
+    this.stops.push(() => runner.stop());
+    return { runner, published };
+  }
+
+  /** Something else to stop before the ptys go. */
+  defer(stop: () => Promise<void>): void {
+    this.stops.push(stop);
+  }
+
+  override async cleanup(): Promise<void> {
+    for (const stop of this.stops.splice(0).reverse()) await stop();
+    await super.cleanup();
+  }
+}
