@@ -43,17 +43,21 @@ const commands: Record<string, Command> = {
     run: async (v) => (await import('./demo.js')).runDemo({ duration: v.duration as string | undefined, out }),
   },
   sim: {
-    usage: 'floorgate sim modbus [--host H] [--port N] [--unit N] [--config FILE]',
-    summary: 'run a simulated PLC on its own',
+    usage: 'floorgate sim modbus|opcua|serial [--port N | --rtu PATH | --path PATH] [--unit N[,N…]] [--config FILE]',
+    summary: 'run a simulated PLC or instrument on its own (TCP port, or a serial path such as a socat pty)',
     options: {
       host: { type: 'string', default: '127.0.0.1' },
       port: { type: 'string' },
       unit: { type: 'string' },
       config: { type: 'string', short: 'c' },
+      rtu: { type: 'string' },
+      path: { type: 'string' },
+      baud: { type: 'string' },
     },
     run: async (v, pos) => (await import('./sim.js')).runSim(pos[0], {
       host: String(v.host), port: v.port as string | undefined, unit: v.unit as string | undefined,
-      config: v.config as string | undefined, out,
+      config: v.config as string | undefined, rtu: v.rtu as string | undefined, path: v.path as string | undefined,
+      baud: v.baud as string | undefined, out,
     }),
   },
   buffer: {
@@ -75,11 +79,12 @@ const commands: Record<string, Command> = {
     run: async () => notBuilt('browse', 'it arrives with the OPC UA driver'),
   },
   audit: {
-    usage: 'floorgate audit --url URL [--prefix P] [--gateway ID …] [--duration D] [--since SEQ] [--json]',
+    usage: 'floorgate audit --url URL [--prefix P | --format sparkplug_b] [--gateway ID …] [--duration D] [--since SEQ] [--json]',
     summary: 'subscribe upstream and report gaps and duplicates in seq, per gateway',
     options: {
       url: { type: 'string' },
       prefix: { type: 'string', default: 'floorgate' },
+      format: { type: 'string', default: 'json' },
       gateway: { type: 'string', multiple: true },
       duration: { type: 'string' },
       json: { type: 'boolean', default: false },

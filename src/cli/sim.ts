@@ -1,32 +1,61 @@
-import { simulators } from '../drivers/simulators.js';
+import { lineSimulators, simulators } from '../drivers/simulators.js';
 import { EXIT } from './exit.js';
 
 const DEFAULT_PORTS: Record<string, number> = { modbus: 5020, opcua: 4840 };
 
+export interface SimArgs {
+  host: string;
+  port?: string;
+  unit?: string;
+  config?: string;
+  /** Modbus RTU on this serial path instead of Modbus TCP. */
+  rtu?: string;
+  /** A serial instrument on this path. */
+  path?: string;
+  baud?: string;
+  out: (line: string) => void;
+}
+
+const USAGE = [
+  'usage: floorgate sim modbus [--host H] [--port N] [--unit N] [--config FILE]   Modbus TCP PLC',
+  '       floorgate sim modbus --rtu PATH [--unit 1,2,3] [--baud N] [--config FILE]   Modbus RTU slaves',
+  '       floorgate sim opcua [--host H] [--port N] [--config FILE]                OPC UA server',
+  '       floorgate sim serial --path PATH [--baud N]                              a scale printing weights',
+].join('\n');
+
 /** `floorgate sim KIND`: a simulated device on its own, until SIGINT/SIGTERM. */
-export async function runSim(
-  kind: string | undefined,
-  opts: { host: string; port?: string; unit?: string; config?: string; out: (line: string) => void },
-): Promise<number> {
-  const start = kind ? simulators[kind] : undefined;
-  if (!start) {
-    opts.out(`usage: floorgate sim ${Object.keys(simulators).join('|')} [--host H] [--port N] [--unit N] [--config FILE]`);
-    if (kind === 'opcua') opts.out('the OPC UA simulator is not available in this version (it arrives with the OPC UA driver)');
+export async function runSim(kind: string | undefined, args: SimArgs): Promise<number> {
+  const numbers = (text: string | undefined) => text === undefined ? undefined : text.split(',').map(Number);
+  const units = numbers(args.unit);
+  const baud = args.baud === undefined ? undefined : Number(args.baud);
+  const linePath = kind === 'serial' ? args.path : args.rtu;
+  if (units?.some((u) => !Number.isInteger(u) || u < 0 || u > 255) || (baud !== undefined && !(baud > 0))) {
+    args.out('--unit takes whole numbers 0–255 (RTU: a list, e.g. 1,2,3); --baud a positive number');
     return EXIT.usage;
   }
-  const port = opts.port === undefined ? DEFAULT_PORTS[kind!] : Number(opts.port);
-  const unitId = opts.unit === undefined ? undefined : Number(opts.unit);
-  if (!Number.isInteger(port) || port < 0 || port > 65535 || (unitId !== undefined && !Number.isInteger(unitId))) {
-    opts.out('--port and --unit take whole numbers (port 0–65535; 0 picks a free port)');
+
+  let running: { where: string; requests(): number; close(): Promise<void> };
+  if (linePath !== undefined && kind && lineSimulators[kind]) {
+    const sim = await lineSimulators[kind]({ path: linePath, baudRate: baud, units, config: args.config });
+    running = { where: sim.path, requests: sim.requests, close: sim.close };
+  } else if (kind && simulators[kind] && kind !== 'serial') {
+    const port = args.port === undefined ? DEFAULT_PORTS[kind] : Number(args.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535 || (units && units.length > 1)) {
+      args.out('--port takes a whole number 0–65535 (0 picks a free port); --unit one unit id');
+      return EXIT.usage;
+    }
+    const sim = await simulators[kind]({ host: args.host, port, unitId: units?.[0], config: args.config });
+    running = { where: `${args.host}:${sim.port}`, requests: sim.requests, close: sim.close };
+  } else {
+    args.out(USAGE);
     return EXIT.usage;
   }
-  const sim = await start({ host: opts.host, port, unitId, config: opts.config });
-  opts.out(`simulated ${kind} device listening on ${opts.host}:${sim.port} (Ctrl-C stops it)`);
+  args.out(`simulated ${kind} device listening on ${running.where} (Ctrl-C stops it)`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
-  await sim.close();
-  opts.out(`stopped after ${sim.requests()} requests`);
+  await running.close();
+  args.out(`stopped after ${running.requests()} requests`);
   return EXIT.ok;
 }

@@ -26,3 +26,32 @@ export const simulators: Record<string, (opts: SimulatorOptions) => Promise<Runn
     host: opts.host, port: opts.port, config: opts.config,
   }),
 };
+
+/** A simulated device on a serial line (a pty end from `socat`, or a real port). */
+export interface RunningLineSimulator {
+  readonly path: string;
+  requests(): number;
+  close(): Promise<void>;
+}
+
+export interface LineSimulatorOptions {
+  path: string;
+  baudRate?: number;
+  /** Modbus RTU: the unit ids answered. */
+  units?: number[];
+  /** A register map (Modbus) file; absent = the built-in demo map. */
+  config?: string;
+}
+
+export const lineSimulators: Record<string, (opts: LineSimulatorOptions) => Promise<RunningLineSimulator>> = {
+  modbus: async (opts) => {
+    const sim = await (await import('../../drivers/modbus/rtu-sim.js')).startModbusRtuSim({
+      path: opts.path, baudRate: opts.baudRate, units: opts.units ?? [1], map: opts.config,
+    });
+    return { path: opts.path, requests: () => sim.requests(), close: () => sim.close() };
+  },
+  serial: async (opts) => {
+    const sim = await (await import('../../drivers/serial/sim.js')).startSerialSim({ path: opts.path, baudRate: opts.baudRate });
+    return { path: opts.path, requests: () => sim.linesSent(), close: () => sim.close() };
+  },
+};

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli, stopAll, tempDir } from '../helpers/gateway.js';
+import { startPtyPair } from '../../src/serial/pty-pair.js';
 
 afterEach(stopAll);
 
@@ -88,4 +89,53 @@ devices:
     expect(out).toContain('stopping the demo');
     expect(demoDirs()).toEqual(before);
   }, 20_000);
+});
+
+describe('floorgate sim on a serial line', () => {
+  it('sim modbus --rtu serves two units on a pty; probe reads both over one shared port', async () => {
+    const dir = tempDir();
+    const pty = await startPtyPair(path.join(dir, 'plc'), path.join(dir, 'gw'));
+    const sim = runCli(['sim', 'modbus', '--rtu', pty.dev, '--unit', '1,2', '--baud', '19200']);
+    await sim.waitFor((l) => l.includes('listening on'));
+    const file = path.join(dir, 'rtu.yaml');
+    const unit = (n: number) => `
+  - name: drive-${n}
+    driver: modbus_rtu
+    port: ${pty.peer}
+    baud_rate: 19200
+    unit_id: ${n}
+    tags:
+      - { name: counter, area: holding, address: 2, type: uint32 }
+      - { name: running, area: coil, address: 0, type: bool }`;
+    fs.writeFileSync(file, `gateway: { id: gw, data_dir: ${dir} }\nmqtt: { url: "mqtt://127.0.0.1:1" }\ndevices:${unit(1)}${unit(2)}\n`);
+    const probe = await run(['probe', '-c', file]);
+    expect(probe.code).toBe(0);
+    expect(probe.out).toMatch(/drive-1\s+counter\s+holding 2\.\.3\s+\d+\s+good/);
+    expect(probe.out).toMatch(/drive-2\s+running\s+coil 0\s+(true|false)\s+good/);
+    expect(probe.out).toContain('2 of 2 devices reachable');
+    expect(await sim.stop('SIGINT')).toBe(0);
+    expect(Number(/stopped after (\d+) requests/.exec(sim.stdout.join('\n'))![1])).toBeGreaterThanOrEqual(4);
+    await pty.close();
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('sim serial prints scale lines on a pty', async () => {
+    const dir = tempDir();
+    const pty = await startPtyPair(path.join(dir, 'scale'), path.join(dir, 'gw'));
+    const sim = runCli(['sim', 'serial', '--path', pty.dev]);
+    await sim.waitFor((l) => l.includes('listening on'));
+    const received = await new Promise<string>((resolve, reject) => {
+      const stream = fs.createReadStream(pty.peer, { encoding: 'latin1' });
+      let text = '';
+      const timer = setTimeout(() => { stream.destroy(); reject(new Error(`no line: ${JSON.stringify(text)}`)); }, 5_000);
+      stream.on('data', (chunk) => {
+        text += chunk;
+        if (text.includes('\r\n')) { clearTimeout(timer); stream.destroy(); resolve(text); }
+      });
+    });
+    expect(received).toMatch(/ST,GS,\s*[-+]?\d+\.\d+ kg\r\n/);
+    expect(await sim.stop('SIGINT')).toBe(0);
+    await pty.close();
+    fs.rmSync(dir, { recursive: true });
+  });
 });
