@@ -1,0 +1,420 @@
+/**
+ * The OPC UA driver: one secure channel, one session and (for subscribe-mode tags) one
+ * subscription per device, behind the Driver contract.
+ *
+ * - read(): batched Read requests (split at the server's MaxNodesPerRead) for poll-mode tags,
+ *   and for any tag when `floorgate probe` asks. A node the server does not know is that tag's
+ *   bad reading (BadNodeIdUnknown); the others carry on.
+ * - subscribe(): the subscription of subscription.ts; its readings arrive through emit.
+ * - Recovery (machine.ts): with a subscription the driver repairs the link itself — new
+ *   channel, reactivate the session, else a new session and TransferSubscriptions, else a new
+ *   subscription; then Republish what the server still holds, retry failed items and read the
+ *   current values. Meanwhile every subscribed tag is bad and read() answers bad readings.
+ *   Without a subscription there is nothing worth keeping: read() rejects and the scheduler's
+ *   reconnect loop takes over (close(), backoff, connect()).
+ */
+import path from 'node:path';
+import { format } from 'node:util';
+import type { Logger } from 'pino';
+import {
+  AttributeIds, ClientSecureChannelLayer, VariableIds, coerceNodeId, setErrorLogger, setWarningLogger,
+  type DataValue, type NodeId, type OPCUAClient,
+} from 'node-opcua-client';
+import type { OpcuaDevice, OpcuaTag, TagConfig } from '../../src/config/types.js';
+import type { Driver, DriverContext, PollGroup, Reading, Unsubscribe } from '../../src/driver.js';
+import { Backoff, sleep } from '../../src/backoff.js';
+import {
+  answered, dropChannel, explain as errorText, openChannel, openSession, reactivate, readValues, statusName,
+  type ChannelSettings, type RawSession,
+} from './channel.js';
+import { RECOVERING, transition, type LinkEvent, type LinkState } from './machine.js';
+import { Pki } from './pki.js';
+import { PushSubscription, SubscriptionGone, type SubscriptionTuning } from './subscription.js';
+import { toReading } from './values.js';
+
+export interface OpcuaTuning extends SubscriptionTuning {
+  /** The driver's own reconnect backoff while recovering a subscription. */
+  readonly reconnectMinMs: number;
+  readonly reconnectMaxMs: number;
+  readonly connectTimeout: number;
+  readonly transportTimeout: number;
+}
+
+/** Defaults sized from the device: a session and socket that survive its slowest poll interval. */
+export function defaultTuning(device: OpcuaDevice): OpcuaTuning {
+  const slowest = Math.max(...device.tags.map((t) => t.poll_interval));
+  return {
+    sessionTimeout: Math.max(60_000, 3 * slowest),
+    transportTimeout: Math.max(60_000, 4 * slowest),
+    connectTimeout: Math.max(10_000, 10 * device.timeout),
+    reconnectMinMs: 500,
+    reconnectMaxMs: 30_000,
+    silencePeriods: 5,
+    silenceFloorMs: 5_000,
+    itemRetryMs: 30_000,
+  };
+}
+
+const FAILURES: ReadonlySet<LinkEvent> = new Set(['failed', 'lost', 'lost_subscribed', 'channel_failed', 'session_failed']);
+/** Timeouts in a row after which a read counts as a dead link rather than a slow server. */
+const TIMEOUTS_BEFORE_LOST = 3;
+const SESSION_GONE = new Set(['BadSessionIdInvalid', 'BadSessionClosed', 'BadSessionNotActivated']);
+const TRANSPORT_ERROR = /closed|timed? ?out|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket|BadConnection|BadSecureChannel|BadCommunication|BadTimeout|BadRequestTimeout|BadServerNotConnected|Invalid Channel|not connected/i;
+
+const MIN_REQUEST_TIMEOUT_MS = 100;
+
+let libraryLog: Logger | undefined;
+
+/**
+ * Once per process, fits node-opcua's globals to floorgate: its console chatter goes to the log
+ * at debug level, and request timeouts may be shorter than its 5 s floor.
+ */
+export function adaptLibrary(log: Logger): void {
+  const first = libraryLog === undefined;
+  libraryLog = log.child({ lib: 'node-opcua' });
+  if (!first) return;
+  // node-opcua waits at least 5 s for any answer; a Read's limit is the device's `timeout`
+  // (1 s by default), the operator's to choose. Other services keep 5 s (channel.ts).
+  // The library's messages are process-wide: they go to the logger of the latest device created.
+  ClientSecureChannelLayer.minTransactionTimeout = MIN_REQUEST_TIMEOUT_MS;
+  const print = (...args: unknown[]) => libraryLog?.debug(format(...args));
+  setWarningLogger(print);
+  setErrorLogger(print);
+}
+
+export async function createOpcuaDriver(device: OpcuaDevice, ctx: DriverContext, tuning: Partial<OpcuaTuning> = {}): Promise<OpcuaDriver> {
+  adaptLibrary(ctx.log);
+  return new OpcuaDriver(device, ctx, { ...defaultTuning(device), ...tuning });
+}
+
+export class OpcuaDriver implements Driver {
+  private link: LinkState = 'idle';
+  private pki: Pki | undefined;
+  private client: OPCUAClient | undefined;
+  private session: RawSession | undefined;
+  private sub: PushSubscription | undefined;
+  private emitPush: (readings: Reading[]) => void = () => {};
+  /** Set when the current client's channel closed under us. */
+  private channelBroken = false;
+  /** Why the link is not ready. */
+  private cause = 'not connected';
+  private lastLoggedCause = '';
+  private recovery: AbortController | undefined;
+  private readonly backoff: Backoff;
+  private timeouts = 0;
+  private namespaces: string[] = [];
+  private nodeIds = new Map<string, NodeId | string>();
+  private limits = { nodesPerRead: 0, itemsPerCall: 0 };
+  private readonly log: Logger;
+
+  constructor(readonly device: OpcuaDevice, private readonly ctx: DriverContext, readonly tuning: OpcuaTuning) {
+    this.log = ctx.log;
+    this.backoff = new Backoff(tuning.reconnectMinMs, tuning.reconnectMaxMs);
+  }
+
+  /** The link's state, for tests and diagnostics. */
+  get state(): LinkState {
+    return this.link;
+  }
+
+  async connect(signal: AbortSignal): Promise<void> {
+    if (this.link !== 'idle') await this.close();
+    this.fire('connect');
+    try {
+      this.pki = await Pki.open(path.resolve(this.ctx.dataDir, this.device.pki_dir));
+      this.attach(await openChannel(this.settings(), signal));
+      this.session = await openSession(this.client!, this.device);
+      await this.learnServer();
+    } catch (err) {
+      this.cause = errorText(err);
+      await this.teardown();
+      this.fire('failed');
+      throw new Error(this.cause);
+    }
+    this.timeouts = 0;
+    this.cause = '';
+    this.fire('connected');
+  }
+
+  async read(group: PollGroup, _signal: AbortSignal): Promise<Reading[]> {
+    const tags = group.tags as readonly OpcuaTag[];
+    if (this.link === 'ready') {
+      try {
+        const readings = await this.readTags(tags);
+        this.timeouts = 0;
+        return readings;
+      } catch (err) {
+        const status = statusName(err);
+        if (answered(err) && !(status && SESSION_GONE.has(status))) return bad(tags, status ?? errorText(err));
+        const timedOut = /timed? ?out/i.test(errorText(err)) && !this.channelBroken;
+        if (timedOut && ++this.timeouts < TIMEOUTS_BEFORE_LOST) {
+          return bad(tags, `BadTimeout: no answer within ${this.device.timeout} ms`);
+        }
+        this.lost(status ?? errorText(err));
+      }
+    }
+    if (RECOVERING.has(this.link)) return bad(tags, `OPC UA link down (${this.cause}), recovering`);
+    throw new Error(`connection lost: ${this.cause}`);
+  }
+
+  async subscribe(tags: readonly TagConfig[], emit: (readings: Reading[]) => void): Promise<Unsubscribe> {
+    if (this.link !== 'ready' || !this.session) throw new Error(`cannot subscribe: ${this.cause || this.link}`);
+    const session = this.session;
+    // One subscription per device: a second subscribe() replaces the first.
+    await this.sub?.delete(session);
+    this.sub = undefined;
+    const sub = new PushSubscription({
+      tags: tags as readonly OpcuaTag[],
+      emit,
+      log: this.log,
+      tuning: this.tuning,
+      timeout: this.device.timeout,
+      resolve: (tag) => this.resolve(tag),
+      maxItemsPerCall: () => this.limits.itemsPerCall,
+      onLost: (cause) => this.lost(cause),
+      countRequest: this.ctx.countRequest,
+    });
+    try {
+      await sub.create(session);
+    } catch (err) {
+      await sub.delete(session);
+      throw new Error(`subscription not created: ${statusName(err) ?? errorText(err)}`);
+    }
+    this.sub = sub;
+    this.emitPush = emit;
+    sub.start(session);
+    this.log.info({ subscription: sub.id, items: tags.length, silence_ms: sub.silenceMs }, 'opcua subscription created');
+    return async () => {
+      if (this.sub !== sub) return;
+      this.sub = undefined;
+      await sub.delete(this.link === 'ready' ? this.session : undefined);
+    };
+  }
+
+  async close(): Promise<void> {
+    this.recovery?.abort();
+    this.recovery = undefined;
+    this.sub?.stop();
+    this.sub = undefined;
+    this.fire('close');
+    await this.teardown();
+  }
+
+  private settings(): ChannelSettings {
+    return {
+      device: this.device,
+      pki: this.pki!,
+      log: this.log,
+      sessionTimeout: this.tuning.sessionTimeout,
+      transportTimeout: this.tuning.transportTimeout,
+      connectTimeout: this.tuning.connectTimeout,
+    };
+  }
+
+  private fire(event: LinkEvent): void {
+    const from = this.link;
+    this.link = transition(from, event);
+    if (from === this.link) return;
+    const recovering = RECOVERING.has(this.link) || RECOVERING.has(from);
+    const why = FAILURES.has(event) ? { cause: this.cause } : {};
+    this.log[recovering ? 'info' : 'debug']({ from, to: this.link, event, ...why }, 'opcua link state');
+  }
+
+  /** Makes a fresh client the current one and listens for its channel dying. */
+  private attach(client: OPCUAClient): void {
+    this.client = client;
+    this.channelBroken = false;
+    client.on('close', (err?: Error | null) => {
+      if (client !== this.client || !err) return;
+      this.channelBroken = true;
+      this.lost(`connection closed: ${err.message}`);
+    });
+  }
+
+  /** The link stopped working. Subscribed: recover here. Poll only: wait for the scheduler. */
+  private lost(cause: string): void {
+    if (this.link !== 'ready') return;
+    this.cause = cause;
+    this.log.warn({ cause, recovering: this.sub !== undefined }, 'opcua link lost');
+    if (!this.sub) {
+      this.fire('lost');
+      return;
+    }
+    this.fire('lost_subscribed');
+    this.sub.stop();
+    this.sub.markAllBad(`OPC UA link lost: ${cause}`);
+    void this.recover();
+  }
+
+  /** Runs the recovery states until the link is ready again or the driver is closed. */
+  private async recover(): Promise<void> {
+    const abort = new AbortController();
+    this.recovery = abort;
+    let failures = 0;
+    let transfers = 0;
+    while (RECOVERING.has(this.link) && !abort.signal.aborted) {
+      let event: LinkEvent;
+      try {
+        event = await this.step(this.link, failures, transfers, abort.signal);
+      } catch (err) {
+        event = this.channelBroken || TRANSPORT_ERROR.test(errorText(err)) ? 'channel_failed' : 'session_failed';
+        this.cause = errorText(err);
+      }
+      if (abort.signal.aborted) return;
+      if (event === 'channel_failed' || event === 'session_failed') {
+        failures++;
+        if (this.cause !== this.lastLoggedCause) this.log.warn({ cause: this.cause, state: this.link }, 'opcua recovery step failed, retrying');
+        this.lastLoggedCause = this.cause;
+      }
+      if (event === 'transferred') transfers++;
+      this.fire(event);
+    }
+    if (this.link !== 'ready' || !this.sub || !this.session) return;
+    this.recovery = undefined;
+    this.cause = '';
+    this.lastLoggedCause = '';
+    this.backoff.reset();
+    this.sub.start(this.session);
+    this.log.info({ subscription: this.sub.id, failed_items: this.sub.failedItems }, 'opcua link recovered');
+  }
+
+  /** One recovery state's action; resolves with the event it ends in. */
+  private async step(state: LinkState, failures: number, transfers: number, signal: AbortSignal): Promise<LinkEvent> {
+    const sub = this.sub;
+    switch (state) {
+      case 'reconnecting': {
+        if (failures > 0) await sleep(this.backoff.next(), signal);
+        const old = this.client;
+        this.client = undefined;
+        await dropChannel(old);
+        const client = await openChannel(this.settings(), signal);
+        if (signal.aborted) {
+          await dropChannel(client);
+          return 'channel_failed';
+        }
+        this.attach(client);
+        return 'channel_open';
+      }
+      case 'reactivating': {
+        if (!this.session) return 'session_gone';
+        try {
+          await reactivate(this.client!, this.session);
+          return 'reactivated';
+        } catch (err) {
+          if (this.channelBroken) throw err;
+          this.log.info({ reason: statusName(err) ?? errorText(err) }, 'opcua session could not be reactivated, creating a new one');
+          this.session = undefined;
+          return 'session_gone';
+        }
+      }
+      case 'new_session':
+        this.session = await openSession(this.client!, this.device);
+        await this.learnServer();
+        return 'session_created';
+      case 'transferring':
+        if (!sub || sub.id === 0 || transfers > 0) return 'transfer_failed';
+        try {
+          return (await sub.transfer(this.session!)) ? 'transferred' : 'transfer_failed';
+        } catch (err) {
+          if (this.channelBroken) throw err;
+          // Even a transfer whose answer was lost ends well: recreating deletes the old id first.
+          return 'transfer_failed';
+        }
+      case 'recreating':
+        await sub?.create(this.session!);
+        return 'recreated';
+      case 'republishing':
+        try {
+          await sub?.republishPending(this.session!);
+          return 'republished';
+        } catch (err) {
+          if (err instanceof SubscriptionGone) return 'subscription_gone';
+          throw err;
+        }
+      case 'repairing_items':
+        await sub?.repairItems(this.session!);
+        return 'items_checked';
+      case 'resyncing':
+        // After a reactivation the server only reports changes: read what the tags are now.
+        if (sub) this.emitPush(await this.readTags(sub.tags));
+        return 'resynced';
+      default:
+        throw new Error(`no recovery action in state ${state}`);
+    }
+  }
+
+  /** What the driver needs to know of the server per session: limits and, for nsu= ids, the namespace table. */
+  private async learnServer(): Promise<void> {
+    const limitIds = [
+      VariableIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead,
+      VariableIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall,
+    ];
+    const needNamespaces = this.device.tags.some((t) => t.node_id.startsWith('nsu='));
+    const ids = needNamespaces ? [...limitIds, VariableIds.Server_NamespaceArray] : limitIds;
+    this.ctx.countRequest();
+    const values = await this.session!.read(ids.map((i) => ({ nodeId: coerceNodeId(i), attributeId: AttributeIds.Value })));
+    const limit = (dv: DataValue | undefined) => (dv?.statusCode.isGood() && typeof dv.value.value === 'number' ? dv.value.value : 0);
+    this.limits = { nodesPerRead: limit(values[0]), itemsPerCall: limit(values[1]) };
+    this.namespaces = needNamespaces && values[2]?.statusCode.isGood() ? (values[2].value.value as string[]) : [];
+    this.nodeIds.clear();
+  }
+
+  /** The tag's node id in this session, or why it has none (a status name and a hint). */
+  private resolve(tag: OpcuaTag): NodeId | string {
+    let id = this.nodeIds.get(tag.node_id);
+    if (id !== undefined) return id;
+    const m = /^nsu=([^;]+);(.*)$/s.exec(tag.node_id);
+    const index = m ? this.namespaces.indexOf(m[1]) : 0;
+    if (m && index < 0) id = `BadNodeIdUnknown: the server has no namespace ${m[1]}`;
+    else {
+      try {
+        id = coerceNodeId(m ? `ns=${index};${m[2]}` : tag.node_id);
+      } catch {
+        id = `BadNodeIdInvalid: ${tag.node_id}`;
+      }
+    }
+    this.nodeIds.set(tag.node_id, id);
+    return id;
+  }
+
+  /** One reading per tag, read in as few Read requests as the server allows. */
+  private async readTags(tags: readonly OpcuaTag[]): Promise<Reading[]> {
+    const now = Date.now();
+    const out = new Map<string, Reading>();
+    const readable: Array<{ tag: OpcuaTag; nodeId: NodeId }> = [];
+    for (const tag of tags) {
+      const nodeId = this.resolve(tag);
+      if (typeof nodeId === 'string') out.set(tag.name, { tag: tag.name, value: null, quality: 'bad', ts: now, error: nodeId });
+      else readable.push({ tag, nodeId });
+    }
+    const limit = this.limits.nodesPerRead || readable.length;
+    for (let i = 0; i < readable.length; i += limit) {
+      const chunk = readable.slice(i, i + limit);
+      this.ctx.countRequest();
+      const values = await readValues(this.session!, chunk.map((r) => ({ nodeId: r.nodeId, attributeId: AttributeIds.Value })), this.device.timeout);
+      const at = Date.now();
+      chunk.forEach((r, k) => out.set(r.tag.name, toReading(r.tag, values[k], at)));
+    }
+    return tags.map((t) => out.get(t.name)!);
+  }
+
+  /** Closes the session (deleting its subscription) if the channel still works, then the channel. */
+  private async teardown(): Promise<void> {
+    const { client, session, pki } = this;
+    this.client = undefined;
+    this.session = undefined;
+    this.pki = undefined;
+    if (session && client && !this.channelBroken) {
+      // Bounded: a server that stopped answering must not hold up a shutdown.
+      await Promise.race([session.close(true).catch(() => {}), sleep(Math.min(3000, 2 * this.device.timeout))]);
+    }
+    await dropChannel(client);
+    await pki?.release();
+  }
+}
+
+function bad(tags: readonly OpcuaTag[], error: string): Reading[] {
+  const ts = Date.now();
+  return tags.map((t) => ({ tag: t.name, value: null, quality: 'bad', ts, error }));
+}
+
