@@ -1,6 +1,7 @@
 /**
- * `floorgate demo`: the whole pipeline with zero set-up. A simulated Modbus PLC and an embedded
- * MQTT broker on free loopback ports, the gateway running config/demo.yaml against them with a
+ * `floorgate demo`: the whole pipeline with zero set-up. A simulated Modbus PLC, OPC UA server
+ * and scale (over a socat pty pair, where socat exists) and an embedded MQTT broker on free
+ * loopback ports, the gateway running config/demo.yaml against them with a
  * throw-away data dir, and a subscriber printing what arrives upstream. Ctrl-C ends it, exit 0,
  * nothing left behind.
  */
@@ -14,7 +15,8 @@ import { parseDuration } from '../config/units.js';
 import { createLogger } from '../log.js';
 import { PACKAGE_ROOT } from '../package-info.js';
 import { Runtime } from '../runtime.js';
-import { simulators } from '../drivers/simulators.js';
+import { lineSimulators, simulators } from '../drivers/simulators.js';
+import { startPtyPair } from '../serial/pty-pair.js';
 import { startEmbeddedBroker } from '../broker/embedded.js';
 import { EXIT } from './exit.js';
 
@@ -35,24 +37,33 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
     cleanups.push(() => broker.close());
     const plc = await simulators.modbus({ host: '127.0.0.1', port: 0 });
     cleanups.push(() => plc.close());
+    const oven = await simulators.opcua({ host: '127.0.0.1', port: 0 });
+    cleanups.push(() => oven.close());
+    const scalePath = await startScale(dataDir, cleanups, out);
     const httpPort = await freePort();
 
     const file = path.join(PACKAGE_ROOT, 'config', 'demo.yaml');
     const loaded = loadConfig(file, {
       ...process.env, DEMO_MQTT_PORT: String(broker.port), DEMO_MODBUS_PORT: String(plc.port), DEMO_HTTP_PORT: String(httpPort),
+      DEMO_OPCUA_PORT: String(oven.port), DEMO_SERIAL_PATH: scalePath ?? '/dev/null',
     });
     if (!loaded.ok) {
       for (const p of loaded.problems) out(formatProblem(p));
       await cleanup();
       return EXIT.config;
     }
-    const config = { ...loaded.config, gateway: { ...loaded.config.gateway, data_dir: dataDir } };
+    const config = {
+      ...loaded.config,
+      gateway: { ...loaded.config.gateway, data_dir: dataDir },
+      devices: loaded.config.devices.filter((d) => d.driver !== 'serial' || scalePath !== undefined),
+    };
     // The gateway's own log goes to stderr at warn, so stdout shows only what arrives upstream.
     const runtime = Runtime.open(config, createLogger('warn', process.stderr));
     await runtime.start();
     cleanups.push(() => runtime.stop());
 
-    out(`floorgate demo: simulated Modbus PLC on 127.0.0.1:${plc.port}, embedded MQTT broker on ${broker.url}`);
+    out(`floorgate demo: simulated Modbus PLC on 127.0.0.1:${plc.port}, OPC UA server on opc.tcp://127.0.0.1:${oven.port}` +
+      `${scalePath ? `, scale on ${scalePath}` : ''}; embedded MQTT broker on ${broker.url}`);
     out(`gateway "${config.gateway.id}" running ${file}`);
     out(`status page: http://127.0.0.1:${httpPort}/  (health: /healthz, metrics: /metrics)`);
     out(`subscribed to ${config.mqtt.topic_prefix}/#; Ctrl-C stops the demo\n`);
@@ -95,6 +106,24 @@ function describeMessage(topic: string, payload: Buffer): string {
 
 function show(value: unknown): string {
   return typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(2) : JSON.stringify(value);
+}
+
+/**
+ * A simulated scale behind a socat pty pair; undefined (and the scale left out of the demo)
+ * where socat is not installed.
+ */
+async function startScale(dir: string, cleanups: (() => Promise<void> | void)[], out: (line: string) => void): Promise<string | undefined> {
+  let pty;
+  try {
+    pty = await startPtyPair(path.join(dir, 'scale-sim'), path.join(dir, 'scale'));
+  } catch (err) {
+    out(`(no serial scale in this demo: ${(err as Error).message}; install socat to see one)`);
+    return undefined;
+  }
+  cleanups.push(() => pty.close());
+  const scale = await lineSimulators.serial({ path: pty.dev });
+  cleanups.push(() => scale.close());
+  return pty.peer;
 }
 
 function freePort(): Promise<number> {

@@ -76,7 +76,10 @@ const commands: Record<string, Command> = {
     usage: 'floorgate browse [-c FILE] --device NAME [--node ID]',
     summary: "an OPC UA device's address space",
     options: { ...configOption, device: { type: 'string' }, node: { type: 'string' } },
-    run: async () => notBuilt('browse', 'it arrives with the OPC UA driver'),
+    run: async (v) => {
+      if (typeof v.device !== 'string') return usageError('browse', '--device NAME is required');
+      return (await import('./browse.js')).runBrowse(String(v.config), { device: v.device, node: v.node as string | undefined, out });
+    },
   },
   audit: {
     usage: 'floorgate audit --url URL [--prefix P | --format sparkplug_b] [--gateway ID …] [--duration D] [--since SEQ] [--json]',
@@ -95,8 +98,8 @@ const commands: Record<string, Command> = {
   },
 };
 
-function notBuilt(name: string, why: string): number {
-  process.stderr.write(`floorgate ${name}: not available in this version (${why})\n`);
+function usageError(name: string, why: string): number {
+  process.stderr.write(`floorgate ${name}: ${why}\nusage: ${commands[name].usage}\n`);
   return EXIT.usage;
 }
 

@@ -6,7 +6,8 @@
  * took). A tick that finds the group's previous poll still running is an overrun: counted,
  * logged (rate-limited), and skipped rather than queued, so a slow device never builds a backlog
  * of stale requests. Polls of one device run one at a time (most PLCs serve one request per
- * connection at a time); other devices are untouched by this one's slowness.
+ * connection at a time); other devices are untouched by this one's slowness. Writes (write())
+ * queue on the same per-device queue, between polls.
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -53,6 +54,10 @@ export class DeviceRunner {
   private lastOverrunLog = -Infinity;
   /** The last reading of every tag, published or not: what the status page shows. */
   private readonly latest = new Map<string, Reading>();
+  /** Polls and writes of the device, one at a time, in the order queued. */
+  private queue: Promise<void> = Promise.resolve();
+  /** The connected driver while its polls run; undefined while connecting or backing off. */
+  private serving: Driver | undefined;
 
   constructor(private readonly opts: DeviceRunnerOptions) {
     this.device = opts.device;
@@ -83,6 +88,24 @@ export class DeviceRunner {
   async stop(): Promise<void> {
     this.abort.abort();
     await this.running;
+  }
+
+  /**
+   * Writes one value to a tag, queued behind the poll in progress (never interleaved with one).
+   * Rejects when the device is not connected, its driver cannot write, or the device refused.
+   */
+  write(tagName: string, value: unknown): Promise<void> {
+    const tag = this.tagsByName.get(tagName);
+    if (!tag) return Promise.reject(new Error(`device ${this.device.name} has no tag "${tagName}"`));
+    const driver = this.serving;
+    if (!driver) {
+      return Promise.reject(new Error(`device ${this.device.name} is not connected${this.state.error ? ` (${this.state.error})` : ''}`));
+    }
+    if (!driver.write) return Promise.reject(new Error(`driver ${this.device.driver} cannot write`));
+    const write = driver.write.bind(driver);
+    const run = this.queue.then(() => write(tag, value, this.abort.signal));
+    this.queue = run.then(noop, noop);
+    return run;
   }
 
   private async run(): Promise<void> {
@@ -132,16 +155,17 @@ export class DeviceRunner {
     return new Promise((resolve) => {
       const timers: NodeJS.Timeout[] = [];
       let unsubscribe: Unsubscribe | undefined;
-      let queue: Promise<void> = Promise.resolve();
       let finished = false;
+      this.serving = driver;
       const finish = (why: string | null) => {
         if (finished) return;
         finished = true;
+        this.serving = undefined;
         for (const t of timers) clearTimeout(t);
         signal.removeEventListener('abort', onAbort);
         const unsub = unsubscribe?.().catch(() => {});
-        // Let the poll in progress settle so close() never races a request on the wire.
-        void Promise.all([queue, unsub]).then(() => resolve(why));
+        // Let the poll or write in progress settle so close() never races a request on the wire.
+        void Promise.all([this.queue, unsub]).then(() => resolve(why));
       };
       const onAbort = () => finish(null);
       signal.addEventListener('abort', onAbort, { once: true });
@@ -155,7 +179,7 @@ export class DeviceRunner {
           if (busy) this.overrun(group);
           else {
             busy = true;
-            queue = queue.then(() => this.pollOnce(driver, group, signal).then(
+            this.queue = this.queue.then(() => this.pollOnce(driver, group, signal).then(
               () => { busy = false; },
               (err) => { busy = false; finish(`connection lost: ${errorText(err)}`); },
             ));
@@ -173,7 +197,7 @@ export class DeviceRunner {
         if (!driver.subscribe) {
           finish(`driver ${this.device.driver} cannot subscribe`);
         } else {
-          driver.subscribe(pushTags, (readings) => this.deliver(readings)).then(
+          driver.subscribe(pushTags, (readings) => this.deliver(readings, true)).then(
             (unsub) => { if (finished) void unsub(); else unsubscribe = unsub; },
             (err) => finish(`subscribe failed: ${errorText(err)}`),
           );
@@ -192,11 +216,15 @@ export class DeviceRunner {
     this.deliver(readings);
   }
 
-  /** Judges the device's health from a batch, filters it and passes it on. */
-  private deliver(readings: Reading[]): void {
+  /**
+   * Judges the device's health from a batch, filters it and passes it on. A poll that returns
+   * nothing but bad readings means the device is not answering; a pushed batch (a subscription's
+   * notification) with one bad tag says nothing about the others, so it never marks the device down.
+   */
+  private deliver(readings: Reading[], pushed = false): void {
     const good = readings.find((r) => r.quality !== 'bad');
     if (good) this.setUp(good.ts);
-    else if (readings.length > 0) this.setDown(readings[0].error ?? 'bad quality');
+    else if (readings.length > 0 && !pushed) this.setDown(readings[0].error ?? 'bad quality');
     this.opts.metrics.readings.inc({ device: this.device.name }, readings.length);
     const now = performance.now();
     const out: Reading[] = [];
@@ -248,6 +276,8 @@ export class DeviceRunner {
       'poll overrun: the previous poll of this group was still running, tick skipped (the device is slower than poll_interval)');
   }
 }
+
+function noop(): void {}
 
 export function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

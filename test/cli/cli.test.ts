@@ -79,16 +79,18 @@ devices:
   it('demo runs the whole pipeline and exits 0 leaving nothing behind', async () => {
     const demoDirs = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('floorgate-demo-')).sort();
     const before = demoDirs();
-    const demo = runCli(['demo', '--duration', '4s']);
+    const demo = runCli(['demo', '--duration', '8s']);
     const code = await demo.exited;
     const out = demo.stdout.join('\n');
     expect(code).toBe(0);
     expect(out).toMatch(/gateway online/);
     expect(out).toMatch(/seq\s+1\s+press-1/);
-    expect(out).toMatch(/counter=\d+/);
+    expect(out).toMatch(/press-1 .*counter=\d+/);
+    expect(out).toMatch(/oven .*(zone1_temp|batch_id)=/);
+    expect(out).toMatch(/scale-1 .*weight=\d+\.\d+/);
     expect(out).toContain('stopping the demo');
     expect(demoDirs()).toEqual(before);
-  }, 20_000);
+  }, 40_000);
 });
 
 describe('floorgate sim on a serial line', () => {
