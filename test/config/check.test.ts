@@ -45,7 +45,7 @@ test('a missing file: one problem, exit 78, no stack trace', async () => {
 });
 
 test('a valid config: a one-line summary, exit 0', async () => {
-  expect(await check('config/demo.yaml')).toEqual({ code: 0, lines: ['config/demo.yaml: OK: 1 device, 12 tags'] });
+  expect(await check('config/demo.yaml')).toEqual({ code: 0, lines: ['config/demo.yaml: OK: 3 devices, 17 tags'] });
 });
 
 test('--plan prints each device with its plan lines indented, or says there is none', async () => {
