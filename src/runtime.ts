@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { DeviceConfig, FloorgateConfig } from './config/types.js';
-import type { Reading } from './driver.js';
+import type { Reading, Value } from './driver.js';
 import type { MessageStore } from './buffer/types.js';
 import type { Health, StatusSource } from './http/health.js';
 import { getDriver } from './drivers/registry.js';
@@ -18,6 +18,9 @@ import { bufferPath } from './data-dir.js';
 import { DeviceRunner } from './scheduler/device-runner.js';
 import { openBuffer } from './buffer/sqlite-buffer.js';
 import { Forwarder } from './forward/forwarder.js';
+import { SparkplugFormat, type DeviceSource, type DeviceView } from './forward/sparkplug-format.js';
+import { Commands } from './commands/commands.js';
+import { JsonCommands } from './commands/json-commands.js';
 import { encodeReadings, encodeTagReading } from './forward/encode.js';
 import { startHttpServer } from './http/server.js';
 import { startLagMonitor, type LagMonitor } from './http/lag.js';
@@ -26,6 +29,10 @@ export class Runtime implements StatusSource {
   readonly metrics: Metrics;
   private readonly runners = new Map<string, DeviceRunner>();
   private forwarder: Forwarder;
+  /** Write commands from MQTT (JSON …/set or Sparkplug DCMD), checked and routed to the runners. */
+  private readonly commands: Commands;
+  /** The Sparkplug format while mqtt.format is sparkplug_b: it follows device changes. */
+  private sparkplug: SparkplugFormat | null = null;
   private http: { port: number; close(): Promise<void> } | undefined;
   private lag: LagMonitor | undefined;
   private readonly startedAt = Date.now();
@@ -38,6 +45,11 @@ export class Runtime implements StatusSource {
     metrics: Metrics,
   ) {
     this.metrics = metrics;
+    this.commands = new Commands({
+      target: { tagsOf: (device) => this.runners.get(device)?.device.tags, write: (device, tag, value) => this.write(device, tag, value) },
+      log: log.child({ component: 'commands' }),
+      registry: metrics.registry,
+    });
     this.forwarder = this.newForwarder(config);
     // Gauges that mirror the buffer are refreshed on a slow timer rather than per commit.
     this.statsTimer = setInterval(() => this.refreshBufferGauges(), 1000).unref();
@@ -112,6 +124,8 @@ export class Runtime implements StatusSource {
       await this.forwarder.stop();
       this.forwarder = this.newForwarder(next);
       this.forwarder.start();
+    } else {
+      this.sparkplug?.devicesChanged();
     }
     this.log.info({ devices: next.devices.length }, 'configuration reloaded');
   }
@@ -148,8 +162,47 @@ export class Runtime implements StatusSource {
     return out;
   }
 
+  /** Writes one value to a device's tag, between its polls; rejects with the device's answer. */
+  write(device: string, tag: string, value: Value): Promise<void> {
+    const runner = this.runners.get(device);
+    if (!runner) return Promise.reject(new Error(`unknown device "${device}"`));
+    return runner.write(tag, value);
+  }
+
   private newForwarder(config: FloorgateConfig): Forwarder {
-    return new Forwarder({ config, store: this.buffer, log: this.log.child({ component: 'mqtt' }), metrics: this.metrics });
+    const log = this.log.child({ component: 'mqtt' });
+    const common = { config, store: this.buffer, log, metrics: this.metrics };
+    if (config.mqtt.format === 'sparkplug_b') {
+      this.sparkplug = new SparkplugFormat({ config, log, source: this.deviceSource, commands: this.commands, metrics: this.metrics });
+      return new Forwarder({ ...common, format: this.sparkplug });
+    }
+    this.sparkplug = null;
+    return new Forwarder({ ...common, parts: [new JsonCommands(config, this.commands)] });
+  }
+
+  /**
+   * What the Sparkplug format births: each configured device, its state and last readings. From
+   * the config, not the runners, so the last buffered messages still find their device while the
+   * runners are being stopped.
+   */
+  private readonly deviceSource: DeviceSource = {
+    devices: () => this.config.devices.map((d) => this.deviceView(d)),
+    device: (name) => {
+      const config = this.config.devices.find((d) => d.name === name);
+      return config && this.deviceView(config);
+    },
+  };
+
+  private deviceView(config: DeviceConfig): DeviceView {
+    const runner = this.runners.get(config.name);
+    const status = runner?.status();
+    return {
+      // The runner's own object: it stays the same across a reload that left the device alone.
+      config: runner?.device ?? config,
+      up: status?.up ?? false,
+      error: status?.error ?? null,
+      last: () => runner?.lastReadings() ?? [],
+    };
   }
 
   private startDevice(device: DeviceConfig): void {

@@ -9,13 +9,16 @@ import os from 'node:os';
 import { AuditSession, type AuditReport } from '../audit/completeness.js';
 import { formatFinal, formatLiveLine } from '../audit/format.js';
 import { openSubscription } from '../audit/subscription.js';
+import { sparkplugDecoder, sparkplugTopics } from '../audit/sparkplug.js';
 import { parseDuration } from '../config/units.js';
 import { EXIT } from './exit.js';
 
 export interface AuditOptions {
   readonly url: string;
-  /** mqtt.topic_prefix of the gateways audited. */
+  /** mqtt.topic_prefix of the gateways audited (JSON format). */
   readonly prefix: string;
+  /** The gateways' mqtt.format; with sparkplug_b the gateways are edge node ids. Default json. */
+  readonly format?: 'json' | 'sparkplug_b';
   /** Only these gateway ids; empty: every gateway under the prefix. */
   readonly gateways: readonly string[];
   /** ms; absent: until SIGINT/SIGTERM (or `signal`). */
@@ -59,12 +62,15 @@ export async function runAudit(opts: AuditOptions): Promise<number> {
     return EXIT.usage;
   }
 
+  const sparkplug = opts.format === 'sparkplug_b';
   const session = new AuditSession({
     prefix: opts.prefix,
     gateways: opts.gateways,
     tracker: opts.since === undefined ? {} : { since: opts.since },
+    ...(sparkplug ? { decoder: sparkplugDecoder() } : {}),
   });
-  const topics = opts.gateways.length > 0 ? opts.gateways.map((g) => `${opts.prefix}/${g}/#`) : [`${opts.prefix}/+/#`];
+  const topics = sparkplug ? sparkplugTopics(opts.gateways)
+    : opts.gateways.length > 0 ? opts.gateways.map((g) => `${opts.prefix}/${g}/#`) : [`${opts.prefix}/+/#`];
   const startedAt = Date.now();
   let error: string | null = null;
   let finish!: () => void;
@@ -128,6 +134,7 @@ function usageProblem(opts: AuditOptions): string | null {
     return `--url: "${opts.url}" is not a URL (e.g. mqtt://broker:1883)`;
   }
   if (!SCHEMES.has(url.protocol)) return `--url: scheme must be mqtt, mqtts, ws or wss, not "${url.protocol.slice(0, -1)}"`;
+  if (opts.format !== undefined && opts.format !== 'json' && opts.format !== 'sparkplug_b') return `--format: "${String(opts.format)}" must be json or sparkplug_b`;
   if (opts.prefix === '' || /[+#\0]/.test(opts.prefix)) return `--prefix: "${opts.prefix}" must be a non-empty topic prefix without wildcards`;
   for (const g of opts.gateways) if (!GATEWAY_ID.test(g)) return `--gateway: "${g}" is not a gateway id ([A-Za-z0-9_-]+)`;
   if (opts.duration !== undefined && !(opts.duration > 0)) return '--duration must be positive';
@@ -160,6 +167,7 @@ export async function auditCommand(
   return runAudit({
     url: values.url,
     prefix: typeof values.prefix === 'string' ? values.prefix : 'floorgate',
+    format: values.format as AuditOptions['format'],
     gateways: Array.isArray(values.gateway) ? values.gateway : [],
     duration,
     json: values.json === true,

@@ -1,7 +1,8 @@
 /**
- * A wire format: what a buffered message looks like on MQTT, and what the forwarder says about
- * itself around a session. The forwarder owns delivery (windows, lanes, acks); a format owns
- * only topics and bytes. json-format.ts is one; Sparkplug B plugs in beside it.
+ * A wire format: what a buffered message looks like on MQTT, and what the format says and hears
+ * on each connection. The forwarder owns delivery (windows, lanes, acks); a format owns topics,
+ * bytes and its session protocol. json-format.ts is one, sparkplug-format.ts another; write
+ * commands (src/commands/) live on the connection beside them as a SessionPart.
  */
 import type { StoredMessage } from '../buffer/types.js';
 
@@ -12,14 +13,41 @@ export interface OutgoingMessage {
   readonly retain: boolean;
 }
 
-export interface WireFormat {
+/** What the current connection lends the parts that live on it. */
+export interface Link {
+  /** Publishes on this connection, in order with everything else published on it. */
+  publish(m: OutgoingMessage): void;
+  /** Subscribes at QoS 1; what arrives goes to every part's message(). */
+  subscribe(filters: readonly string[]): void;
+  /**
+   * Buffered data may flow from now on; everything committed until this moment is this
+   * connection's backlog (historical). Only the format calls it, at most once per connection.
+   */
+  release(): void;
+  /** Ends this connection cleanly (DISCONNECT after what was published); the forwarder reconnects after its backoff. */
+  close(reason: string): void;
+}
+
+/** Something that lives on each MQTT connection beside the data stream. */
+export interface SessionPart {
+  /** The broker accepted a connection (CONNACK). */
+  open(link: Link): void;
+  /** A message on one of this connection's subscriptions; retained as flagged by the broker. */
+  message?(topic: string, payload: Buffer, retained: boolean): void;
+  /** The connection is gone (lost, closed or stopped); the link is dead from now on. */
+  closed?(): void;
+}
+
+export interface WireFormat extends SessionPart {
   /** The last will for the next connection attempt (asked once per attempt). */
   will(): OutgoingMessage;
-  /** Published once per session right after CONNACK, before any data. */
-  online(): OutgoingMessage[];
   /** Published on an intentional stop, before the clean DISCONNECT (which discards the will). */
   offline(): OutgoingMessage[];
   topic(msg: StoredMessage): string;
-  /** historical: the message is part of this session's backlog (SPEC §3). */
-  payload(msg: StoredMessage, historical: boolean): string | Buffer;
+  /**
+   * historical: the message is part of this connection's backlog (SPEC §3). Called right before
+   * the message is published, once per publish, in publish order. null: the message can no
+   * longer be sent in this format (the format logged why); it is acknowledged unsent.
+   */
+  payload(msg: StoredMessage, historical: boolean): string | Buffer | null;
 }

@@ -14,6 +14,10 @@
  *   leaves a quarter of max_inflight to live data. in_order: the backlog first, then live,
  *   strictly in seq order. Both lanes together stay within max_inflight (and far below the
  *   65,535 message ids mqtt.js has).
+ * - The format decides when data may flow on a connection (link.release()): JSON at once after
+ *   its status, Sparkplug after its births, which may wait for the primary host. The lanes, and
+ *   so the backlog boundary, are set at that moment. Beside the data, the format and the other
+ *   session parts (write commands) subscribe, publish and hear messages through the same link.
  */
 import fs from 'node:fs';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
@@ -23,7 +27,7 @@ import type { MessageStore } from '../buffer/types.js';
 import type { Metrics } from '../metrics.js';
 import { Backoff } from '../backoff.js';
 import { VERSION } from '../package-info.js';
-import type { OutgoingMessage, WireFormat } from './format.js';
+import type { Link, OutgoingMessage, SessionPart, WireFormat } from './format.js';
 import { JsonFormat } from './json-format.js';
 import { Lane } from './lane.js';
 import { RateLimit } from './rate-limit.js';
@@ -34,6 +38,10 @@ export interface ForwarderOptions {
   readonly store: MessageStore;
   readonly log: Logger;
   readonly metrics?: Metrics;
+  /** Default: the JSON format (mqtt.format json). Sparkplug needs the runtime's, see runtime.ts. */
+  readonly format?: WireFormat;
+  /** Further parts living on each connection (write commands). */
+  readonly parts?: readonly SessionPart[];
 }
 
 export interface ForwarderState {
@@ -59,13 +67,18 @@ const CONNECT_TIMEOUT_MAX_MS = 30_000;
 /** What one connection knows; replaced wholesale on reconnect so nothing leaks across. */
 interface Session {
   readonly client: MqttClient;
-  readonly backlog: Lane;
-  readonly live: Lane;
-  /** Backlog size at CONNACK, for state().backlogRemaining. */
-  readonly backlogAtConnect: number;
-  backlogAcked: number;
+  /** Set once the format released data on this connection. */
+  lanes: Lanes | null;
   /** Set once a publish failed: the connection is being torn down. */
   closing: boolean;
+}
+
+interface Lanes {
+  readonly backlog: Lane;
+  readonly live: Lane;
+  /** Backlog size at release, for state().backlogRemaining. */
+  readonly backlogAtRelease: number;
+  backlogAcked: number;
 }
 
 export class Forwarder {
@@ -74,6 +87,8 @@ export class Forwarder {
   private readonly log: Logger;
   private readonly metrics?: Metrics;
   private readonly format: WireFormat;
+  /** The format first, then the other parts: what opens first speaks first. */
+  private readonly parts: readonly SessionPart[];
   private readonly url: string;
   private readonly window: number;
   /** live_first: the most the backlog may occupy, so live data always finds a free slot. */
@@ -109,10 +124,11 @@ export class Forwarder {
     this.log = opts.log;
     this.metrics = opts.metrics;
     const mqttConfig = opts.config.mqtt;
-    if (mqttConfig.format !== 'json') {
-      throw new Error(`mqtt.format ${mqttConfig.format} is not available in this version`);
+    if (!opts.format && mqttConfig.format !== 'json') {
+      throw new Error(`mqtt.format ${mqttConfig.format} needs its format object (the runtime builds it)`);
     }
-    this.format = new JsonFormat(opts.config, VERSION);
+    this.format = opts.format ?? new JsonFormat(opts.config, VERSION);
+    this.parts = [this.format, ...(opts.parts ?? [])];
     this.url = safeUrl(mqttConfig.url);
     this.window = Math.max(1, Math.min(mqttConfig.max_inflight, MAX_WINDOW));
     this.backlogWindow = Math.max(1, this.window - Math.floor(this.window / 4));
@@ -166,10 +182,11 @@ export class Forwarder {
 
   state(): ForwarderState {
     const s = this.session;
+    const lanes = s?.lanes;
     let backlogRemaining: number;
-    if (!s) backlogRemaining = this.started ? this.store.stats().messages : 0;
-    else if (s.backlog.drained && s.backlog.inflight === 0) backlogRemaining = 0;
-    else backlogRemaining = Math.max(0, s.backlogAtConnect - s.backlogAcked);
+    if (!lanes) backlogRemaining = this.started ? this.store.stats().messages : 0;
+    else if (lanes.backlog.drained && lanes.backlog.inflight === 0) backlogRemaining = 0;
+    else backlogRemaining = Math.max(0, lanes.backlogAtRelease - lanes.backlogAcked);
     return {
       connected: s !== null,
       since: this.since,
@@ -198,6 +215,10 @@ export class Forwarder {
       if (isRefusal(err)) this.refused = true;
     });
     client.on('close', () => this.onClose(client));
+    client.on('message', (topic, payload, packet) => {
+      if (client !== this.client || !this.session || this.session.closing) return;
+      for (const part of this.parts) part.message?.(topic, payload, packet.retain);
+    });
   }
 
   private clientOptions(): IClientOptions {
@@ -212,6 +233,9 @@ export class Forwarder {
       keepalive: m.keepalive > 0 ? Math.max(1, Math.round(m.keepalive / 1000)) : 0,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt-packet's number cache is 65,536 Buffers (~7 MB of heap) to save a 2-byte
+      // allocation per packet: a poor trade on a Raspberry Pi (npm run bench, memory).
+      writeCache: false,
       will: { topic: will.topic, payload: Buffer.from(will.payload), qos: will.qos, retain: will.retain },
     };
     if (m.username !== undefined) opts.username = m.username;
@@ -233,19 +257,48 @@ export class Forwarder {
     this.lastLogged = null;
     this.log.info(`connected to ${this.url}`);
     this.metrics?.mqttConnected.set(1);
-    for (const m of this.format.online()) client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain });
-    // Everything committed so far is this connection's backlog, including what was in flight
-    // on the previous one.
-    const boundary = this.lastCommitted;
-    this.session = {
-      client,
-      backlog: new Lane(this.store, true, 0, boundary),
-      live: new Lane(this.store, false, boundary, Infinity),
-      backlogAtConnect: this.store.stats().messages,
-      backlogAcked: 0,
-      closing: false,
+    const session: Session = { client, lanes: null, closing: false };
+    this.session = session;
+    const link = this.linkFor(session);
+    for (const part of this.parts) part.open(link);
+  }
+
+  private linkFor(s: Session): Link {
+    const live = () => s === this.session && !s.closing;
+    return {
+      publish: (m) => {
+        if (live()) s.client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain });
+      },
+      subscribe: (filters) => {
+        if (!live()) return;
+        s.client.subscribe([...filters], { qos: 1 }, (err) => {
+          // A refused subscription (not authorised) is a configuration problem: say so, keep publishing.
+          if (err && live()) this.log.error({ err, filters }, `subscription to ${filters.join(', ')} failed: ${err.message}`);
+        });
+      },
+      release: () => {
+        if (!live() || s.lanes) return;
+        // Everything committed so far is this connection's backlog, including what was in
+        // flight on the previous one.
+        const boundary = this.lastCommitted;
+        s.lanes = {
+          backlog: new Lane(this.store, true, 0, boundary),
+          live: new Lane(this.store, false, boundary, Infinity),
+          backlogAtRelease: this.store.stats().messages,
+          backlogAcked: 0,
+        };
+        this.pump();
+      },
+      close: (reason) => {
+        if (!live()) return;
+        s.closing = true;
+        this.attemptError ??= reason;
+        // DISCONNECT once what was published is on its way; a link that died meanwhile is
+        // noticed by the keep-alive, and this bounds it further.
+        const timer = setTimeout(() => s.client.stream?.destroy(), STOP_TIMEOUT_MS).unref();
+        setImmediate(() => s.client.end(false, {}, () => clearTimeout(timer)));
+      },
     };
-    this.pump();
   }
 
   private onClose(client: MqttClient): void {
@@ -279,9 +332,11 @@ export class Forwarder {
   }
 
   private endSession(): void {
-    if (this.session) this.metrics?.mqttConnected.set(0);
+    if (!this.session) return;
+    this.metrics?.mqttConnected.set(0);
     this.session = null;
     this.inflight = 0;
+    for (const part of this.parts) part.closed?.();
   }
 
   private clearTimers(): void {
@@ -294,13 +349,13 @@ export class Forwarder {
   /** Fills the window from the lanes. Called on connect, on every ack, on commit, on the rate timer. */
   private pump(): void {
     const s = this.session;
-    if (!s || this.pumping || this.stopping) return;
+    if (!s?.lanes || s.closing || this.pumping || this.stopping) return;
     this.pumping = true;
     try {
-      while (this.inflight < this.window) {
-        const lane = this.pick(s);
+      while (this.inflight < this.window && !s.closing) {
+        const lane = this.pick(s.lanes);
         if (!lane) break;
-        this.send(s, lane);
+        this.send(s, s.lanes, lane);
       }
     } catch (err) {
       this.storeFailed(s, err);
@@ -329,7 +384,7 @@ export class Forwarder {
   }
 
   /** The lane to send from next, or null when nothing may go out now. */
-  private pick(s: Session): Lane | null {
+  private pick(s: Lanes): Lane | null {
     const last = this.lastCommitted;
     if (this.inOrder) {
       // peek() finding nothing means the backlog is drained: live may follow at once.
@@ -353,12 +408,20 @@ export class Forwarder {
     return false;
   }
 
-  private send(s: Session, lane: Lane): void {
+  private send(s: Session, lanes: Lanes, lane: Lane): void {
     const msg = lane.take();
     const seq = msg.seq;
+    const topic = this.format.topic(msg);
+    // The format may publish what must precede this message (a device's birth) on the way.
+    const payload = this.format.payload(msg, lane.historical);
+    if (payload === null) {
+      this.store.ack(seq);
+      if (lane.historical) lanes.backlogAcked++;
+      return;
+    }
     lane.inflight++;
     this.inflight++;
-    s.client.publish(this.format.topic(msg), this.format.payload(msg, lane.historical), this.publishOpts, (err) => {
+    s.client.publish(topic, payload, this.publishOpts, (err) => {
       // A callback from a connection that is gone: its message will be sent again anyway.
       if (s !== this.session || s.closing) return;
       lane.inflight--;
@@ -374,7 +437,7 @@ export class Forwarder {
       } catch (e) {
         return this.storeFailed(s, e);
       }
-      if (lane.historical) s.backlogAcked++;
+      if (lane.historical) lanes.backlogAcked++;
       this.metrics?.published.inc();
       this.pump();
     });

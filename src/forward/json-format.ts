@@ -12,7 +12,7 @@
  */
 import type { FloorgateConfig } from '../config/types.js';
 import type { StoredMessage } from '../buffer/types.js';
-import type { OutgoingMessage, WireFormat } from './format.js';
+import type { Link, OutgoingMessage, WireFormat } from './format.js';
 
 export class JsonFormat implements WireFormat {
   private readonly base: string;
@@ -37,6 +37,12 @@ export class JsonFormat implements WireFormat {
 
   online(): OutgoingMessage[] {
     return [this.status(`{"online":true,"ts":${Date.now()},"version":${JSON.stringify(this.version)}}`)];
+  }
+
+  /** The online status first, then data at once. */
+  open(link: Link): void {
+    for (const m of this.online()) link.publish(m);
+    link.release();
   }
 
   offline(): OutgoingMessage[] {

@@ -1,6 +1,7 @@
 /**
- * A token bucket: at most perSecond takes per second on average, bursts of up to a tenth of a
- * second's worth, so a slow replay_rate spreads the backlog evenly instead of in clumps.
+ * A token bucket: at most perSecond takes per second on average, bursts of up to `burst` takes
+ * (default a tenth of a second's worth, so a slow replay_rate spreads the backlog evenly instead
+ * of in clumps).
  */
 import { performance } from 'node:perf_hooks';
 
@@ -9,9 +10,10 @@ export class RateLimit {
   private last = performance.now();
   private readonly capacity: number;
 
-  constructor(private readonly perSecond: number) {
-    this.capacity = Math.max(1, perSecond / 10);
-    this.tokens = 1;
+  /** With an explicit burst the bucket starts full; without, it starts with one token. */
+  constructor(private readonly perSecond: number, burst?: number) {
+    this.capacity = Math.max(1, burst ?? perSecond / 10);
+    this.tokens = burst === undefined ? 1 : this.capacity;
   }
 
   take(): boolean {

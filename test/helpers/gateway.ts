@@ -109,6 +109,8 @@ export interface GatewayConfigOptions {
   mqtt?: Record<string, string | number>;
   pollInterval?: string;
   httpPort?: number;
+  /** More tags of press-1, as YAML flow mappings (e.g. writable ones). */
+  extraTags?: readonly string[];
 }
 
 /**
@@ -142,7 +144,7 @@ devices:
       - { name: temperature, area: holding, address: 0, type: float32 }
       - { name: counter, area: holding, address: 2, type: uint32 }
       - { name: running, area: coil, address: 0, type: bool }
-`;
+${(o.extraTags ?? []).map((t) => `      - ${t}\n`).join('')}`;
   const file = path.join(o.dir, 'floorgate.yaml');
   fs.writeFileSync(file, text);
   return file;

@@ -1,0 +1,67 @@
+/**
+ * Decodes floorgate's Sparkplug B format (src/forward/sparkplug-format.ts) for the tracker.
+ *
+ *   spBv1.0/{group}/DBIRTH/{edge}/{device}   names the alias of the device's `floorgate/seq`
+ *   spBv1.0/{group}/DDATA/{edge}/{device}    data: `floorgate/seq` (by alias) is the seq,
+ *                                            is_historical the historical flag, the other
+ *                                            metrics' timestamps the readings' ts
+ *   everything else (NBIRTH, NDEATH, DDEATH, commands, STATE)   not data
+ *
+ * The gateway is the edge node id. Sparkplug's DDATA carries aliases only, so the decoder keeps
+ * what the DBIRTHs said: a DDATA of a device whose DBIRTH this audit has not seen (it joined
+ * mid-session) is invalid until the next birth — a rebirth request (NCMD) brings one. A DDATA
+ * without `floorgate/seq` (the echo of a write command) is not data.
+ */
+import { SEQ_METRIC } from '../forward/sparkplug-format.js';
+import { decodePayload, numberOf, type Payload } from '../forward/sparkplug-codec.js';
+import type { Decoded, MessageDecoder } from './json.js';
+
+const IGNORED: Decoded = { kind: 'ignored' };
+
+export function sparkplugDecoder(): MessageDecoder {
+  /** `{group}/{edge}/{device}` → alias of floorgate/seq, from the last DBIRTH. */
+  const seqAlias = new Map<string, number>();
+
+  return (topic, bytes) => {
+    const levels = topic.split('/');
+    if (levels[0] !== 'spBv1.0' || levels.length !== 5) return IGNORED;
+    const [, group, type, edge, device] = levels;
+    if (type !== 'DBIRTH' && type !== 'DDATA') return IGNORED;
+    let payload: Payload;
+    try {
+      payload = decodePayload(bytes);
+    } catch {
+      return { kind: 'invalid', gateway: edge, reason: `${type} is not a Sparkplug B payload` };
+    }
+    const key = `${group}/${edge}/${device}`;
+    if (type === 'DBIRTH') {
+      const metric = payload.metrics.find((m) => m.name === SEQ_METRIC);
+      if (metric?.alias === undefined) seqAlias.delete(key);
+      else seqAlias.set(key, numberOf(metric.alias));
+      return IGNORED;
+    }
+
+    const alias = seqAlias.get(key);
+    if (alias === undefined) {
+      return { kind: 'invalid', gateway: edge, reason: `DDATA of ${device} before its DBIRTH: the alias of ${SEQ_METRIC} is unknown (a rebirth brings it)` };
+    }
+    const seqMetric = payload.metrics.find((m) => m.alias !== undefined && numberOf(m.alias) === alias);
+    if (!seqMetric) return IGNORED;
+    if (seqMetric.longValue === undefined) return { kind: 'invalid', gateway: edge, reason: `${SEQ_METRIC} has no value` };
+    const readingTs: number[] = [];
+    for (const m of payload.metrics) {
+      if (m === seqMetric) continue;
+      if (m.timestamp === undefined) return { kind: 'invalid', gateway: edge, reason: 'a metric has no timestamp' };
+      readingTs.push(numberOf(m.timestamp));
+    }
+    return {
+      kind: 'data',
+      observation: { gateway: edge, seq: numberOf(seqMetric.longValue), historical: payload.metrics.some((m) => m.isHistorical === true), readingTs },
+    };
+  };
+}
+
+/** The topic filters of an audit of these edge nodes (all when empty). */
+export function sparkplugTopics(gateways: readonly string[]): string[] {
+  return gateways.length > 0 ? gateways.map((g) => `spBv1.0/+/+/${g}/#`) : ['spBv1.0/#'];
+}

@@ -1,0 +1,47 @@
+/**
+ * The audit's Sparkplug decoder, fed payloads encoded by Tahu (not floorgate's encoder).
+ */
+import { describe, expect, it } from 'vitest';
+import { AuditSession } from '../../src/audit/completeness.js';
+import { sparkplugDecoder, sparkplugTopics } from '../../src/audit/sparkplug.js';
+import { encodeCommand } from './tahu.js';
+
+const DBIRTH = 'spBv1.0/plant/DBIRTH/gw1/press';
+const DDATA = 'spBv1.0/plant/DDATA/gw1/press';
+const birth = () => encodeCommand([
+  { name: 'temp', alias: 1, type: 'Float', value: 1 },
+  { name: 'floorgate/seq', alias: 2, type: 'UInt64', value: 0 },
+]);
+const data = (seq: number, historical = false) => encodeCommand([
+  { alias: 1, type: 'Float', value: 2, timestamp: 1000 + seq, isHistorical: historical } as never,
+  { alias: 2, type: 'UInt64', value: seq, timestamp: 1000 + seq, isHistorical: historical } as never,
+]);
+
+describe('sparkplugDecoder', () => {
+  it('reads seq, the historical flag and the reading timestamps of a DDATA once the DBIRTH named the alias', () => {
+    const decode = sparkplugDecoder();
+    expect(decode(DDATA, data(5))).toMatchObject({ kind: 'invalid', gateway: 'gw1', reason: expect.stringContaining('before its DBIRTH') });
+    expect(decode(DBIRTH, birth())).toEqual({ kind: 'ignored' });
+    expect(decode(DDATA, data(5, true))).toEqual({ kind: 'data', observation: { gateway: 'gw1', seq: 5, historical: true, readingTs: [1005] } });
+    expect(decode(DDATA, data(6))).toMatchObject({ kind: 'data', observation: { seq: 6, historical: false } });
+    // A write's echo carries no floorgate/seq: not data.
+    expect(decode(DDATA, encodeCommand([{ alias: 1, type: 'Float', value: 3 }]))).toEqual({ kind: 'ignored' });
+    expect(decode(DDATA, Buffer.from('not protobuf \xff\xff'))).toMatchObject({ kind: 'invalid' });
+    expect(decode('spBv1.0/plant/NBIRTH/gw1', birth())).toEqual({ kind: 'ignored' });
+    expect(decode('spBv1.0/STATE/scada', Buffer.from('{"online":true}'))).toEqual({ kind: 'ignored' });
+  });
+
+  it('drives an audit session: gaps by floorgate/seq per edge node', () => {
+    const session = new AuditSession({ prefix: 'unused', decoder: sparkplugDecoder() });
+    session.observe(DBIRTH, birth(), 1);
+    for (const seq of [1, 2, 4, 4]) session.observe(DDATA, data(seq), 2);
+    const r = session.report(3);
+    expect(r.gateways.gw1).toMatchObject({ messages: 3, duplicates: 1, missing: 1, openGaps: 1 });
+    expect(r.complete).toBe(false);
+  });
+
+  it('subscribes to everything of the edge nodes asked for', () => {
+    expect(sparkplugTopics([])).toEqual(['spBv1.0/#']);
+    expect(sparkplugTopics(['gw1', 'gw2'])).toEqual(['spBv1.0/+/+/gw1/#', 'spBv1.0/+/+/gw2/#']);
+  });
+});
