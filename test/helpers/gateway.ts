@@ -8,7 +8,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+/** The checkout, from test/helpers/ or, compiled (the soak run), from dist/test/helpers/. */
+export const ROOT = path.resolve(HERE, path.basename(path.resolve(HERE, '../..')) === 'dist' ? '../../..' : '../..');
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
 const started = new Set<ChildProcess>();
@@ -111,6 +113,8 @@ export interface GatewayConfigOptions {
   httpPort?: number;
   /** More tags of press-1, as YAML flow mappings (e.g. writable ones). */
   extraTags?: readonly string[];
+  /** More devices: YAML list items, appended under devices:. */
+  extraDevices?: string;
 }
 
 /**
@@ -144,7 +148,7 @@ devices:
       - { name: temperature, area: holding, address: 0, type: float32 }
       - { name: counter, area: holding, address: 2, type: uint32 }
       - { name: running, area: coil, address: 0, type: bool }
-${(o.extraTags ?? []).map((t) => `      - ${t}\n`).join('')}`;
+${(o.extraTags ?? []).map((t) => `      - ${t}\n`).join('')}${o.extraDevices ?? ''}`;
   const file = path.join(o.dir, 'floorgate.yaml');
   fs.writeFileSync(file, text);
   return file;
