@@ -6,9 +6,9 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import {
-  MessageSecurityMode, OPCUAClient, ReadRequest, SecurityPolicy, TimestampsToReturn, UserTokenType, makeApplicationUrn,
-  type ClientSession, type DataValue, type ReadResponse, type ReadValueIdOptions, type ClientSessionPublishService, type ClientSessionRawSubscriptionService,
-  type OPCUAClientOptions, type UserIdentityInfo,
+  AttributeIds, MessageSecurityMode, OPCUAClient, ReadRequest, SecurityPolicy, TimestampsToReturn, UserTokenType, WriteRequest, makeApplicationUrn,
+  type ClientSession, type DataValue, type NodeId, type ReadResponse, type ReadValueIdOptions, type ClientSessionPublishService, type ClientSessionRawSubscriptionService,
+  type OPCUAClientOptions, type StatusCode, type UserIdentityInfo, type Variant, type WriteResponse,
 } from 'node-opcua-client';
 import type { OpcuaDevice } from '../../src/config/types.js';
 import type { Pki } from './pki.js';
@@ -97,6 +97,7 @@ function userIdentity(device: OpcuaDevice): UserIdentityInfo {
 /** node-opcua's session has the raw services; its published type leaves them out. */
 export type RawSession = ClientSession & ClientSessionRawSubscriptionService & ClientSessionPublishService & {
   performMessageTransaction(request: ReadRequest, callback: (err: Error | null, response?: ReadResponse) => void): void;
+  performMessageTransaction(request: WriteRequest, callback: (err: Error | null, response?: WriteResponse) => void): void;
 };
 
 /** A Read limited to `timeoutMs` (session.read() takes no limit of its own), source and server timestamps. */
@@ -106,6 +107,23 @@ export function readValues(session: RawSession, nodesToRead: ReadValueIdOptions[
   });
   return new Promise((resolve, reject) => {
     session.performMessageTransaction(request, (err, response) => (err || !response ? reject(err ?? new Error('no response')) : resolve(response.results ?? [])));
+  });
+}
+
+/**
+ * A Write of one node's Value attribute limited to `timeoutMs`; resolves with the server's status
+ * for that node. Value only, no timestamps: many PLCs refuse a write that carries them.
+ */
+export function writeValue(session: RawSession, nodeId: NodeId, value: Variant, timeoutMs: number): Promise<StatusCode> {
+  const request = new WriteRequest({
+    nodesToWrite: [{ nodeId, attributeId: AttributeIds.Value, value: { value } }], requestHeader: { timeoutHint: timeoutMs },
+  });
+  return new Promise((resolve, reject) => {
+    session.performMessageTransaction(request, (err, response) => {
+      const status = response?.results?.[0];
+      if (err || !status) reject(err ?? new Error('the server answered the Write without a result'));
+      else resolve(status);
+    });
   });
 }
 

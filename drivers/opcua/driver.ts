@@ -6,6 +6,8 @@
  *   and for any tag when `floorgate probe` asks. A node the server does not know is that tag's
  *   bad reading (BadNodeIdUnknown); the others carry on.
  * - subscribe(): the subscription of subscription.ts; its readings arrive through emit.
+ * - write(): a Write of the Value attribute, encoded in the node's own data type (learnt once per
+ *   node and session, node-shape.ts) from the engineering value (write-values.ts).
  * - Recovery (machine.ts): with a subscription the driver repairs the link itself — new
  *   channel, reactivate the session, else a new session and TransferSubscriptions, else a new
  *   subscription; then Republish what the server still holds, retry failed items and read the
@@ -24,13 +26,15 @@ import type { OpcuaDevice, OpcuaTag, TagConfig } from '../../src/config/types.js
 import type { Driver, DriverContext, PollGroup, Reading, Unsubscribe } from '../../src/driver.js';
 import { Backoff, sleep } from '../../src/backoff.js';
 import {
-  answered, dropChannel, explain as errorText, openChannel, openSession, reactivate, readValues, statusName,
+  answered, dropChannel, explain as errorText, openChannel, openSession, reactivate, readValues, statusName, writeValue,
   type ChannelSettings, type RawSession,
 } from './channel.js';
 import { RECOVERING, transition, type LinkEvent, type LinkState } from './machine.js';
 import { Pki } from './pki.js';
+import { readShape } from './node-shape.js';
 import { PushSubscription, SubscriptionGone, type SubscriptionTuning } from './subscription.js';
-import { toReading } from './values.js';
+import { qualityOf, toReading } from './values.js';
+import { toVariant, type NodeShape } from './write-values.js';
 
 export interface OpcuaTuning extends SubscriptionTuning {
   /** The driver's own reconnect backoff while recovering a subscription. */
@@ -104,6 +108,8 @@ export class OpcuaDriver implements Driver {
   private timeouts = 0;
   private namespaces: string[] = [];
   private nodeIds = new Map<string, NodeId | string>();
+  /** Per configured node id, for writes; forgotten with the node ids at every new session. */
+  private shapes = new Map<string, NodeShape>();
   private limits = { nodesPerRead: 0, itemsPerCall: 0 };
   private readonly log: Logger;
 
@@ -189,6 +195,34 @@ export class OpcuaDriver implements Driver {
       this.sub = undefined;
       await sub.delete(this.link === 'ready' ? this.session : undefined);
     };
+  }
+
+  /**
+   * Writes the Value attribute. A value that does not fit the node's type is refused with a
+   * TypeError/RangeError before anything is sent; the server's refusal rejects with its status
+   * name (BadNotWritable, BadUserAccessDenied, …); a link that is down rejects at once.
+   */
+  async write(tag: TagConfig, value: unknown, signal: AbortSignal): Promise<void> {
+    const t = tag as OpcuaTag;
+    if (!t.writable) throw new Error(`tag ${t.name} is not writable (it needs writable: true)`);
+    signal.throwIfAborted();
+    const session = this.session;
+    if (this.link !== 'ready' || !session) throw new Error(`write to ${t.name} failed: ${this.downReason()}`);
+    const nodeId = this.resolve(t);
+    if (typeof nodeId === 'string') throw new Error(`write to ${t.name} failed: ${nodeId}`);
+    let shape = this.shapes.get(t.node_id);
+    if (!shape) {
+      shape = await this.service(t, () => readShape(session, nodeId, this.device.timeout, () => this.ctx.countRequest()));
+      this.shapes.set(t.node_id, shape);
+    }
+    const variant = toVariant(shape, value, t);
+    this.ctx.countRequest();
+    // A Write left unanswered may still have been carried out: the error says so.
+    const status = await this.service(t, () => writeValue(session, nodeId, variant, this.device.timeout), ', the value may or may not have been written');
+    if (qualityOf(status) !== 'bad') return;
+    // The node may have been redefined (a PLC download): learn its type again next time.
+    if (status.name === 'BadTypeMismatch') this.shapes.delete(t.node_id);
+    throw new Error(`write to ${t.name} failed: ${status.name} (${status.description})`);
   }
 
   async close(): Promise<void> {
@@ -357,6 +391,24 @@ export class OpcuaDriver implements Driver {
     this.limits = { nodesPerRead: limit(values[0]), itemsPerCall: limit(values[1]) };
     this.namespaces = needNamespaces && values[2]?.statusCode.isGood() ? (values[2].value.value as string[]) : [];
     this.nodeIds.clear();
+    this.shapes.clear();
+  }
+
+  private downReason(): string {
+    if (RECOVERING.has(this.link)) return `OPC UA link down (${this.cause}), recovering`;
+    return this.link === 'broken' ? `connection lost: ${this.cause}` : 'not connected';
+  }
+
+  /** One service call of a write, its failure in words; a session the server forgot is a lost link. */
+  private async service<T>(tag: OpcuaTag, call: () => Promise<T>, afterTimeout = ''): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      const status = statusName(err);
+      if (status && SESSION_GONE.has(status)) this.lost(status);
+      const why = /timed? ?out/i.test(errorText(err)) ? `BadTimeout: no answer within ${this.device.timeout} ms${afterTimeout}` : errorText(err);
+      throw new Error(`write to ${tag.name} failed: ${why}`);
+    }
   }
 
   /** The tag's node id in this session, or why it has none (a status name and a hint). */

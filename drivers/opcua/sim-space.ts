@@ -46,6 +46,8 @@ const variableSchema = z.strictObject({
   period: duration().default(60_000),
   /** How often a moving value changes. */
   interval: duration().default(1000),
+  /** false: read only, a write is answered BadNotWritable. A moving value overwrites a write at its next change. */
+  writable: z.boolean().default(true),
   description: z.string().optional(),
 });
 
@@ -75,7 +77,7 @@ export type SimSpace = z.infer<typeof spaceSchema>;
 
 export const DEFAULT_USER = { username: 'operator', password: 'secret' } as const;
 
-/** The built-in oven: every supported type once, moving and static values, an array. */
+/** The built-in oven: every supported type once, moving and static values, an array, setpoints to write and a read-only serial number. */
 export const DEFAULT_SPACE: SimSpace = parseSimSpace({
   user: DEFAULT_USER,
   variables: [
@@ -93,6 +95,9 @@ export const DEFAULT_SPACE: SimSpace = parseSimSpace({
     { node_id: 'ns=1;s=Oven.Alarms', type: 'Boolean', value: [false, true, false] },
     { node_id: 'ns=1;s=Oven.LastCleaned', type: 'DateTime', value: '2025-01-15T06:30:00.000Z' },
     { node_id: 'ns=1;s=Oven.Recipe', type: 'ByteString', value: 'AQID/w==' },
+    { node_id: 'ns=1;s=Oven.Zone1.Setpoint', type: 'Double', value: 200 },
+    { node_id: 'ns=1;s=Oven.Fan.SpeedSetpoint', type: 'Int16', value: 1200 },
+    { node_id: 'ns=1;s=Oven.SerialNumber', type: 'String', value: 'OV-2291', writable: false },
   ],
 }, 'the built-in address space');
 

@@ -148,9 +148,9 @@ function buildAddressSpace(server: OPCUAServer, space: SimSpace): NodeJS.Timeout
       valueRank: isArray ? 1 : -1,
       arrayDimensions: isArray ? [initial.length] : undefined,
       minimumSamplingInterval: 50,
-      // Writable, so a commissioning engineer can try values from an OPC UA client.
-      accessLevel: 'CurrentRead | CurrentWrite',
-      userAccessLevel: 'CurrentRead | CurrentWrite',
+      // Writable unless said otherwise, so a commissioning engineer can try values from any client.
+      accessLevel: v.writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
+      userAccessLevel: v.writable ? 'CurrentRead | CurrentWrite' : 'CurrentRead',
     });
     variable.setValueFromSource(toVariant(v, initial), StatusCodes.Good, new Date());
     if (v.kind === 'static') continue;

@@ -33,7 +33,8 @@ export function checkWriteValue(tag: TagConfig, value: unknown): Value {
 
 /** OPC UA tags carry no configured type: any scalar, or an array of scalars; the server decides. */
 function checkUntyped(value: unknown): Value {
-  if (isScalar(value)) return value;
+  // A 64-bit integer from a Sparkplug DCMD arrives as a bigint: the driver converts it exactly.
+  if (isScalar(value) || typeof value === 'bigint') return value;
   if (Array.isArray(value) && value.every((v) => v === null || isScalar(v))) return value as Value;
   throw new TypeError(`expected a boolean, number, string or an array of them, got ${describe(value)}`);
 }

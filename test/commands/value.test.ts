@@ -18,6 +18,8 @@ describe('checkWriteValue', () => {
     expect(checkWriteValue(tag('int64'), -5)).toBe(-5);
     expect(checkWriteValue(opcua, [1, 2, null])).toEqual([1, 2, null]);
     expect(checkWriteValue(opcua, 'text')).toBe('text');
+    // A Sparkplug UInt64 beyond 2^53 reaches an OPC UA tag exactly.
+    expect(checkWriteValue(opcua, 2n ** 64n - 1n)).toBe(2n ** 64n - 1n);
   });
 
   it('refuses the wrong type with what the tag takes', () => {
