@@ -86,9 +86,18 @@ interface ClientError {
   modbusCode?: unknown;
 }
 
+/**
+ * Requests in a row that time out with not one byte of a frame received meanwhile, after which
+ * the connection is presumed half-open (a firewall or NAT that lost its state, a PLC that came
+ * back without telling): its socket would never report an error, so a new one is made.
+ */
+const SILENT_TIMEOUTS = 3;
+
 /** A modbus-serial client, already open, as a ModbusLink. */
 export class ClientLink implements ModbusLink {
   private lost: string | undefined;
+  /** Timeouts in a row with no frame received at all. */
+  private silentTimeouts = 0;
   /** Rejecters of the requests in flight (at most one: the driver serialises them). */
   private readonly inflight = new Set<(err: Error) => void>();
 
@@ -165,6 +174,7 @@ export class ClientLink implements ModbusLink {
       const result = await settled;
       // A frame the guard rejected may still have been parsed by modbus-serial in the same tick.
       if (this.lost !== undefined) throw new LinkLostError(this.lost);
+      this.silentTimeouts = 0;
       return result;
     } catch (err) {
       if (err instanceof LinkLostError) throw err;
@@ -176,6 +186,8 @@ export class ClientLink implements ModbusLink {
   }
 
   private classify(err: ClientError, framesBefore: number): Error {
+    const heard = this.stats !== undefined && this.stats.framesReceived() > framesBefore;
+    if (heard) this.silentTimeouts = 0;
     if (typeof err.modbusCode === 'number') {
       return new ModbusRequestError('exception', exceptionMessage(err.modbusCode), err.modbusCode);
     }
@@ -185,8 +197,10 @@ export class ClientLink implements ModbusLink {
       if (this.stats?.midFrame()) {
         detail = ' (the device sent an incomplete frame)';
         this.markLost('the device sent an incomplete frame; connection dropped to resynchronise');
-      } else if (this.stats && this.stats.framesReceived() > framesBefore) {
+      } else if (heard) {
         detail = ' (a reply with a non-matching transaction id was ignored)';
+      } else if (this.stats && ++this.silentTimeouts >= SILENT_TIMEOUTS) {
+        this.markLost(`no reply to ${SILENT_TIMEOUTS} requests in a row; connection dropped in case it is half-open`);
       }
       return new ModbusRequestError('timeout', `timeout after ${this.timeoutMs} ms${detail}`);
     }

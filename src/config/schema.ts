@@ -13,12 +13,17 @@ import { repr } from './words.js';
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const satisfies readonly LogLevel[];
 const MQTT_SCHEMES = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
 
+/** A URL as a message may show it: credentials in it (user:password@) never are. */
+function withoutCredentials(url: string): string {
+  return url.replace(/^(?:([a-z][a-z0-9+.-]*:)\/\/)?.*@/i, (_m, scheme?: string) => `${scheme ? `${scheme}//` : ''}[redacted]@`);
+}
+
 const mqttUrl = z.string().superRefine((s, ctx) => {
   let url: URL;
   try {
     url = new URL(s);
   } catch {
-    ctx.addIssue({ code: 'custom', input: s, message: `invalid URL ${repr(s)}: use e.g. mqtts://broker.plant.local:8883` });
+    ctx.addIssue({ code: 'custom', input: s, message: `invalid URL ${repr(withoutCredentials(s))}: use e.g. mqtts://broker.plant.local:8883` });
     return;
   }
   if (!MQTT_SCHEMES.includes(url.protocol)) {

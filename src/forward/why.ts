@@ -20,9 +20,25 @@ export function isRefusal(err: unknown): boolean {
   return typeof (err as { code?: unknown })?.code === 'number' && (err as { code: number }).code in REFUSALS;
 }
 
+const UNTRUSTED = 'set mqtt.tls.ca to the CA that signed the broker\'s certificate';
+
+/** Node's TLS error codes that need a word on what to do. */
+const TLS_HINTS: Readonly<Record<string, string>> = {
+  SELF_SIGNED_CERT_IN_CHAIN: UNTRUSTED,
+  DEPTH_ZERO_SELF_SIGNED_CERT: UNTRUSTED,
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: UNTRUSTED,
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: UNTRUSTED,
+};
+
 export function why(err: unknown): string {
   if (isRefusal(err)) return REFUSALS[(err as { code: number }).code];
+  const code = (err as { code?: unknown })?.code;
+  // OpenSSL's own text for this alert is a line of library internals.
+  if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') {
+    return 'the broker requires a client certificate: set mqtt.tls.cert and mqtt.tls.key';
+  }
   const message = err instanceof Error ? err.message : String(err);
+  if (typeof code === 'string' && code in TLS_HINTS) return `${message} (${TLS_HINTS[code]})`;
   if (message === 'Keepalive timeout') return 'no answer from the broker within the keep-alive time (link down or half-open)';
   return message;
 }

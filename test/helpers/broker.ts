@@ -11,6 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { reapOnExit } from './reap.js';
 
 export interface BrokerOptions {
   /** Fixed port; default a free one. */
@@ -111,6 +112,7 @@ class MosquittoBroker implements Broker {
     const conf = path.join(dir, 'mosquitto.conf');
     fs.writeFileSync(conf, this.config(dir));
     const child = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
+    reapOnExit(child);
     this.child = child;
     this.output = '';
     // Keep the tail of the broker's own log for the error message when it fails to start.

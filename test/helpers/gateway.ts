@@ -7,10 +7,17 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { reapOnExit } from './reap.js';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-/** The checkout, from test/helpers/ or, compiled (the soak run), from dist/test/helpers/. */
-export const ROOT = path.resolve(HERE, path.basename(path.resolve(HERE, '../..')) === 'dist' ? '../../..' : '../..');
+/**
+ * The checkout: the nearest directory up with a package.json, from test/helpers/ or, compiled
+ * (the soak run), from dist/test/helpers/.
+ */
+export const ROOT = (() => {
+  let dir = path.dirname(fileURLToPath(import.meta.url));
+  while (!fs.existsSync(path.join(dir, 'package.json')) && path.dirname(dir) !== dir) dir = path.dirname(dir);
+  return dir;
+})();
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
 
 const started = new Set<ChildProcess>();
@@ -34,6 +41,7 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   started.add(child);
+  reapOnExit(child);
   const stdout: string[] = [];
   const stderr: string[] = [];
   const waiters = new Set<() => void>();

@@ -1,0 +1,147 @@
+/**
+ * The fault suite's bench: a simulated PLC (in this process), a real mosquitto, a fault proxy
+ * in front of each of them, a subscriber on the broker itself (never behind a proxy, so what it
+ * sees is what the broker accepted), and `floorgate run` as a child process with its HTTP
+ * listener on a free port. Completeness is judged by the audit library.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { startModbusSim, type ModbusSim } from '../../drivers/modbus/sim.js';
+import { AuditSession, type CompletenessReport } from '../../src/audit/completeness.js';
+import { startBroker, type Broker } from '../helpers/broker.js';
+import { runCli, stopAll, tempDir, writeGatewayConfig, type CliProcess, type GatewayConfigOptions } from '../helpers/gateway.js';
+import { subscribe, type Received, type Subscriber } from '../helpers/subscriber.js';
+import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
+
+export const GATEWAY = 'test-gw';
+
+export interface Gateway {
+  readonly proc: CliProcess;
+  readonly httpPort: number;
+}
+
+export class FaultRig {
+  readonly dir = tempDir('floorgate-faults-');
+  broker!: Broker;
+  plc!: ModbusSim;
+  /** floorgate → broker. */
+  mqttProxy!: TcpProxy;
+  /** floorgate → PLC. */
+  plcProxy!: TcpProxy;
+  sub!: Subscriber;
+  config = '';
+
+  static async start(extra: Partial<GatewayConfigOptions> = {}): Promise<FaultRig> {
+    const rig = new FaultRig();
+    try {
+      rig.broker = await startBroker();
+      rig.plc = await startModbusSim();
+      rig.mqttProxy = await startProxy({ port: rig.broker.port });
+      rig.plcProxy = await startProxy({ port: rig.plc.port });
+      rig.sub = await subscribe(rig.broker.url, { topic: 'floorgate/#' });
+    } catch (err) {
+      // Whatever did start is stopped: the caller never gets a rig to close.
+      await rig.close();
+      throw err;
+    }
+    rig.config = writeGatewayConfig({ dir: rig.dir, mqttPort: rig.mqttProxy.port, modbusPort: rig.plcProxy.port, httpPort: 0, ...extra });
+    return rig;
+  }
+
+  get dataDir(): string {
+    return path.join(this.dir, 'data');
+  }
+
+  get bufferFile(): string {
+    return path.join(this.dataDir, 'buffer.db');
+  }
+
+  /** Starts `floorgate run` and resolves once it is up, with the HTTP port it bound. */
+  async gateway(): Promise<Gateway> {
+    const proc = runCli(['run', '-c', this.config]);
+    const line = await proc.waitFor((_l, j) => j?.msg === 'floorgate started', 20_000);
+    return { proc, httpPort: (JSON.parse(line) as { http_port: number }).http_port };
+  }
+
+  audit(): CompletenessReport {
+    return audit(this.sub.messages);
+  }
+
+  async close(): Promise<void> {
+    await stopAll();
+    await this.sub?.close();
+    await this.mqttProxy?.close();
+    await this.plcProxy?.close();
+    await this.plc?.close();
+    await this.broker?.kill();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** The data messages of the test gateway, judged by the same code `floorgate audit` runs. */
+export function audit(messages: readonly Received[]): CompletenessReport {
+  const session = new AuditSession({ prefix: 'floorgate', gateways: [GATEWAY] });
+  for (const m of messages) session.observe(m.topic, m.raw, m.arrivedAt);
+  return session.report(Date.now()).gateways[GATEWAY];
+}
+
+export const dataMessages = (ms: readonly Received[]): Received[] => ms.filter((m) => typeof m.payload?.seq === 'number');
+
+export interface Reading {
+  tag: string;
+  value: unknown;
+  quality: string;
+  error?: string;
+}
+
+/** Every reading of press-1 in the data messages that arrived after index `from`. */
+export function readingsSince(sub: Subscriber, from: number): Reading[] {
+  return dataMessages(sub.messages.slice(from)).flatMap((m) => m.payload.readings as Reading[]);
+}
+
+export async function getJson(port: number, urlPath: string): Promise<{ status: number; body: any }> {
+  const res = await fetch(`http://127.0.0.1:${port}${urlPath}`);
+  return { status: res.status, body: await res.json() };
+}
+
+export async function getText(port: number, urlPath: string): Promise<string> {
+  return (await fetch(`http://127.0.0.1:${port}${urlPath}`)).text();
+}
+
+/**
+ * The value of one sample in Prometheus text, e.g. metric(text, 'floorgate_device_up',
+ * { device: 'press-1' }); undefined when absent.
+ */
+export function metric(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-zA-Z_:][\w:]*)(?:\{([^}]*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+/** Polls check() until it returns something other than undefined/false; fails after timeoutMs. */
+export async function eventually<T>(check: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`);
+    await sleep(100);
+  }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One line the suite prints per test, collected for the README's figures. */
+export function figures(test: string, f: Record<string, number | string>): void {
+  console.log(`[faults] ${test}: ${Object.entries(f).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+}
