@@ -197,7 +197,7 @@ export class DeviceRunner {
         if (!driver.subscribe) {
           finish(`driver ${this.device.driver} cannot subscribe`);
         } else {
-          driver.subscribe(pushTags, (readings) => this.deliver(readings, true)).then(
+          driver.subscribe(pushTags, (readings) => this.deliver(readings, pushTags.length)).then(
             (unsub) => { if (finished) void unsub(); else unsubscribe = unsub; },
             (err) => finish(`subscribe failed: ${errorText(err)}`),
           );
@@ -218,13 +218,16 @@ export class DeviceRunner {
 
   /**
    * Judges the device's health from a batch, filters it and passes it on. A poll that returns
-   * nothing but bad readings means the device is not answering; a pushed batch (a subscription's
-   * notification) with one bad tag says nothing about the others, so it never marks the device down.
+   * nothing but bad readings means the device is not answering. A pushed batch (a subscription's
+   * notification) with one bad tag says nothing about the others: only one in which every pushed
+   * tag is bad (a listen-only port that vanished) marks the device down.
    */
-  private deliver(readings: Reading[], pushed = false): void {
+  private deliver(readings: Reading[], pushedTags?: number): void {
     const good = readings.find((r) => r.quality !== 'bad');
     if (good) this.setUp(good.ts);
-    else if (readings.length > 0 && !pushed) this.setDown(readings[0].error ?? 'bad quality');
+    else if (readings.length > 0 && (pushedTags === undefined || readings.length >= pushedTags)) {
+      this.setDown(readings[0].error ?? 'bad quality');
+    }
     this.opts.metrics.readings.inc({ device: this.device.name }, readings.length);
     const now = performance.now();
     const out: Reading[] = [];

@@ -39,17 +39,20 @@ const segmentArb: fc.Arbitrary<Segment> = fc.oneof(
 
 const line = (weight: number) => Buffer.from(`ST,GS, ${weight.toFixed(1)} kg\r\n`, 'latin1');
 
-/** The weights the driver must report: records that start the stream or follow a CR LF. */
+/**
+ * The weights the driver must report: records that start the stream or follow a CR LF — which
+ * may itself be split across two noise segments (a CR, then an LF).
+ */
 function expected(segments: readonly Segment[]): number[] {
   const out: number[] = [];
-  let clean = true;
+  // The last two bytes written so far; a record ends in CR LF itself.
+  let tail = [0x0d, 0x0a];
   for (const s of segments) {
     if (s.kind === 'record') {
-      if (clean) out.push(s.weight);
-      clean = true;
+      if (tail[0] === 0x0d && tail[1] === 0x0a) out.push(s.weight);
+      tail = [0x0d, 0x0a];
     } else if (s.bytes.length > 0) {
-      const b = Buffer.from(s.bytes);
-      clean = b.length >= 2 && b[b.length - 2] === 0x0d && b[b.length - 1] === 0x0a;
+      tail = s.bytes.length >= 2 ? [s.bytes[s.bytes.length - 2], s.bytes[s.bytes.length - 1]] : [tail[1], s.bytes[0]];
     }
   }
   return out;
