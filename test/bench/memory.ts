@@ -1,0 +1,83 @@
+/**
+ * Memory: RSS of `floorgate run` polling 1,000 Modbus tags every second (10 devices × 100),
+ * connected, in steady state (median of the samples after a warm-up) ÷ the RSS of a bare Node
+ * process (`node -e` with one timer) measured beside it. --full adds 10,000 tags (50 × 200).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import { MB, rssBytes } from './procfs.js';
+import { spawnGateway, tempDir, track, writeConfig, type Layout } from './gateway.js';
+import { median, runIfMain, sleep, type Bench, type Figure } from './report.js';
+import { startRig, type Rig } from './rig.js';
+
+const WARMUP_MS = 10_000;
+const SAMPLES = 5;
+
+async function gatewayRss(rig: Rig, layout: Layout, id: string): Promise<number> {
+  const dir = tempDir('memory');
+  const file = writeConfig({ ...layout, dir, gatewayId: id, mqttPort: rig.broker.port, modbusPort: rig.sim.port });
+  const gw = spawnGateway(file);
+  try {
+    await gw.started;
+    await sleep(WARMUP_MS);
+    const samples: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      samples.push(rssBytes(gw.pid));
+      await sleep(1000);
+    }
+    return median(samples);
+  } finally {
+    await gw.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function bareNodeRss(): Promise<number> {
+  const child = track(spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }));
+  try {
+    await sleep(2_000);
+    const samples: number[] = [];
+    for (let i = 0; i < SAMPLES; i++) {
+      samples.push(rssBytes(child.pid!));
+      await sleep(200);
+    }
+    return median(samples);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+export const memory: Bench = async (opts) => {
+  const rig = await startRig();
+  try {
+    const [bare, rss1k] = await Promise.all([bareNodeRss(), gatewayRss(rig, { devices: 10, tagsPerDevice: 100, pollInterval: '1s' }, 'bench-mem-1k')]);
+    const figures: Figure[] = [{
+      name: 'memory',
+      value: rss1k / MB,
+      unit: 'MB RSS with 1,000 tags at 1 s',
+      baseline: { what: 'bare Node', value: bare / MB, unit: 'MB' },
+      ratio: rss1k / bare,
+      target: '≤ 1.8',
+      met: rss1k / bare <= 1.8,
+      note: '10 devices × 100 tags, connected, steady state (median of 5 samples after 10 s)',
+    }];
+    if (opts.full) {
+      const rss10k = await gatewayRss(rig, { devices: 50, tagsPerDevice: 200, pollInterval: '1s' }, 'bench-mem-10k');
+      figures.push({
+        name: 'memory, 10,000 tags',
+        value: rss10k / MB,
+        unit: 'MB RSS with 10,000 tags at 1 s',
+        baseline: { what: 'bare Node', value: bare / MB, unit: 'MB' },
+        ratio: rss10k / bare,
+        target: '≤ 2.5',
+        met: rss10k / bare <= 2.5,
+        note: '50 devices × 200 tags, connected, steady state',
+      });
+    }
+    return figures;
+  } finally {
+    await rig.close();
+  }
+};
+
+runIfMain(import.meta.url, memory);

@@ -1,0 +1,112 @@
+/**
+ * Start-up: process start to READY — the sd_notify READY=1 datagram (src/systemd/notify.ts)
+ * arriving at a real NOTIFY_SOCKET, received by a python3 unix-datagram socket that stamps
+ * each datagram with the wall clock — with 1,000 Modbus tags and no OPC UA device, on a fresh
+ * data directory. Baseline: a bare Node process from spawn to its first line on stdout.
+ * Median of several starts each.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnGateway, tempDir, track, writeConfig } from './gateway.js';
+import { median, runIfMain, type Bench, type Figure } from './report.js';
+import { startRig } from './rig.js';
+
+const RECEIVER = `
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+print('listening', flush=True)
+while True:
+    data = s.recv(4096)
+    print('%.3f %s' % (time.time() * 1000, data.decode(errors='replace').replace('\\n', ' ')), flush=True)
+`;
+
+interface NotifyReceiver {
+  readonly socketPath: string;
+  /** Resolves with the epoch ms at which the next READY=1 arrives. */
+  nextReady(timeoutMs: number): Promise<number>;
+  close(): void;
+}
+
+async function notifyReceiver(dir: string): Promise<NotifyReceiver> {
+  const socketPath = path.join(dir, 'notify.sock');
+  const child = track(spawn('python3', ['-u', '-c', RECEIVER, socketPath], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const lines: string[] = [];
+  const waiters = new Set<() => void>();
+  let rest = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    const parts = (rest + chunk.toString()).split('\n');
+    rest = parts.pop()!;
+    lines.push(...parts);
+    for (const w of waiters) w();
+  });
+  const until = (pred: (line: string) => boolean, timeoutMs: number): Promise<string> => new Promise((resolve, reject) => {
+    const check = () => {
+      const i = lines.findIndex(pred);
+      if (i < 0) return;
+      const [line] = lines.splice(0, i + 1).slice(-1);
+      done();
+      resolve(line);
+    };
+    const timer = setTimeout(() => { done(); reject(new Error(`no notification within ${timeoutMs} ms`)); }, timeoutMs);
+    const done = () => { clearTimeout(timer); waiters.delete(check); };
+    waiters.add(check);
+    check();
+  });
+  await until((l) => l === 'listening', 5_000);
+  return {
+    socketPath,
+    nextReady: async (timeoutMs) => Number((await until((l) => l.includes('READY=1'), timeoutMs)).split(' ')[0]),
+    close: () => child.kill('SIGKILL'),
+  };
+}
+
+async function bareNodeStart(): Promise<number> {
+  const t0 = Date.now();
+  const child = track(spawn(process.execPath, ['-e', 'process.stdout.write("up\\n")'], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
+  const ms = Date.now() - t0;
+  await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
+  return ms;
+}
+
+export const startup: Bench = async (opts) => {
+  const runs = opts.full ? 7 : 3;
+  const rig = await startRig();
+  const dir = tempDir('startup');
+  const receiver = await notifyReceiver(dir);
+  try {
+    const fg: number[] = [];
+    const bare: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      bare.push(await bareNodeStart());
+      const runDir = fs.mkdtempSync(path.join(dir, 'run-'));
+      const file = writeConfig({ devices: 10, tagsPerDevice: 100, pollInterval: '1s', dir: runDir, gatewayId: 'bench-start', mqttPort: rig.broker.port, modbusPort: rig.sim.port });
+      const gw = spawnGateway(file, { env: { NOTIFY_SOCKET: receiver.socketPath } });
+      try {
+        fg.push((await receiver.nextReady(30_000)) - gw.spawnedAt);
+      } finally {
+        await gw.stop();
+      }
+    }
+    const value = median(fg);
+    const base = median(bare);
+    return [{
+      name: 'start-up',
+      value,
+      unit: 'ms to READY',
+      baseline: { what: 'bare Node to first output', value: base, unit: 'ms' },
+      ratio: value / base,
+      target: '≤ 1,000 ms',
+      met: value <= 1000,
+      note: `1,000 Modbus tags in 10 devices, no OPC UA, fresh data dir, READY=1 on a real NOTIFY_SOCKET; median of ${runs}`,
+    }];
+  } finally {
+    receiver.close();
+    await rig.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+};
+
+runIfMain(import.meta.url, startup);
