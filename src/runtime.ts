@@ -18,7 +18,7 @@ import { bufferPath } from './data-dir.js';
 import { DeviceRunner } from './scheduler/device-runner.js';
 import { openBuffer } from './buffer/sqlite-buffer.js';
 import { Forwarder } from './forward/forwarder.js';
-import { SparkplugFormat, type DeviceSource, type DeviceView } from './forward/sparkplug-format.js';
+import type { SparkplugFormat, DeviceSource, DeviceView } from './forward/sparkplug-format.js';
 import { Commands } from './commands/commands.js';
 import { JsonCommands } from './commands/json-commands.js';
 import { encodeReadings, encodeTagReading } from './forward/encode.js';
@@ -56,7 +56,8 @@ export class Runtime implements StatusSource {
   }
 
   /** Opens the buffer; nothing polls or publishes until start(). */
-  static open(config: FloorgateConfig, log: Logger, metrics = new Metrics()): Runtime {
+  static async open(config: FloorgateConfig, log: Logger, metrics = new Metrics()): Promise<Runtime> {
+    await loadFormat(config);
     fs.mkdirSync(config.gateway.data_dir, { recursive: true, mode: 0o700 });
     const buffer = openBuffer({
       path: bufferPath(config),
@@ -121,6 +122,7 @@ export class Runtime implements StatusSource {
     for (const device of next.devices) if (!this.runners.has(device.name)) this.startDevice(device);
 
     if (!sameConfig(prev.mqtt, next.mqtt)) {
+      await loadFormat(next);
       await this.forwarder.stop();
       this.forwarder = this.newForwarder(next);
       this.forwarder.start();
@@ -173,7 +175,7 @@ export class Runtime implements StatusSource {
     const log = this.log.child({ component: 'mqtt' });
     const common = { config, store: this.buffer, log, metrics: this.metrics };
     if (config.mqtt.format === 'sparkplug_b') {
-      this.sparkplug = new SparkplugFormat({ config, log, source: this.deviceSource, commands: this.commands, metrics: this.metrics });
+      this.sparkplug = new sparkplugModule!.SparkplugFormat({ config, log, source: this.deviceSource, commands: this.commands, metrics: this.metrics });
       return new Forwarder({ ...common, format: this.sparkplug });
     }
     this.sparkplug = null;
@@ -235,6 +237,15 @@ export class Runtime implements StatusSource {
     this.metrics.bufferMessages.set(stats.messages);
     this.metrics.bufferBytes.set(stats.bytes);
   }
+}
+
+/**
+ * The Sparkplug format (protobufjs and its schema) is loaded only when configured: a JSON
+ * gateway does not pay its memory.
+ */
+let sparkplugModule: typeof import('./forward/sparkplug-format.js') | undefined;
+async function loadFormat(config: FloorgateConfig): Promise<void> {
+  if (config.mqtt.format === 'sparkplug_b') sparkplugModule ??= await import('./forward/sparkplug-format.js');
 }
 
 function sameConfig(a: unknown, b: unknown): boolean {

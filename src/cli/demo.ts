@@ -58,7 +58,7 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
       devices: loaded.config.devices.filter((d) => d.driver !== 'serial' || scalePath !== undefined),
     };
     // The gateway's own log goes to stderr at warn, so stdout shows only what arrives upstream.
-    const runtime = Runtime.open(config, createLogger('warn', process.stderr));
+    const runtime = await Runtime.open(config, createLogger('warn', process.stderr));
     await runtime.start();
     cleanups.push(() => runtime.stop());
 

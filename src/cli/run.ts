@@ -19,7 +19,7 @@ export async function runDaemon(file: string): Promise<number> {
   const log = createLogger(loaded.config.log.level);
   let runtime: Runtime;
   try {
-    runtime = Runtime.open(loaded.config, log);
+    runtime = await Runtime.open(loaded.config, log);
     await runtime.start();
   } catch (err) {
     log.fatal({ err }, 'floorgate could not start');

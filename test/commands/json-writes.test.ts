@@ -77,7 +77,7 @@ devices:
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   capture = captureLog();
   metrics = new Metrics(false);
-  runtime = Runtime.open(loaded.config, capture.log, metrics);
+  runtime = await Runtime.open(loaded.config, capture.log, metrics);
   await runtime.start();
 
   plc = new modbusSerial.default();

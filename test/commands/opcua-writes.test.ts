@@ -66,7 +66,7 @@ devices:
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   capture = captureLog();
   metrics = new Metrics(false);
-  runtime = Runtime.open(loaded.config, capture.log, metrics);
+  runtime = await Runtime.open(loaded.config, capture.log, metrics);
   await runtime.start();
 
   client = OPCUAClient.create({ endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
