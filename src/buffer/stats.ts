@@ -5,13 +5,19 @@
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { edgeReader, fileSizes, layoutProblem, readMeta } from './schema.js';
+import { edgeReader, fileSizes, isBlank, layoutProblem, readMeta } from './schema.js';
 import type { BufferStats } from './types.js';
 
 export function readBufferStats(path: string): BufferStats {
   if (!fs.existsSync(path)) throw new Error(`there is no buffer file at ${path}`);
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
+    // Created but not yet initialised (the daemon was stopped in its first instants): the
+    // daemon makes a buffer of it at its next start, so it reads as an empty one.
+    if (isBlank(db)) {
+      const sizes = fileSizes(path);
+      return { messages: 0, readings: 0, bytes: sizes.db + sizes.wal, oldest_ts: null, newest_ts: null, last_seq: 0, dropped: { full: 0, max_age: 0 } };
+    }
     const problem = layoutProblem(db);
     if (problem) throw new Error(`${path} is not a floorgate buffer this version can read: ${problem}`);
     // One read transaction, so the meta row and the edges come from the same commit.

@@ -76,6 +76,18 @@ describe('formatBufferStats', () => {
     ]);
   });
 
+  it('a file created but not yet initialised (the daemon killed in its first instants) reads as an empty buffer', () => {
+    const file = path.join(tempDir(), 'buffer.db');
+    new Database(file).close(); // what SQLite leaves when the process dies before the schema commits
+    expect(readBufferStats(file)).toMatchObject({ messages: 0, readings: 0, last_seq: 0, oldest_ts: null, dropped: { full: 0, max_age: 0 } });
+    // And the daemon's buffer makes a buffer of it, without moving it aside.
+    const store = openBuffer({ path: file, config: bufferConfig(), log: captureLog().log });
+    store.append({ device: 'd', tag: null, body: '[]', readings: 1, ts: T0 });
+    store.close();
+    expect(readBufferStats(file).last_seq).toBe(1);
+    expect(fs.readdirSync(path.dirname(file)).filter((f) => f.includes('corrupt'))).toEqual([]);
+  });
+
   it('an empty buffer has no oldest or newest reading', () => {
     const text = formatBufferStats({ messages: 0, readings: 0, bytes: 900, oldest_ts: null, newest_ts: null, last_seq: 0, dropped: { full: 0, max_age: 0 } }, T0);
     expect(text).toMatch(/oldest reading +-\n/);
