@@ -75,7 +75,8 @@ function expected(x: Reading): Record<string, unknown> {
   }
   if (quality === 'bad') value = null;
   if (typeof value === 'bigint') value = value >= -(2n ** 53n - 1n) && value <= 2n ** 53n - 1n ? Number(value) : value.toString();
-  if (Array.isArray(value)) value = value.map((v) => (typeof v === 'number' && !Number.isFinite(v) ? null : v));
+  // JSON has no -0: it reads back as 0, in an array as anywhere else.
+  if (Array.isArray(value)) value = value.map((v) => (typeof v === 'number' && !Number.isFinite(v) ? null : Object.is(v, -0) ? 0 : v));
   const out: Record<string, unknown> = { tag: x.tag, value: Object.is(value, -0) ? 0 : value, quality, ts: x.ts };
   if (error !== undefined) out.error = error;
   return out;

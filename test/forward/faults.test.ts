@@ -23,6 +23,8 @@ describe('faults', () => {
     fwd.start();
     appendBatches(store, 20);
     await sub.waitFor((m) => complete(m, 20), 5_000);
+    // Every PUBACK back and its delete committed, so none of the first 20 can vanish with the link.
+    await until(() => store.stats().messages === 0, 5_000, 'the first batch acknowledged');
 
     proxy.blackhole();
     // Published into the void: sent, never acknowledged, so never removed from the store.
