@@ -9,8 +9,10 @@
  */
 import os from 'node:os';
 import path from 'node:path';
+import { format } from 'node:util';
 import {
   DataType, MessageSecurityMode, SecurityPolicy, StatusCodes, Variant, VariantArrayType, makeApplicationUrn,
+  setWarningLogger,
 } from 'node-opcua-client';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import { OPCUAServer, RegisterServerMethod } from 'node-opcua-server';
@@ -52,6 +54,9 @@ const SECURITY_POLICIES = [
 const DEFAULT_SIM_PKI = path.join(os.tmpdir(), 'floorgate-opcua-sim', 'pki');
 
 export async function startOpcuaSim(opts: OpcuaSimOptions = {}): Promise<RunningOpcuaSim> {
+  // node-opcua prints its warnings on stdout, which `floorgate demo` keeps for what arrives
+  // upstream; a gateway in the same process routes them to its log again (driver.ts).
+  setWarningLogger((...args: unknown[]) => process.stderr.write(`${format(...args)}\n`));
   const host = opts.host ?? '127.0.0.1';
   const space = opts.space ?? (opts.config ? loadSimSpace(opts.config) : DEFAULT_SPACE);
   const certificateManager = new OPCUACertificateManager({
