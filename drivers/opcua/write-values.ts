@@ -20,6 +20,7 @@
  * data type; the commands layer counts both as refused, since nothing reached the server.
  */
 import { DataType, Variant, VariantArrayType } from 'node-opcua-client';
+import { describeValue as describe } from '../../src/value-text.js';
 
 /** What a write needs to know of a node. */
 export interface NodeShape {
@@ -162,10 +163,3 @@ function typeName(type: DataType): string {
   return DataType[type] ?? `data type ${type}`;
 }
 
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  if (typeof v === 'bigint') return v.toString();
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object' && v !== null) return 'an object';
-  return String(v);
-}

@@ -5,6 +5,7 @@
  */
 import type { TagConfig } from '../config/types.js';
 import type { Value } from '../driver.js';
+import { describeValue as describe } from '../value-text.js';
 
 const DECIMAL = /^-?\d+$/;
 
@@ -43,10 +44,3 @@ function isScalar(v: unknown): v is boolean | number | string {
   return typeof v === 'boolean' || typeof v === 'string' || (typeof v === 'number' && Number.isFinite(v));
 }
 
-function describe(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
-  if (typeof v === 'bigint') return v.toString();
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object' && v !== null) return 'an object';
-  return String(v);
-}
