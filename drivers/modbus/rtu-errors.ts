@@ -4,8 +4,8 @@
  * noise) can garble dozens of frames a second; the journal must say that it happens, how often
  * and what the last one looked like, without one line per frame.
  */
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { LogThrottle } from '../../src/log-throttle.js';
 
 export type RtuErrorKind =
   | 'timeout' | 'crc' | 'short' | 'noise' | 'wrong_unit' | 'wrong_function' | 'malformed' | 'exception' | 'stray';
@@ -14,15 +14,16 @@ export class RtuErrorLog {
   private readonly totals = new Map<RtuErrorKind, number>();
   private held = new Map<RtuErrorKind, number>();
   private last = '';
-  private lastWarnAt = -Infinity;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly throttle: LogThrottle;
 
   constructor(
     private readonly log: Logger,
     /** Who failed, for the message: "unit 3 on /dev/ttyUSB0". */
     private readonly subject: string,
-    private readonly intervalMs: number,
-  ) {}
+    intervalMs: number,
+  ) {
+    this.throttle = new LogThrottle(intervalMs, () => this.write());
+  }
 
   /** Failures since this log was created, by kind. */
   counts(): Partial<Record<RtuErrorKind, number>> {
@@ -33,17 +34,16 @@ export class RtuErrorLog {
     this.totals.set(kind, (this.totals.get(kind) ?? 0) + 1);
     this.held.set(kind, (this.held.get(kind) ?? 0) + 1);
     this.last = message;
-    const wait = this.lastWarnAt + this.intervalMs - performance.now();
-    if (wait <= 0) this.flush();
-    // A burst's summary goes out when the interval ends, even if nothing else fails.
-    else this.timer ??= setTimeout(() => this.flush(), wait).unref();
+    this.throttle.noted();
   }
 
   /** Logs what was held back, now. */
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.held.size === 0) return;
+    this.throttle.flush();
+  }
+
+  private write(): boolean {
+    if (this.held.size === 0) return false;
     const byKind = Object.fromEntries(this.held);
     const n = [...this.held.values()].reduce((a, b) => a + b, 0);
     const kinds = [...this.held].map(([k, c]) => `${k} ${c}`).join(', ');
@@ -52,6 +52,6 @@ export class RtuErrorLog {
       `${this.subject}: ${n} problem${n === 1 ? '' : 's'} (${kinds}); last: ${this.last}`,
     );
     this.held = new Map();
-    this.lastWarnAt = performance.now();
+    return true;
   }
 }

@@ -3,22 +3,23 @@
  * sending garbage at 50 lines/s (wrong baud rate, noise on an RS-485 pair) must not flood the
  * journal, yet the operator must learn that it happens, how often, and what such a line looks like.
  */
-import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
+import { LogThrottle } from '../../src/log-throttle.js';
 import { escapeText } from './escape.js';
 
 export class BadLineLog {
   private count = 0;
   private sinceWarn = 0;
   private last: { line: string; reason: string } | undefined;
-  private lastWarnAt = -Infinity;
-  private timer: NodeJS.Timeout | undefined;
+  private readonly throttle: LogThrottle;
 
   constructor(
     private readonly log: Logger,
     private readonly port: string,
-    private readonly intervalMs: number,
-  ) {}
+    intervalMs: number,
+  ) {
+    this.throttle = new LogThrottle(intervalMs, () => this.write());
+  }
 
   /** Bad lines since the driver was created. */
   get total(): number {
@@ -29,22 +30,21 @@ export class BadLineLog {
     this.count++;
     this.sinceWarn++;
     this.last = { line, reason };
-    const wait = this.lastWarnAt + this.intervalMs - performance.now();
-    if (wait <= 0) this.flush();
-    // The summary of a burst goes out when the interval ends, even if no further bad line comes.
-    else this.timer ??= setTimeout(() => this.flush(), wait).unref();
+    this.throttle.noted();
   }
 
   /** Logs what was held back, now. */
   flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.sinceWarn === 0 || !this.last) return;
+    this.throttle.flush();
+  }
+
+  private write(): boolean {
+    if (this.sinceWarn === 0 || !this.last) return false;
     this.log.warn(
       { port: this.port, bad_lines: this.sinceWarn, bad_lines_total: this.count, reason: this.last.reason, last_line: escapeText(this.last.line) },
       `${this.sinceWarn} serial line${this.sinceWarn === 1 ? '' : 's'} ignored (${this.last.reason}); last: ${escapeText(this.last.line, 60)}`,
     );
     this.sinceWarn = 0;
-    this.lastWarnAt = performance.now();
+    return true;
   }
 }
