@@ -76,6 +76,8 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
       process.once('SIGTERM', resolve);
+      // A reader that went away (`floorgate demo | head`) ends the demo like Ctrl-C does.
+      process.stdout.on('error', () => resolve());
       if (stopAfter !== undefined) setTimeout(resolve, stopAfter).unref();
     });
     out('\nstopping the demo…');
