@@ -2,30 +2,9 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { BufferConfig } from '../../src/config/types.js';
-import { createLogger, type Logger } from '../../src/log.js';
 
-export interface LogLines {
-  readonly log: Logger;
-  /** Every line so far, parsed. */
-  lines(): { level: number; msg: string; [key: string]: unknown }[];
-}
-
-/** A pino logger writing synchronously into memory. */
-export function captureLog(): LogLines {
-  let text = '';
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return {
-    log: createLogger('debug', sink),
-    lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l)),
-  };
-}
+export { captureLog, type LogCapture as LogLines } from '../helpers/log.js';
 
 const dirs: string[] = [];
 

@@ -2,38 +2,15 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { BufferConfig, FloorgateConfig } from '../../src/config/types.js';
 import type { MessageStore } from '../../src/buffer/types.js';
 import { openBuffer } from '../../src/buffer/sqlite-buffer.js';
-import { createLogger } from '../../src/log.js';
 import { encodeReadings, encodeTagReading } from '../../src/forward/encode.js';
 import { Forwarder } from '../../src/forward/forwarder.js';
 import type { Received } from '../helpers/subscriber.js';
 
-export interface LogCapture {
-  readonly log: Logger;
-  /** Every line logged so far, parsed. */
-  lines(): { level: number; msg: string; [k: string]: unknown }[];
-  /** The raw text, to check what must never appear (passwords). */
-  text(): string;
-}
-
-export function captureLog(): LogCapture {
-  let text = '';
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      text += chunk.toString();
-      done();
-    },
-  });
-  return {
-    log: createLogger('debug', sink),
-    lines: () => text.split('\n').filter(Boolean).map((l) => JSON.parse(l)),
-    text: () => text,
-  };
-}
+export { captureLog, type LogCapture } from '../helpers/log.js';
 
 export function openStore(dir: string, config: BufferConfig, log: Logger): MessageStore {
   return openBuffer({ path: path.join(dir, 'buffer.db'), config, log });
