@@ -34,7 +34,7 @@ export const modbusTcp: DriverModule = {
   name: 'modbus_tcp',
   schema: modbusTcpDeviceSchema,
   async create(device, ctx) {
-    // modbus-serial and the driver load only when a Modbus TCP device is configured.
+    // The driver loads only when a Modbus device is configured.
     const [{ ModbusDriver }, { openTcpLink }] = await Promise.all([import('./driver.js'), import('./tcp-link.js')]);
     const tcp = device as ModbusTcpDevice;
     return new ModbusDriver(tcp, ctx, (signal) => openTcpLink(tcp, signal));

@@ -1,14 +1,16 @@
 /**
  * Modbus RTU framing, pure: the CRC-16, the request frames, how long a frame is from its first
- * bytes, and what a reply must say. Shared by the master (rtu-link.ts, rtu-bus.ts) and the
- * simulated slaves (rtu-sim.ts), so both ends agree byte for byte; pymodbus checks them both.
+ * bytes, and what a reply must say (the PDU inside, shared with Modbus TCP, is pdu.ts's).
+ * Shared by the master (rtu-link.ts, rtu-bus.ts) and the simulated slaves (rtu-sim.ts), so
+ * both ends agree byte for byte; pymodbus checks them both.
  *
  * A frame is unit id, function code, data, CRC (low byte first). RTU has no length field and no
  * transaction id: a reply's length follows from its function code (and byte count), and a
  * reply is matched to its request only by unit id and function code, which is why the bus
  * carries one request at a time.
  */
-import { exceptionMessage } from './link.js';
+import * as pdu from './pdu.js';
+import type { Framing, ModbusRequest, ReadFunction, ReplyProblem } from './pdu.js';
 
 /** CRC-16/MODBUS (polynomial 0xA001 reflected, initial 0xFFFF), one table lookup per byte. */
 const CRC_TABLE = (() => {
@@ -27,74 +29,50 @@ export function crc16(data: Uint8Array): number {
   return crc;
 }
 
-/** The frame: body followed by its CRC, low byte first. */
+/** Fills the last two bytes of `frame` with the CRC of the rest, low byte first. */
+function writeCrc(frame: Buffer): Buffer {
+  frame.writeUInt16LE(crc16(frame.subarray(0, -2)), frame.length - 2);
+  return frame;
+}
+
+/** The frame: body followed by its CRC. */
 export function withCrc(body: Uint8Array): Buffer {
   const frame = Buffer.alloc(body.length + 2);
   frame.set(body);
-  frame.writeUInt16LE(crc16(body), body.length);
-  return frame;
+  return writeCrc(frame);
 }
 
 export function crcMatches(frame: Buffer): boolean {
   return frame.length >= 4 && frame.readUInt16LE(frame.length - 2) === crc16(frame.subarray(0, -2));
 }
 
-export const FC = {
-  readCoils: 1,
-  readDiscreteInputs: 2,
-  readHoldingRegisters: 3,
-  readInputRegisters: 4,
-  writeCoil: 5,
-  writeRegister: 6,
-  writeCoils: 15,
-  writeRegisters: 16,
-} as const;
+/** The RTU frame around unit id + PDU: nothing before, the CRC after. */
+const RTU: Framing = { head: 0, tail: 2 };
 
-export type ReadFunction = 1 | 2 | 3 | 4;
+export { FC } from './pdu.js';
 
-/** A request on its way: the frame, and the length of the normal reply it calls for. */
-export interface RtuRequest {
-  readonly unit: number;
-  readonly fc: number;
-  readonly frame: Buffer;
-  readonly replyLength: number;
-}
+/** A request whose frame ends in its CRC. */
+export type RtuRequest = ModbusRequest;
 
-function fixed(unit: number, fc: number, a: number, b: number, replyLength: number): RtuRequest {
-  const body = Buffer.alloc(6);
-  body.writeUInt8(unit, 0);
-  body.writeUInt8(fc, 1);
-  body.writeUInt16BE(a, 2);
-  body.writeUInt16BE(b, 4);
-  return { unit, fc, frame: withCrc(body), replyLength };
-}
-
-/** Data bytes of a read reply: two per register, one per eight bits. */
-export function readByteCount(fc: ReadFunction, count: number): number {
-  return fc <= 2 ? Math.ceil(count / 8) : count * 2;
+function sealed(request: ModbusRequest): RtuRequest {
+  writeCrc(request.frame);
+  return request;
 }
 
 export function readRequest(unit: number, fc: ReadFunction, start: number, count: number): RtuRequest {
-  return fixed(unit, fc, start, count, 5 + readByteCount(fc, count));
+  return sealed(pdu.readRequest(RTU, unit, fc, start, count));
 }
 
 export function writeCoilRequest(unit: number, address: number, on: boolean): RtuRequest {
-  return fixed(unit, FC.writeCoil, address, on ? 0xff00 : 0x0000, 8);
+  return sealed(pdu.writeCoilRequest(RTU, unit, address, on));
 }
 
 export function writeRegisterRequest(unit: number, address: number, value: number): RtuRequest {
-  return fixed(unit, FC.writeRegister, address, value, 8);
+  return sealed(pdu.writeRegisterRequest(RTU, unit, address, value));
 }
 
 export function writeRegistersRequest(unit: number, address: number, values: readonly number[]): RtuRequest {
-  const body = Buffer.alloc(7 + values.length * 2);
-  body.writeUInt8(unit, 0);
-  body.writeUInt8(FC.writeRegisters, 1);
-  body.writeUInt16BE(address, 2);
-  body.writeUInt16BE(values.length, 4);
-  body.writeUInt8(values.length * 2, 6);
-  values.forEach((v, i) => body.writeUInt16BE(v, 7 + i * 2));
-  return { unit, fc: FC.writeRegisters, frame: withCrc(body), replyLength: 8 };
+  return sealed(pdu.writeRegistersRequest(RTU, unit, address, values));
 }
 
 /**
@@ -120,38 +98,17 @@ export function requestLength(buf: Uint8Array): number | null | undefined {
   return null;
 }
 
-export interface ReplyProblem {
-  readonly kind: 'wrong_unit' | 'wrong_function' | 'malformed' | 'exception';
-  readonly message: string;
-  /** The exception code, for kind 'exception'. */
-  readonly code?: number;
-}
-
 /** What is wrong with a well-framed reply (CRC correct) to `request`; undefined when nothing is. */
 export function replyProblem(request: RtuRequest, frame: Buffer): ReplyProblem | undefined {
-  const unit = frame[0];
-  const fc = frame[1];
-  if (unit !== request.unit) return { kind: 'wrong_unit', message: `reply from unit ${unit}, expected unit ${request.unit}` };
-  if (fc === (request.fc | 0x80)) return { kind: 'exception', message: exceptionMessage(frame[2]), code: frame[2] };
-  if (fc !== request.fc) return { kind: 'wrong_function', message: `reply for function ${fc & 0x7f}, expected function ${request.fc}` };
-  if (frame.length !== request.replyLength) {
-    return { kind: 'malformed', message: `reply of ${frame.length} bytes, expected ${request.replyLength} for this request` };
-  }
-  // Writes echo what they did: an echo of something else means the write went elsewhere.
-  if (request.fc >= 5 && !frame.subarray(2, 6).equals(request.frame.subarray(2, 6))) {
-    return { kind: 'malformed', message: `the device confirmed a different write (${frame.subarray(2, 6).toString('hex')})` };
-  }
-  return undefined;
+  return pdu.replyProblem(RTU, request, frame);
 }
 
 /** The registers of a checked FC03/FC04 reply. */
 export function replyRegisters(frame: Buffer): number[] {
-  const out: number[] = [];
-  for (let i = 3; i < frame.length - 2; i += 2) out.push(frame.readUInt16BE(i));
-  return out;
+  return pdu.replyRegisters(RTU, frame);
 }
 
-/** The first `count` bits of a checked FC01/FC02 reply, least significant bit of each byte first. */
+/** The first `count` bits of a checked FC01/FC02 reply. */
 export function replyBits(frame: Buffer, count: number): boolean[] {
-  return Array.from({ length: count }, (_, i) => ((frame[3 + (i >> 3)] >> (i & 7)) & 1) === 1);
+  return pdu.replyBits(RTU, frame, count);
 }

@@ -3,7 +3,7 @@
  * with the correct reply — then bent by a few random mutations (bits flipped, bytes overwritten,
  * cut short, lengthened, a field rewritten, the frame sent twice) and delivered in random chunks
  * with random pauses. Unlike test/drivers/modbus/faults.test.ts (random bytes), these replies
- * are mostly well framed, so they reach modbus-serial's parser and the driver's decoding.
+ * are mostly well framed, so they reach the reply checks (pdu.ts) and the driver's decoding.
  *
  * For every case, through the real driver on a real socket: read() resolves with one
  * well-formed reading per tag or rejects saying the connection is gone, within a bound; nothing

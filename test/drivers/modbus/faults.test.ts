@@ -175,7 +175,7 @@ describe('byte streams that are not Modbus TCP', () => {
     const answer: { bytes: Uint8Array } = { bytes: new Uint8Array() };
     const dev = await rawDevice((req, sock) => {
       const bytes = Buffer.from(answer.bytes);
-      // Half the time keep the real transaction id, so modbus-serial gets to parse the PDU.
+      // Half the time keep the real transaction id, so the reply gets as far as the PDU checks.
       if (bytes.length >= 2 && bytes[0] % 2 === 0) bytes.writeUInt16BE(req.tid, 0);
       sock.write(bytes);
     });
