@@ -12,10 +12,10 @@
  * `floorgate_write_commands_total{result}` (ok | refused | failed).
  */
 import type { Logger } from 'pino';
-import { Counter, type Registry } from 'prom-client';
 import type { TagConfig } from '../config/types.js';
 import type { Value } from '../driver.js';
 import { RateLimit } from '../forward/rate-limit.js';
+import type { Counter, Registry } from '../metrics/registry.js';
 import { checkWriteValue } from './value.js';
 
 /** Commands per second per gateway, and the burst allowed. */
@@ -54,12 +54,9 @@ export class Commands {
   constructor(opts: CommandsOptions) {
     this.target = opts.target;
     this.log = opts.log;
-    if (opts.registry) {
-      this.counter = new Counter({
-        name: 'floorgate_write_commands_total', help: 'Write commands received, by result (ok, refused, failed)',
-        labelNames: ['result'], registers: [opts.registry],
-      });
-    }
+    this.counter = opts.registry?.counter({
+      name: 'floorgate_write_commands_total', help: 'Write commands received, by result (ok, refused, failed)', labelNames: ['result'],
+    });
   }
 
   /**

@@ -78,13 +78,15 @@ function route(req: http.IncomingMessage, res: http.ServerResponse, opts: HttpSe
     }
     send(req, res, status, JSON_TYPE, body);
   } else if (path === '/metrics') {
-    opts.metrics.registry.metrics().then(
-      (text) => send(req, res, 200, opts.metrics.registry.contentType, text),
-      (err: unknown) => {
-        opts.log.error({ err }, 'rendering metrics failed');
-        send(req, res, 500, TEXT_TYPE, 'internal error while rendering metrics\n');
-      },
-    );
+    let text: string;
+    try {
+      text = opts.metrics.registry.render();
+    } catch (err) {
+      opts.log.error({ err }, 'rendering metrics failed');
+      send(req, res, 500, TEXT_TYPE, 'internal error while rendering metrics\n');
+      return;
+    }
+    send(req, res, 200, opts.metrics.registry.contentType, text);
   } else {
     let answer: UiAnswer | undefined;
     try {

@@ -25,7 +25,7 @@ describe('steady state', () => {
     const fwd = rig.add(new Forwarder({ config, store, log, metrics }), (f) => f.stop());
     fwd.start();
     await until(() => fwd.state().connected, 5_000, 'connected');
-    expect(await metrics.mqttConnected.get()).toMatchObject({ values: [{ value: 1 }] });
+    expect(metrics.mqttConnected.get()).toBe(1);
 
     for (let i = 0; i < 10; i++) {
       appendBatches(store, 50);
@@ -48,7 +48,7 @@ describe('steady state', () => {
 
     await until(() => store.stats().messages === 0, 5_000, 'every message acknowledged to the store');
     expect(fwd.state()).toMatchObject({ connected: true, inflight: 0, backlogRemaining: 0 });
-    expect(await metrics.published.get()).toMatchObject({ values: [{ value: 500 }] });
+    expect(metrics.published.get()).toBe(500);
   });
 
   it('per_tag, QoS 2: topic per tag, flat payload', async () => {

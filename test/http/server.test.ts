@@ -139,7 +139,7 @@ describe('GET /metrics', () => {
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
     for (const [name, type] of SPEC_METRICS) expect(res.body).toContain(`# TYPE ${name} ${type}\n`);
-    // Process metrics come along for free (RSS, event loop lag, GC).
+    // Process metrics come along (RSS, CPU, heap, descriptors, handles), read at scrape time.
     expect(res.body).toContain('# TYPE process_resident_memory_bytes gauge');
   });
 

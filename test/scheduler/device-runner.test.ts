@@ -98,8 +98,8 @@ describe('device runner', () => {
     expect(a.status()).toMatchObject({ up: true, error: null });
     expect(b.status()).toMatchObject({ up: false, last_ok_ts: null });
     expect(b.status().error).toMatch(/ECONNREFUSED/);
-    expect((await metrics.deviceUp.get()).values.find((v) => v.labels.device === 'live')?.value).toBe(1);
-    expect((await metrics.deviceUp.get()).values.find((v) => v.labels.device === 'dead')?.value).toBe(0);
+    expect(metrics.deviceUp.get({ device: 'live' })).toBe(1);
+    expect(metrics.deviceUp.get({ device: 'dead' })).toBe(0);
   });
 
   it('a device that stops answering: bad once with the timeout, overruns counted, recovery published', async () => {
@@ -121,7 +121,7 @@ describe('device runner', () => {
     expect(badTemperature[0].error).toMatch(/timeout|connection lost/);
     expect(r.status().up).toBe(false);
     // 300 ms timeouts against a 100 ms interval: ticks found the poll still running.
-    const overruns = (await metrics.pollOverruns.get()).values.find((v) => v.labels.device === 'press')?.value ?? 0;
+    const overruns = metrics.pollOverruns.get({ device: 'press' }) ?? 0;
     expect(overruns).toBeGreaterThan(0);
 
     plc.setFault({});
