@@ -20,7 +20,7 @@
  *   session parts (write commands) subscribe, publish and hear messages through the same link.
  */
 import fs from 'node:fs';
-import mqtt, { type IClientOptions, type IClientPublishOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { FloorgateConfig } from '../config/types.js';
 import type { MessageStore } from '../buffer/types.js';
@@ -30,6 +30,7 @@ import { VERSION } from '../package-info.js';
 import type { Link, OutgoingMessage, SessionPart, WireFormat } from './format.js';
 import { JsonFormat } from './json-format.js';
 import { Lane } from './lane.js';
+import { connectMqtt } from './mqtt-connect.js';
 import { RateLimit } from './rate-limit.js';
 import { isRefusal, safeUrl, why } from './why.js';
 
@@ -201,7 +202,7 @@ export class Forwarder {
     this.attemptError = null;
     let client: MqttClient;
     try {
-      client = mqtt.connect(this.config.mqtt.url, this.clientOptions());
+      client = connectMqtt(this.config.mqtt.url, this.clientOptions());
     } catch (err) {
       // Unreadable TLS files and the like: the same backoff as a broker that is down.
       this.attemptFailed(why(err), false);
