@@ -52,8 +52,12 @@ export class DeviceRunner {
   private running: Promise<void> | undefined;
   private readonly state: DeviceStatus = { up: false, last_ok_ts: null, error: null, last_poll_ms: null };
   private lastOverrunLog = -Infinity;
-  /** The last reading of every tag, published or not: what the status page shows. */
-  private readonly latest = new Map<string, Reading>();
+  /**
+   * The last reading of every tag, published or not: what the status page shows. Updated in
+   * place: a new object per tag and poll would live a whole poll interval, get promoted to V8's
+   * old space and cost full GCs (and RSS) to reclaim.
+   */
+  private readonly latest = new Map<string, LatestReading>();
   /** Polls and writes of the device, one at a time, in the order queued. */
   private queue: Promise<void> = Promise.resolve();
   /** The connected driver while its polls run; undefined while connecting or backing off. */
@@ -80,7 +84,7 @@ export class DeviceRunner {
     const out: Reading[] = [];
     for (const tag of this.device.tags) {
       const r = this.latest.get(tag.name);
-      if (r) out.push(r);
+      if (r) out.push(r.reading(tag.name));
     }
     return out;
   }
@@ -234,10 +238,16 @@ export class DeviceRunner {
     for (const r of readings) {
       const tag = this.tagsByName.get(r.tag);
       if (!tag) continue;
-      this.latest.set(r.tag, r);
+      this.remember(r);
       if (this.filter.accept(tag, r, now)) out.push(r);
     }
     if (out.length > 0) this.opts.emit(this.device.name, out);
+  }
+
+  private remember(r: Reading): void {
+    const kept = this.latest.get(r.tag);
+    if (kept) kept.update(r);
+    else this.latest.set(r.tag, new LatestReading(r));
   }
 
   private setUp(ts: number): void {
@@ -264,7 +274,7 @@ export class DeviceRunner {
     const out: Reading[] = [];
     for (const tag of this.device.tags) {
       const r: Reading = { tag: tag.name, value: null, quality: 'bad', ts, error };
-      this.latest.set(tag.name, r);
+      this.remember(r);
       if (this.filter.accept(tag, r, now)) out.push(r);
     }
     if (out.length > 0) this.opts.emit(this.device.name, out);
@@ -277,6 +287,29 @@ export class DeviceRunner {
     this.lastOverrunLog = now;
     this.log.warn({ group: group.key, interval_ms: group.interval },
       'poll overrun: the previous poll of this group was still running, tick skipped (the device is slower than poll_interval)');
+  }
+}
+
+class LatestReading {
+  private value!: Reading['value'];
+  private quality!: Reading['quality'];
+  private ts!: number;
+  private error: string | undefined;
+
+  constructor(r: Reading) {
+    this.update(r);
+  }
+
+  update(r: Reading): void {
+    this.value = r.value;
+    this.quality = r.quality;
+    this.ts = r.ts;
+    this.error = r.error;
+  }
+
+  reading(tag: string): Reading {
+    const r: Reading = { tag, value: this.value, quality: this.quality, ts: this.ts };
+    return this.error === undefined ? r : { ...r, error: this.error };
   }
 }
 
