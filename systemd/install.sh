@@ -72,6 +72,9 @@ case "$NODE" in /*) ;; *) die "--node must be an absolute path" ;; esac
 case "$PREFIX$NODE" in *[!A-Za-z0-9/._+-]*) die "--prefix and --node must not contain spaces or special characters" ;; esac
 "$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
   || die "$NODE is Node.js $("$NODE" --version); floorgate needs 20 or newer"
+# The V8 flags floorgate runs with are those on its CLI's shebang line (README: Performance).
+NODE_CMD="$NODE $(sed -n '1s/^#!.* -S node *//p' "$SRC/dist/src/cli/main.js")"
+NODE_CMD=${NODE_CMD% }
 case "$NODE" in
   /home/* | /root/*) echo "warning: $NODE is below /home or /root, which the service cannot see (ProtectHome=yes); install Node.js system-wide" >&2 ;;
 esac
@@ -140,7 +143,7 @@ put_file() {
 }
 
 put_file "$WRAPPER" "#!/bin/sh
-exec $NODE $PREFIX/dist/src/cli/main.js \"\$@\"" 755
+exec $NODE_CMD $PREFIX/dist/src/cli/main.js \"\$@\"" 755
 
 # --- account -----------------------------------------------------------------------------------
 in_file() { [ -f "$R/etc/$1" ] && grep -q "^$2:" "$R/etc/$1"; }
@@ -189,7 +192,7 @@ fi
 put_dir "$STATE_DIR" 700 "$FG_UID" "$FG_GID"
 
 # --- service -----------------------------------------------------------------------------------
-unit=$(sed "s|^ExecStart=.*|ExecStart=$NODE $PREFIX/dist/src/cli/main.js run -c $CONFIG_DIR/floorgate.yaml|" "$SRC/systemd/floorgate.service")
+unit=$(sed "s|^ExecStart=.*|ExecStart=$NODE_CMD $PREFIX/dist/src/cli/main.js run -c $CONFIG_DIR/floorgate.yaml|" "$SRC/systemd/floorgate.service")
 put_file "$UNIT" "$unit" 644
 UNIT_CHANGED=$PUT_CHANGED
 

@@ -13,6 +13,8 @@ import { onCore } from './procfs.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+/** The V8 flags on the CLI's shebang line: floorgate is measured as it is deployed. */
+export const NODE_FLAGS = fs.readFileSync(CLI, 'utf8').split('\n', 1)[0].replace(/^#!.* -S node/, '').split(' ').filter(Boolean);
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
@@ -117,7 +119,7 @@ export interface MetricsSample {
 }
 
 export function spawnGateway(configFile: string, opts: SpawnOptions = {}): GatewayProcess {
-  const node = [process.execPath, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), CLI, 'run', '-c', configFile];
+  const node = [process.execPath, ...NODE_FLAGS, ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []), CLI, 'run', '-c', configFile];
   const argv = [...(opts.core === undefined ? [] : onCore(opts.core)), ...node];
   const spawnedAt = Date.now();
   const child = track(spawn(argv[0], argv.slice(1), { cwd: ROOT, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] }));

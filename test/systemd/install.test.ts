@@ -22,7 +22,7 @@ function makeCheckout(dir: string): void {
     fs.mkdirSync(path.dirname(path.join(dir, rel)), { recursive: true });
     fs.writeFileSync(path.join(dir, rel), text);
   };
-  write('dist/src/cli/main.js', 'console.log("floorgate v1", process.argv.slice(2).join(" "));\n');
+  write('dist/src/cli/main.js', '#!/usr/bin/env -S node --max-semi-space-size=1 --stack-size=900\nconsole.log("floorgate v1", process.argv.slice(2).join(" "));\n');
   write('dist/test/bench/run.js', '// benchmarks are not installed\n');
   write('config/floorgate.example.yaml', 'gateway:\n  id: line1-gw01\n');
   write('config/demo.yaml', 'gateway:\n  id: demo-gw\n');
@@ -115,16 +115,16 @@ describe('install.sh --root into an empty directory', () => {
     expect(fs.readdirSync(path.join(root, 'opt'))).toEqual(['floorgate']);
   });
 
-  it('points the unit and the wrapper at the installed copy, run by node itself', () => {
+  it('points the unit and the wrapper at the installed copy, run by node itself with the flags of its shebang', () => {
     const unit = fs.readFileSync(path.join(root, 'etc/systemd/system/floorgate.service'), 'utf8');
     const execStart = unit.split('\n').filter((l) => l.startsWith('ExecStart='));
     expect(execStart).toHaveLength(1);
-    expect(execStart[0]).toMatch(/^ExecStart=\/\S*\/node \/opt\/floorgate\/dist\/src\/cli\/main\.js run -c \/etc\/floorgate\/floorgate\.yaml$/);
+    expect(execStart[0]).toMatch(/^ExecStart=\/\S*\/node --max-semi-space-size=1 --stack-size=900 \/opt\/floorgate\/dist\/src\/cli\/main\.js run -c \/etc\/floorgate\/floorgate\.yaml$/);
     // Apart from ExecStart, the installed unit is the template.
     const template = fs.readFileSync(UNIT_TEMPLATE, 'utf8');
     expect(unit.replace(/^ExecStart=.*$/m, '')).toBe(template.replace(/^ExecStart=.*$/m, ''));
     const wrapper = path.join(root, 'usr/local/bin/floorgate');
-    expect(fs.readFileSync(wrapper, 'utf8')).toMatch(/^#!\/bin\/sh\nexec \/\S*\/node \/opt\/floorgate\/dist\/src\/cli\/main\.js "\$@"\n$/);
+    expect(fs.readFileSync(wrapper, 'utf8')).toMatch(/^#!\/bin\/sh\nexec \/\S*\/node --max-semi-space-size=1 --stack-size=900 \/opt\/floorgate\/dist\/src\/cli\/main\.js "\$@"\n$/);
     expect(mode(wrapper)).toBe('755');
   });
 
@@ -223,7 +223,7 @@ describe('install.sh arguments and preconditions', () => {
     expect(run.status).toBe(0);
     expect(exists(path.join(root, 'srv/floorgate/dist/src/cli/main.js'))).toBe(true);
     expect(fs.readFileSync(path.join(root, 'etc/systemd/system/floorgate.service'), 'utf8'))
-      .toMatch(/^ExecStart=\S+ \/srv\/floorgate\/dist\/src\/cli\/main\.js run/m);
+      .toMatch(/^ExecStart=\S+ --max-semi-space-size=1 --stack-size=900 \/srv\/floorgate\/dist\/src\/cli\/main\.js run/m);
   });
 
   it('refuses a checkout that was not built, before touching anything', () => {
