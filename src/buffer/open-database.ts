@@ -84,6 +84,10 @@ function configure(db: Database.Database, sync: 'normal' | 'full'): void {
   db.pragma('wal_autocheckpoint = 0');
   // Dirty pages reach the WAL only at commit, once each: what the frame bounds assume.
   db.pragma('cache_spill = false');
+  // better-sqlite3 builds SQLite with a 16 MB page cache, which an outage's backlog fills (RSS
+  // +15 MB). Appends touch the right edge of the b-tree and reads and deletes the left: SQLite's
+  // own default of 2 MB holds both.
+  db.pragma('cache_size = -2048');
   db.pragma('temp_store = MEMORY');
   // A `floorgate buffer stats` reader holds its snapshot for milliseconds; a checkpoint waits.
   db.pragma('busy_timeout = 250');
