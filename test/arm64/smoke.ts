@@ -20,6 +20,7 @@ import Database from 'better-sqlite3';
 import { AuditSession, type CompletenessReport } from '../../src/audit/completeness.js';
 import { readMeta } from '../../src/buffer/schema.js';
 import { PACKAGE_ROOT } from '../../src/package-info.js';
+import { shebangNodeFlags } from '../helpers/node-flags.js';
 import { PersistentBroker } from './broker.js';
 import { subscribeKeepingSession, type SessionSubscriber } from './subscriber.js';
 import { sampleUsage, type Usage } from './usage.js';
@@ -37,6 +38,8 @@ if (!args.root) throw new Error('usage: smoke.js --root DIR [--app DIR] [--node 
 const ROOT = path.resolve(args.root);
 // The package root, found the same way from test/ under vitest and from dist/test/ once compiled.
 const CLI = path.join(PACKAGE_ROOT, 'dist/src/cli/main.js');
+/** As installed: with the Node flags of the CLI's shebang (the app in the root is the same build). */
+const NODE_FLAGS = shebangNodeFlags(CLI);
 const STEADY_MS = Number(args.seconds) * 1000;
 // Everything after start-up is in the steady window, but the first seconds under qemu are
 // spent translating code: left out of the CPU figure.
@@ -69,7 +72,7 @@ const hostTarget: Target = {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'floorgate-arm64-host-'));
     return { host: dir, inside: dir };
   },
-  spawnGateway: (config) => spawn(process.execPath, [CLI, 'run', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] }),
+  spawnGateway: (config) => spawn(process.execPath, [...NODE_FLAGS, CLI, 'run', '-c', config], { stdio: ['ignore', 'pipe', 'pipe'] }),
 };
 
 const arm64Target: Target = {
@@ -80,7 +83,7 @@ const arm64Target: Target = {
     return { host: dir, inside: dir.slice(ROOT.length) };
   },
   // chroot execs node in place, so the pid is the (emulated) gateway's.
-  spawnGateway: (config) => spawn('chroot', [ROOT, args.node!, `${args.app}/dist/src/cli/main.js`, 'run', '-c', config], {
+  spawnGateway: (config) => spawn('chroot', [ROOT, args.node!, ...NODE_FLAGS, `${args.app}/dist/src/cli/main.js`, 'run', '-c', config], {
     env: ROOT_ENV, stdio: ['ignore', 'pipe', 'pipe'],
   }),
 };

@@ -9,12 +9,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shebangNodeFlags } from '../helpers/node-flags.js';
 import { onCore } from './procfs.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
-/** The V8 flags on the CLI's shebang line: floorgate is measured as it is deployed. */
-export const NODE_FLAGS = fs.readFileSync(CLI, 'utf8').split('\n', 1)[0].replace(/^#!.* -S node/, '').split(' ').filter(Boolean);
+/** floorgate is measured as it is deployed, with its shebang's Node flags. */
+export const NODE_FLAGS = shebangNodeFlags(CLI);
 
 const children = new Set<ChildProcess>();
 process.on('exit', () => {
