@@ -1,12 +1,13 @@
 /**
- * Runs the real CLI (the compiled dist/, as an operator would) as a child process, and
- * collects its JSON log lines. Every process started here is killed by pid in stopAll().
+ * Runs the real CLI (the compiled dist/, as an operator would: with its shebang's Node flags)
+ * as a child process, and collects its JSON log lines. Every process started here is killed by pid in stopAll().
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shebangNodeFlags } from './node-flags.js';
 import { reapOnExit } from './reap.js';
 
 /**
@@ -19,6 +20,7 @@ export const ROOT = (() => {
   return dir;
 })();
 export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+const NODE_FLAGS = shebangNodeFlags(CLI);
 
 const started = new Set<ChildProcess>();
 
@@ -35,7 +37,7 @@ export interface CliProcess {
 }
 
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], {
+  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
