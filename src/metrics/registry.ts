@@ -108,8 +108,23 @@ export class Counter<L extends string = never> extends Scalar<L> {
   readonly type = 'counter';
 
   inc(labels?: LabelValues<L>, n = 1): void {
-    if (!(n >= 0)) throw new Error(`metric ${this.name}: a counter only goes up, got ${n}`);
+    this.checkStep(n);
     this.seriesOf(labels).value += n;
+  }
+
+  /** One series, its labels checked and joined once: for updates on a hot path (per poll, per request). */
+  labels(labels: LabelValues<L>): { inc(n?: number): void } {
+    const series = this.seriesOf(labels);
+    return {
+      inc: (n = 1) => {
+        this.checkStep(n);
+        series.value += n;
+      },
+    };
+  }
+
+  private checkStep(n: number): void {
+    if (!(n >= 0)) throw new Error(`metric ${this.name}: a counter only goes up, got ${n}`);
   }
 }
 
@@ -121,6 +136,12 @@ export class Gauge<L extends string = never> extends Scalar<L> {
   set(labelsOrValue: LabelValues<L> | number, value?: number): void {
     if (typeof labelsOrValue === 'number') this.seriesOf(undefined).value = labelsOrValue;
     else this.seriesOf(labelsOrValue).value = value!;
+  }
+
+  /** One series, its labels checked and joined once (see Counter.labels). */
+  labels(labels: LabelValues<L>): { set(value: number): void } {
+    const series = this.seriesOf(labels);
+    return { set: (value) => { series.value = value; } };
   }
 }
 
@@ -146,9 +167,23 @@ export class Histogram<L extends string = never> extends Metric<L, HistogramSeri
   }
 
   observe(labels: LabelValues<L>, value: number): void {
+    this.record(this.seriesOf(labels), value);
+  }
+
+  /** One series, its labels checked and joined once (see Counter.labels). */
+  labels(labels: LabelValues<L>): { observe(value: number): void } {
+    const series = this.seriesOf(labels);
+    return { observe: (value) => this.record(series, value) };
+  }
+
+  private seriesOf(labels: LabelValues<L>): HistogramSeries {
     const key = this.keyOf(labels);
     let s = this.series.get(key);
     if (!s) this.series.set(key, (s = this.emptySeries()));
+    return s;
+  }
+
+  private record(s: HistogramSeries, value: number): void {
     const bucket = this.bounds.findIndex((b) => value <= b);
     s.counts[bucket === -1 ? this.bounds.length : bucket]++;
     s.sum += value;

@@ -62,13 +62,15 @@ export class DeviceRunner {
   private queue: Promise<void> = Promise.resolve();
   /** The connected driver while its polls run; undefined while connecting or backing off. */
   private serving: Driver | undefined;
+  private readonly metrics: ReturnType<typeof deviceSeries>;
 
   constructor(private readonly opts: DeviceRunnerOptions) {
     this.device = opts.device;
     this.tagsByName = new Map(opts.device.tags.map((t) => [t.name, t]));
     this.log = opts.log.child({ device: opts.device.name });
     this.backoff = new Backoff(opts.reconnectMinMs ?? 1000, opts.reconnectMaxMs ?? 30_000);
-    opts.metrics.deviceUp.set({ device: this.device.name }, 0);
+    this.metrics = deviceSeries(opts.metrics, opts.device.name);
+    this.metrics.up.set(0);
   }
 
   start(): void {
@@ -127,7 +129,7 @@ export class DeviceRunner {
       }
     }
     await this.driver?.close().catch(() => {});
-    this.opts.metrics.deviceUp.set({ device: this.device.name }, 0);
+    this.metrics.up.set(0);
   }
 
   /** Resolves with a connected driver, or undefined after a failed attempt and its backoff. */
@@ -136,7 +138,7 @@ export class DeviceRunner {
       this.driver ??= await this.opts.module.create(this.device, {
         log: this.log,
         dataDir: this.opts.dataDir,
-        countRequest: (n = 1) => this.opts.metrics.modbusRequests.inc({ device: this.device.name }, n),
+        countRequest: this.metrics.modbusRequests.inc,
       });
       await this.driver.connect(signal);
       if (signal.aborted) return undefined;
@@ -216,7 +218,7 @@ export class DeviceRunner {
     const readings = await driver.read(group, signal);
     const ms = performance.now() - started;
     this.state.last_poll_ms = Math.round(ms * 10) / 10;
-    this.opts.metrics.pollDuration.observe({ device: this.device.name }, ms / 1000);
+    this.metrics.pollDuration.observe(ms / 1000);
     this.deliver(readings);
   }
 
@@ -232,7 +234,7 @@ export class DeviceRunner {
     else if (readings.length > 0 && (pushedTags === undefined || readings.length >= pushedTags)) {
       this.setDown(readings[0].error ?? 'bad quality');
     }
-    this.opts.metrics.readings.inc({ device: this.device.name }, readings.length);
+    this.metrics.readings.inc(readings.length);
     const now = performance.now();
     const out: Reading[] = [];
     for (const r of readings) {
@@ -256,14 +258,14 @@ export class DeviceRunner {
     this.log.info('device up');
     this.state.up = true;
     this.state.error = null;
-    this.opts.metrics.deviceUp.set({ device: this.device.name }, 1);
+    this.metrics.up.set(1);
   }
 
   private setDown(error: string): void {
     if (this.state.up || this.state.error !== error) this.log.warn({ error }, 'device down');
     this.state.up = false;
     this.state.error = error;
-    this.opts.metrics.deviceUp.set({ device: this.device.name }, 0);
+    this.metrics.up.set(0);
   }
 
   /** The connection failed: the device is down and every tag bad (published once per transition). */
@@ -281,13 +283,25 @@ export class DeviceRunner {
   }
 
   private overrun(group: PollGroup): void {
-    this.opts.metrics.pollOverruns.inc({ device: this.device.name });
+    this.metrics.pollOverruns.inc();
     const now = performance.now();
     if (now - this.lastOverrunLog < OVERRUN_LOG_INTERVAL_MS) return;
     this.lastOverrunLog = now;
     this.log.warn({ group: group.key, interval_ms: group.interval },
       'poll overrun: the previous poll of this group was still running, tick skipped (the device is slower than poll_interval)');
   }
+}
+
+/** A device's series of the metrics, bound once rather than looked up at every poll and request. */
+function deviceSeries(m: Metrics, device: string) {
+  const labels = { device };
+  return {
+    up: m.deviceUp.labels(labels),
+    readings: m.readings.labels(labels),
+    pollDuration: m.pollDuration.labels(labels),
+    pollOverruns: m.pollOverruns.labels(labels),
+    modbusRequests: m.modbusRequests.labels(labels),
+  };
 }
 
 class LatestReading {

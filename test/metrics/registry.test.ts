@@ -140,6 +140,27 @@ x_escaped{path="plain"} NaN
     expect(r.render()).toContain('x_up{device="a"} 1\n');
   });
 
+
+  it('labels() binds one series: its updates land where the labelled calls put theirs', () => {
+    const r = new Registry();
+    const reads = r.counter({ name: 'x_reads_total', help: 'Reads', labelNames: ['device'] });
+    const up = r.gauge({ name: 'x_up', help: 'Up', labelNames: ['device'] });
+    const took = r.histogram({ name: 'x_seconds', help: 'Took', labelNames: ['device'], buckets: [0.1, 1] });
+    const a = { reads: reads.labels({ device: 'a' }), up: up.labels({ device: 'a' }), took: took.labels({ device: 'a' }) };
+    a.reads.inc();
+    a.reads.inc(4);
+    reads.inc({ device: 'a' }, 2);
+    reads.inc({ device: 'b' });
+    a.up.set(1);
+    a.took.observe(0.5);
+    took.observe({ device: 'a' }, 2);
+    expect(reads.get({ device: 'a' })).toBe(7);
+    expect(reads.get({ device: 'b' })).toBe(1);
+    expect(up.get({ device: 'a' })).toBe(1);
+    expect(r.render()).toContain('x_seconds_bucket{le="0.1",device="a"} 0\nx_seconds_bucket{le="1",device="a"} 1\nx_seconds_bucket{le="+Inf",device="a"} 2\nx_seconds_sum{device="a"} 2.5\nx_seconds_count{device="a"} 2\n');
+    expect(() => a.reads.inc(-1)).toThrow(/only goes up/);
+    expect(() => reads.labels({ device: 'a', extra: 'x' } as never)).toThrow(/labels must be exactly/);
+  });
   it('refuses misuse instead of exporting something wrong', () => {
     const r = new Registry();
     const c = r.counter({ name: 'x_total', help: 'x', labelNames: ['device'] });
