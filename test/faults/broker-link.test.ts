@@ -21,11 +21,7 @@ beforeAll(async () => {
 }, 40_000);
 
 afterAll(async () => {
-  const code = await gw?.proc.stop('SIGTERM');
-  const report = rig.audit();
-  figures('broker link', { faults, messages: report.messages, readings: report.readings, missing: report.missing, duplicates: report.duplicates });
-  await rig?.close();
-  expect(code).toBe(0);
+  expect(await rig.finish(gw, 'broker link', faults)).toBe(0);
 }, 30_000);
 
 const health = () => getJson(gw.httpPort, '/healthz');

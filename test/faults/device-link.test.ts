@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBufferStats } from '../../src/buffer/stats.js';
-import { eventually, figures, getJson, getText, metric, readingsSince, sleep, FaultRig, type Gateway, type Reading } from './rig.js';
+import { eventually, getJson, getText, metric, readingsSince, sleep, FaultRig, type Gateway, type Reading } from './rig.js';
 
 let rig: FaultRig;
 let gw: Gateway;
@@ -21,11 +21,7 @@ beforeAll(async () => {
 }, 40_000);
 
 afterAll(async () => {
-  const code = await gw?.proc.stop('SIGTERM');
-  const report = rig.audit();
-  figures('device link', { faults, messages: report.messages, readings: report.readings, missing: report.missing, duplicates: report.duplicates });
-  await rig?.close();
-  expect(code).toBe(0);
+  expect(await rig.finish(gw, 'device link', faults)).toBe(0);
 }, 30_000);
 
 const device = async () => (await getJson(gw.httpPort, '/healthz')).body.devices['press-1'] as { up: boolean; error: string | null };

@@ -67,6 +67,15 @@ export class FaultRig {
     return audit(this.sub.messages);
   }
 
+  /** SIGTERM to the gateway, the run's figures printed, the rig closed; resolves with the exit code. */
+  async finish(gw: Gateway | undefined, test: string, faults: number): Promise<number | string | undefined> {
+    const code = await gw?.proc.stop('SIGTERM');
+    const report = this.audit();
+    figures(test, { faults, messages: report.messages, readings: report.readings, missing: report.missing, duplicates: report.duplicates });
+    await this.close();
+    return code;
+  }
+
   async close(): Promise<void> {
     await stopAll();
     await this.sub?.close();
