@@ -6,43 +6,30 @@
  * let anyone write (failed, with the server's status name).
  */
 import fs from 'node:fs';
-import mqtt from 'mqtt';
 import { AttributeIds, OPCUAClient, type ClientSession } from 'node-opcua-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
-import { Runtime } from '../../src/runtime.js';
-import { Metrics } from '../../src/metrics.js';
 import { startOpcuaSim, type RunningOpcuaSim } from '../../drivers/opcua/sim.js';
 import { startBroker, type Broker } from '../helpers/broker.js';
 import { tempDir } from '../helpers/gateway.js';
-import { captureLog, until, type LogCapture } from '../forward/setup.js';
+import { until } from '../forward/setup.js';
+import { connectScada, startGateway, type Gateway, type Scada } from './setup.js';
 
 const BASE = 'fg/gw-ua/oven';
 let broker: Broker;
 let sim: RunningOpcuaSim;
-let runtime: Runtime;
+let gw: Gateway;
 let client: OPCUAClient;
 let session: ClientSession;
-let scada: mqtt.MqttClient;
-let capture: LogCapture;
-let metrics: Metrics;
+let scada: Scada;
 let dir: string;
-const results: { topic: string; body: Record<string, unknown> }[] = [];
-const data: { tag: string; value: unknown }[] = [];
 
 beforeAll(async () => {
   dir = tempDir('floorgate-opcua-commands-');
   broker = await startBroker();
   sim = await startOpcuaSim({ pkiDir: `${dir}/sim-pki` });
-  scada = await mqtt.connectAsync(broker.url, { protocolVersion: 4, reconnectPeriod: 0 });
-  scada.on('message', (topic, payload) => {
-    const body = JSON.parse(payload.toString());
-    if (topic.endsWith('/set/result')) results.push({ topic, body });
-    else if (topic === BASE) for (const r of body.readings) data.push({ tag: r.tag, value: r.value });
-  });
-  await scada.subscribeAsync([`${BASE}/+/set/result`, BASE], { qos: 1 });
+  scada = await connectScada(broker.url, BASE);
 
-  const loaded = loadConfigText(`
+  gw = await startGateway(`
 gateway: { id: gw-ua, data_dir: ${dir}/data }
 log: { level: debug }
 mqtt: { url: "${broker.url}", topic_prefix: fg, keepalive: 2s, reconnect_min: 100ms, reconnect_max: 500ms }
@@ -63,37 +50,22 @@ devices:
       - { name: serial, node_id: "ns=1;s=Oven.SerialNumber", mode: poll, writable: true, deadband: 0 }
       - { name: running, node_id: "ns=1;s=Oven.Running", mode: poll, deadband: 0 }
 `, `${dir}/floorgate.yaml`);
-  if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
-  capture = captureLog();
-  metrics = new Metrics(false);
-  runtime = await Runtime.open(loaded.config, capture.log, metrics);
-  await runtime.start();
 
   client = OPCUAClient.create({ endpointMustExist: false, connectionStrategy: { maxRetry: 0 } });
   await client.connect(sim.endpoint);
   session = await client.createSession();
-  await until(() => data.some((d) => d.tag === 'setpoint') && data.some((d) => d.tag === 'batch'), 20_000, 'the first readings upstream');
+  await until(() => scada.data.some((d) => d.tag === 'setpoint') && scada.data.some((d) => d.tag === 'batch'), 20_000, 'the first readings upstream');
 }, 40_000);
 
 afterAll(async () => {
-  await runtime?.stop();
+  await gw?.runtime.stop();
   await session?.close().catch(() => {});
   await client?.disconnect();
-  await scada?.endAsync(true);
+  await scada?.close();
   await sim?.close();
   await broker?.stop();
   if (dir) fs.rmSync(dir, { recursive: true, force: true });
 });
-
-/** Publishes one command and resolves with its result (spaced out to stay under the rate limit). */
-async function command(tag: string, payload: string): Promise<Record<string, unknown>> {
-  await new Promise((r) => setTimeout(r, 110));
-  const before = results.length;
-  const topic = `${BASE}/${tag}/set`;
-  await scada.publishAsync(topic, payload, { qos: 1 });
-  await until(() => results.slice(before).some((r) => r.topic === `${topic}/result`), 10_000, `the result of ${topic}`);
-  return results.slice(before).find((r) => r.topic === `${topic}/result`)!.body;
-}
 
 /** The node's value as the simulator holds it, through a client of its own. */
 async function onServer(id: string): Promise<unknown> {
@@ -104,40 +76,40 @@ async function onServer(id: string): Promise<unknown> {
 
 describe('write commands into OPC UA (JSON)', () => {
   it('writes in the node\'s own type; the server holds the value, the result says ok, and the gateway publishes it', async () => {
-    expect(await command('setpoint', '{"value": 215.5, "id": "sp-1"}')).toEqual({ ok: true, value: 215.5, id: 'sp-1', ts: expect.any(Number) });
+    expect(await scada.command('setpoint', '{"value": 215.5, "id": "sp-1"}')).toEqual({ ok: true, value: 215.5, id: 'sp-1', ts: expect.any(Number) });
     expect(await onServer('Oven.Zone1.Setpoint')).toBe(215.5);
     // scale 0.1: the engineering value 123.4 is the raw Int16 1234 on the server.
-    expect(await command('fan', '123.4')).toMatchObject({ ok: true, value: 123.4 });
+    expect(await scada.command('fan', '123.4')).toMatchObject({ ok: true, value: 123.4 });
     expect(await onServer('Oven.Fan.SpeedSetpoint')).toBe(1234);
-    expect(await command('batch', '{"value": "B-2002", "id": 9}')).toMatchObject({ ok: true, value: 'B-2002', id: 9 });
+    expect(await scada.command('batch', '{"value": "B-2002", "id": 9}')).toMatchObject({ ok: true, value: 'B-2002', id: 9 });
     expect(await onServer('Oven.BatchId')).toBe('B-2002');
     // Beyond 2^53 the exact value travels as decimal digits, and comes back as them.
-    expect(await command('energy', '"-9007199254740995"')).toMatchObject({ ok: true, value: '-9007199254740995' });
+    expect(await scada.command('energy', '"-9007199254740995"')).toMatchObject({ ok: true, value: '-9007199254740995' });
     expect(await onServer('Oven.EnergyWh')).toEqual([0xffdfffff, 0xfffffffd]);
-    expect(await command('setpoints', '[160, 190.5]')).toMatchObject({ ok: true, value: [160, 190.5] });
+    expect(await scada.command('setpoints', '[160, 190.5]')).toMatchObject({ ok: true, value: [160, 190.5] });
     expect(await onServer('Oven.Setpoints')).toEqual([160, 190.5]);
     // Read back by the gateway itself: the subscription for setpoint, the polls for the others.
-    await until(() => [['setpoint', 215.5], ['batch', 'B-2002'], ['energy', '-9007199254740995']].every(([tag, value]) => data.some((d) => d.tag === tag && d.value === value))
-      && data.some((d) => d.tag === 'fan' && Math.abs((d.value as number) - 123.4) < 1e-9), 10_000, 'the written values upstream');
+    await until(() => [['setpoint', 215.5], ['batch', 'B-2002'], ['energy', '-9007199254740995']].every(([tag, value]) => scada.data.some((d) => d.tag === tag && d.value === value))
+      && scada.data.some((d) => d.tag === 'fan' && Math.abs((d.value as number) - 123.4) < 1e-9), 10_000, 'the written values upstream');
   });
 
   it('refuses a value that does not fit the node\'s type before asking the server, and reports the server\'s own refusal', async () => {
-    const fan = await command('fan', '{"value": 4000, "id": "too-fast"}');
+    const fan = await scada.command('fan', '{"value": 4000, "id": "too-fast"}');
     expect(fan).toEqual({ ok: false, error: 'value 4000 is out of range for Int16 (raw 40000, allowed -32768..32767)', id: 'too-fast', ts: expect.any(Number) });
-    expect(await command('setpoint', '"hot"')).toMatchObject({ ok: false, error: 'expected a number for Double, got "hot"' });
-    expect(await command('setpoint', '[1, 2]')).toMatchObject({ ok: false, error: 'the node holds a single Double, not an array' });
-    expect(await command('serial', '"OV-0000"')).toMatchObject({
+    expect(await scada.command('setpoint', '"hot"')).toMatchObject({ ok: false, error: 'expected a number for Double, got "hot"' });
+    expect(await scada.command('setpoint', '[1, 2]')).toMatchObject({ ok: false, error: 'the node holds a single Double, not an array' });
+    expect(await scada.command('serial', '"OV-0000"')).toMatchObject({
       ok: false, error: 'write to serial failed: BadNotWritable (The access level does not allow writing to the Node.)',
     });
-    expect(await command('running', 'false')).toMatchObject({ ok: false, error: 'tag oven/running is not writable (it needs writable: true)' });
+    expect(await scada.command('running', 'false')).toMatchObject({ ok: false, error: 'tag oven/running is not writable (it needs writable: true)' });
     expect(await onServer('Oven.Fan.SpeedSetpoint')).toBe(1234);
     expect(await onServer('Oven.Zone1.Setpoint')).toBe(215.5);
     expect(await onServer('Oven.SerialNumber')).toBe('OV-2291');
     expect(await onServer('Oven.Running')).toBe(true);
-    const counts = metrics.registry.render();
+    const counts = gw.metrics.registry.render();
     expect(counts).toContain('floorgate_write_commands_total{result="ok"} 5\n');
     expect(counts).toContain('floorgate_write_commands_total{result="refused"} 4\n');
     expect(counts).toContain('floorgate_write_commands_total{result="failed"} 1\n');
-    expect(capture.text()).toContain('write failed: write to serial failed: BadNotWritable');
+    expect(gw.capture.text()).toContain('write failed: write to serial failed: BadNotWritable');
   });
 });
