@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/metrics.js';
 import type { Health, HealthSource } from '../../src/http/health.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
+import { request as httpRequest, type HttpResponse } from '../helpers/http.js';
 
 const log = pino({ level: 'silent' });
 
@@ -46,18 +47,8 @@ afterEach(async () => {
   await server.close();
 });
 
-/** One request on a fresh connection, so a test sees exactly what the server sent. */
-function request(method: string, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${path}`, { method, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function request(method: string, path: string): Promise<HttpResponse> {
+  return httpRequest(method, `${base}${path}`);
 }
 
 describe('GET /healthz', () => {

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import http from 'node:http';
 import vm from 'node:vm';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/metrics.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
 import { FakeRuntime, HOSTILE, healthy } from './fake-runtime.js';
+import { request as httpRequest, type HttpResponse } from '../helpers/http.js';
 
 const log = pino({ level: 'silent' });
 
@@ -23,17 +23,8 @@ afterEach(async () => {
   await server.close();
 });
 
-function request(method: string, path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(`${base}${path}`, { method, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
+function request(method: string, path: string): Promise<HttpResponse> {
+  return httpRequest(method, `${base}${path}`);
 }
 
 async function json(path: string): Promise<any> {
@@ -196,13 +187,8 @@ describe('read-only and bounded', () => {
     const plain = await startHttpServer({ host: '127.0.0.1', port: 0, health: source, metrics: new Metrics(false), log });
     try {
       for (const path of ['/', '/api/status']) {
-        const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-          http.get(`http://127.0.0.1:${plain.port}${path}`, { agent: false }, (r) => {
-            let body = '';
-            r.on('data', (c) => (body += c)).on('end', () => resolve({ status: r.statusCode!, body }));
-          }).on('error', reject);
-        });
-        expect(res).toEqual({ status: 404, body: 'not found: floorgate serves /healthz and /metrics\n' });
+        const { status, body } = await httpRequest('GET', `http://127.0.0.1:${plain.port}${path}`);
+        expect({ status, body }).toEqual({ status: 404, body: 'not found: floorgate serves /healthz and /metrics\n' });
       }
     } finally {
       await plain.close();
