@@ -1,9 +1,10 @@
 /** The command line as an operator meets it: exit codes, help, probe, sim, run on a bad config. */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, stopAll, tempDir } from '../helpers/gateway.js';
+import { CLI, runCli, stopAll, tempDir } from '../helpers/gateway.js';
 import { startPtyPair } from '../../src/serial/pty-pair.js';
 
 afterEach(stopAll);
@@ -24,6 +25,13 @@ describe('floorgate CLI', () => {
     const runHelp = await run(['run', '--help']);
     expect(runHelp.code).toBe(0);
     expect(runHelp.out).toContain('usage: floorgate run');
+  });
+
+  it('the built CLI runs by its shebang, flags and all, as npx, the bin link and the unit run it', () => {
+    const direct = spawnSync(CLI, ['--help'], { encoding: 'utf8', timeout: 20_000 });
+    expect(direct.error).toBeUndefined();
+    expect(direct.status).toBe(0);
+    expect(direct.stdout).toContain('floorgate run');
   });
 
   it('run refuses an invalid config with exit 78 and FILE:LINE:COL, no stack trace', async () => {
