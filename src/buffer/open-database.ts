@@ -1,6 +1,7 @@
 /**
- * Opens (or creates) the buffer file with the right permissions and settings. A file that is
- * not a floorgate buffer of this version, or that SQLite finds corrupt, is renamed aside with
+ * Opens (or creates) the buffer file with the right permissions and settings, migrating an older
+ * layout. A file that is not a floorgate buffer this version reads, that SQLite finds corrupt,
+ * or that belongs to another seq stream, is renamed aside with
  * its -wal/-shm and a new buffer is started: losing the old backlog is better than gating all
  * new readings on a file nobody can repair at 3 a.m., and the file is kept for a post-mortem.
  * Any other failure (permissions, I/O) is thrown: the file may be fine, so it is left alone.
@@ -10,10 +11,15 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { PAGE_SIZE } from './budget.js';
-import { createSchema, isBlank, layoutProblem } from './schema.js';
+import { createSchema, fileEpoch, isBlank, layoutProblem, migrate } from './schema.js';
 
 export interface OpenDatabaseOptions {
   readonly sync: 'normal' | 'full';
+  /**
+   * The data dir's seq stream (seq-floor.ts), when it has one: a file written for another
+   * stream holds seqs that may collide with this one's, so it is moved aside like a corrupt one.
+   */
+  readonly epoch: string | null;
   readonly log: Logger;
   readonly now: () => number;
 }
@@ -29,6 +35,7 @@ export function openDatabase(file: string, opts: OpenDatabaseOptions): Database.
   try {
     configure(db, opts.sync);
     if (isBlank(db)) createSchema(db, opts.now());
+    else migrate(db);
   } catch (err) {
     db.close();
     throw err;
@@ -45,7 +52,7 @@ function keepOrMoveAside(file: string, opts: OpenDatabaseOptions): void {
   let problem: string | null;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
-    problem = isBlank(db) ? null : layoutProblem(db) ?? integrityProblem(db);
+    problem = isBlank(db) ? null : layoutProblem(db) ?? integrityProblem(db) ?? streamProblem(db, opts.epoch);
   } catch (err) {
     if (!isCorruption(err)) throw err;
     problem = (err as Error).message;
@@ -66,6 +73,11 @@ function keepOrMoveAside(file: string, opts: OpenDatabaseOptions): void {
 function integrityProblem(db: Database.Database): string | null {
   const result = db.pragma('quick_check', { simple: true });
   return result === 'ok' ? null : `quick_check: ${String(result)}`;
+}
+
+function streamProblem(db: Database.Database, expected: string | null): string | null {
+  const epoch = fileEpoch(db);
+  return expected === null || epoch === '' || epoch === expected ? null : `it belongs to seq stream (epoch) ${epoch}, this data dir's is ${expected}`;
 }
 
 function isCorruption(err: unknown): boolean {

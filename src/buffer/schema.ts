@@ -8,10 +8,11 @@ import type Database from 'better-sqlite3';
 /** PRAGMA application_id of a floorgate buffer: "FLGB". */
 export const APPLICATION_ID = 0x464c4742;
 /**
- * Bumped when the layout changes. A file of another version is not read (it is moved aside
- * like a corrupt one); a future version that changes the layout migrates older files here.
+ * Bumped when the layout changes. Older versions are migrated at open (migrate()); a file of a
+ * newer version is not read (it is moved aside like a corrupt one).
+ * 2: meta.epoch and meta.reserved, the seq floor's stream id and reservation (seq-floor.ts).
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** seq is the rowid: appends go to the right edge of one b-tree and no other index is kept. */
 const CREATE = `
@@ -31,7 +32,9 @@ const CREATE = `
     messages INTEGER NOT NULL,
     readings INTEGER NOT NULL,
     dropped_full INTEGER NOT NULL,
-    dropped_max_age INTEGER NOT NULL
+    dropped_max_age INTEGER NOT NULL,
+    epoch TEXT NOT NULL DEFAULT '',
+    reserved INTEGER NOT NULL DEFAULT 0
   );
 `;
 
@@ -45,6 +48,10 @@ export interface Meta {
   readings: number;
   dropped_full: number;
   dropped_max_age: number;
+  /** The seq stream this file belongs to; '' until the first commit after a migration. */
+  epoch: string;
+  /** The seq floor's reservation when this file was last written (seq-floor.ts). */
+  reserved: number;
 }
 
 /** Lays out an empty database (the caller has set page_size and WAL mode). */
@@ -70,8 +77,28 @@ export function layoutProblem(db: Database.Database): string | null {
   const hasMeta = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('meta', 'messages')").pluck().get();
   if (hasMeta !== 2) return 'the meta or messages table is missing';
   const version = db.prepare('SELECT schema_version FROM meta WHERE id = 1').pluck().get();
-  if (version !== SCHEMA_VERSION) return `schema version ${String(version)}, this floorgate reads version ${SCHEMA_VERSION}`;
+  if (typeof version !== 'number' || version < 1 || version > SCHEMA_VERSION) {
+    return `schema version ${String(version)}, this floorgate reads versions 1 to ${SCHEMA_VERSION}`;
+  }
   return null;
+}
+
+/** Brings a file of an older layout version (layoutProblem accepted it) to this one. */
+export function migrate(db: Database.Database): void {
+  const version = db.prepare('SELECT schema_version FROM meta WHERE id = 1').pluck().get() as number;
+  if (version === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    // 1 → 2: the columns' defaults make the file read as written before the seq floor existed.
+    db.exec("ALTER TABLE meta ADD COLUMN epoch TEXT NOT NULL DEFAULT ''");
+    db.exec('ALTER TABLE meta ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0');
+    db.prepare('UPDATE meta SET schema_version = ? WHERE id = 1').run(SCHEMA_VERSION);
+  })();
+}
+
+/** The stream id a file was written for, '' when none yet (new, or older than version 2). */
+export function fileEpoch(db: Database.Database): string {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('meta')").pluck().all();
+  return columns.includes('epoch') ? (db.prepare('SELECT epoch FROM meta WHERE id = 1').pluck().get() as string) : '';
 }
 
 export function readMeta(db: Database.Database): Meta {

@@ -6,8 +6,10 @@
  *     appends go to the right edge of a single b-tree and reads/deletes walk it in seq order;
  *     there is no other index.
  *   meta(one row): schema_version, created, last_seq, messages, readings, dropped_full,
- *     dropped_max_age — rewritten in every transaction, so `floorgate buffer stats` reads the
- *     depth and drop counters without counting rows.
+ *     dropped_max_age, epoch, reserved — rewritten in every transaction, so `floorgate buffer
+ *     stats` reads the depth and drop counters without counting rows.
+ *   {data_dir}/seq-floor beside it: the seq stream's id and a durable reservation of seqs
+ *     (seq-floor.ts), so seq goes on above every seq ever used even when this file is replaced.
  *
  * Invariants:
  *   - A seq is assigned only inside the transaction that commits the message: +1 per message in
@@ -15,6 +17,9 @@
  *     transaction, so a seq is never reused — not after every row was deleted, not after a crash.
  *     A queued message dropped before it could be committed (drop_newest, too old, too large)
  *     still consumes its seq: every loss, whatever the policy, is a gap a consumer can see.
+ *   - Before a transaction could assign a seq above the seq floor's reservation, the floor is
+ *     raised durably; a file whose meta.reserved is below the floor at open (moved aside,
+ *     deleted, an old copy) continues above the floor.
  *   - Only committed messages are handed out by read(). A message is deleted only after ack()
  *     (in the next commit transaction), or by a drop.
  *   - Every dropped reading is counted (meta, onDrop) and logged: max_age for messages whose ts
@@ -51,7 +56,8 @@ import {
 } from './budget.js';
 import { DropLog } from './drop-log.js';
 import { openDatabase } from './open-database.js';
-import { edgeReader, fileSizes, readMeta, type Edges } from './schema.js';
+import { edgeReader, fileSizes, readMeta, type Edges, type Meta } from './schema.js';
+import { newEpoch, readSeqFloor, seqFloorPath, SeqFloor, type FloorState } from './seq-floor.js';
 import type { BufferStats, DropReason, MessageStore, NewMessage, StoredMessage } from './types.js';
 
 export interface OpenBufferOptions {
@@ -95,6 +101,7 @@ class SqliteBuffer implements MessageStore {
   private readonly onDrop: (reason: DropReason, readings: number) => void;
   private readonly dropLog: DropLog;
   private readonly db: Database.Database;
+  private readonly floor: SeqFloor;
   private readonly budget: Budget;
   private readonly stmt: ReturnType<typeof prepare>;
   private readonly readEdges: () => Edges;
@@ -148,7 +155,9 @@ class SqliteBuffer implements MessageStore {
     this.onDrop = opts.onDrop ?? (() => {});
     this.dropLog = new DropLog(opts.log);
     planBudget(opts.config.max_bytes); // refuse a cap too small before touching the file
-    this.db = openDatabase(this.file, { sync: opts.config.sync, log: opts.log, now: this.now });
+    const floorFile = seqFloorPath(this.file);
+    const floorState = readSeqFloor(floorFile);
+    this.db = openDatabase(this.file, { sync: opts.config.sync, log: opts.log, now: this.now, epoch: floorState?.epoch ?? null });
     try {
       this.budget = planBudget(opts.config.max_bytes, this.db.pragma('page_size', { simple: true }) as number);
       this.db.pragma(`max_page_count = ${this.budget.maxPages}`);
@@ -161,8 +170,20 @@ class SqliteBuffer implements MessageStore {
       this.readEdges = edgeReader(this.db);
       const meta = readMeta(this.db);
       const maxSeq = (this.db.prepare('SELECT max(seq) FROM messages').pluck().get() as number | null) ?? 0;
+      const stream = continueStream(floorState, meta, Math.max(meta.last_seq, maxSeq));
+      if (stream.lastSeq > Math.max(meta.last_seq, maxSeq)) {
+        this.log.warn(
+          { file: this.file, file_last_seq: meta.last_seq, seq_floor: stream.lastSeq, epoch: stream.epoch },
+          `the buffer file is not the one written last (new, restored or from before a crash); seq continues above the seq floor, at ${stream.lastSeq + 1}`,
+        );
+      }
+      this.floor = new SeqFloor(floorFile, {
+        epoch: stream.epoch,
+        reserved: Math.max(floorState?.reserved ?? 0, stream.lastSeq),
+        committed: stream.lastSeq,
+      }, floorState !== null && floorState.reserved >= stream.lastSeq && floorState.committed === stream.lastSeq);
       this.committed = {
-        lastSeq: Math.max(meta.last_seq, maxSeq),
+        lastSeq: stream.lastSeq,
         messages: meta.messages,
         readings: meta.readings,
         full: meta.dropped_full,
@@ -183,6 +204,10 @@ class SqliteBuffer implements MessageStore {
 
   get writable(): boolean {
     return this.isWritable;
+  }
+
+  get epoch(): string {
+    return this.floor.epoch;
   }
 
   get lastCommitMs(): number | null {
@@ -279,6 +304,8 @@ class SqliteBuffer implements MessageStore {
     } catch (err) {
       this.log.warn({ err }, 'final checkpoint failed; the WAL is folded in at the next start');
     }
+    // Exact at a clean stop, so an older copy put in this file's place is recognised at start.
+    this.markCommitted(true);
     this.db.close();
     this.closed = true;
     this.dropLog.flush();
@@ -320,6 +347,8 @@ class SqliteBuffer implements MessageStore {
       // nothing queued: only a write that succeeds says the buffer is writable again.
       for (let wrote = false; this.hasWork() || (!this.isWritable && !wrote); wrote = true) {
         this.makeWalRoom();
+        // Every seq this transaction might assign (inserts and queued drops) is reserved first.
+        this.floor.cover(this.committed.lastSeq + this.pending.length - this.pendingHead);
         this.startDraft();
         this.transaction();
         this.applyDraft(now);
@@ -333,6 +362,7 @@ class SqliteBuffer implements MessageStore {
       this.setWritable(false, err);
     }
     this.compactPending();
+    this.markCommitted(false);
     this.commitMs = performance.now() - started;
     if (this.committed.lastSeq > lastSeq) {
       for (const listener of this.listeners) {
@@ -342,6 +372,16 @@ class SqliteBuffer implements MessageStore {
           this.log.error({ err }, 'a commit listener failed');
         }
       }
+    }
+  }
+
+  /** Tells the seq floor how far the file is committed (seq-floor.ts); a failure only delays it. */
+  private markCommitted(now: boolean): void {
+    if (!this.isWritable) return;
+    try {
+      this.floor.mark(this.committed.lastSeq, now);
+    } catch (err) {
+      this.log.warn({ err }, `cannot update the seq floor: ${(err as Error).message}`);
     }
   }
 
@@ -389,7 +429,12 @@ class SqliteBuffer implements MessageStore {
    */
   private transactionBody(): void {
     if (this.deleteAcked() && (!this.ageDue || this.expire())) this.insertPending();
-    this.stmt.writeMeta.run(this.draft.lastSeq, this.draft.messages, this.draft.readings, this.draft.full, this.draft.max_age);
+    this.writeMeta();
+  }
+
+  private writeMeta(): void {
+    const d = this.draft;
+    this.stmt.writeMeta.run(d.lastSeq, d.messages, d.readings, d.full, d.max_age, this.floor.epoch, this.floor.reserved);
   }
 
   private deleteAcked(): boolean {
@@ -627,7 +672,7 @@ class SqliteBuffer implements MessageStore {
       this.startDraft();
       this.db.transaction(() => {
         this.deleteAll(head[0][0], head[head.length - 1][0], 'full');
-        this.stmt.writeMeta.run(this.draft.lastSeq, this.draft.messages, this.draft.readings, this.draft.full, this.draft.max_age);
+        this.writeMeta();
       })();
       this.applyDraft(this.now());
     }
@@ -657,8 +702,21 @@ function prepare(db: Database.Database, pageSize: number) {
     rowSum: db.prepare(rowSumSql(pageSize)).raw(),
     head: db.prepare(`SELECT seq, ts, ${TEXT_BYTES_SQL} FROM messages ORDER BY seq LIMIT ?`).raw(),
     pageCounts: db.prepare('SELECT p.page_count, f.freelist_count FROM pragma_page_count() p, pragma_freelist_count() f').raw(),
-    writeMeta: db.prepare('UPDATE meta SET last_seq = ?, messages = ?, readings = ?, dropped_full = ?, dropped_max_age = ? WHERE id = 1'),
+    writeMeta: db.prepare('UPDATE meta SET last_seq = ?, messages = ?, readings = ?, dropped_full = ?, dropped_max_age = ?, epoch = ?, reserved = ? WHERE id = 1'),
   };
+}
+
+/**
+ * Where seq goes on at open (seq-floor.ts). With a floor, the file is trusted only when it
+ * recorded the floor's reservation; without one (first start, an older floorgate, a floor
+ * deleted by hand), the file's own reservation is the best knowledge left.
+ */
+function continueStream(floor: FloorState | null, meta: Meta, fileLastSeq: number): { epoch: string; lastSeq: number } {
+  if (floor) {
+    const writtenLast = meta.reserved >= floor.reserved && fileLastSeq >= floor.committed;
+    return { epoch: floor.epoch, lastSeq: writtenLast ? fileLastSeq : Math.max(fileLastSeq, floor.reserved) };
+  }
+  return { epoch: meta.epoch || newEpoch(), lastSeq: Math.max(fileLastSeq, meta.reserved) };
 }
 
 /** Upper bound of a message's text in UTF-8 (the body measured, the short names assumed 3 bytes a char). */

@@ -62,6 +62,12 @@ export interface MessageStore {
    * and commits are retried. /healthz answers 503 meanwhile.
    */
   readonly writable: boolean;
+  /**
+   * The stream id of this data dir's seq counter (SPEC §4.9): it changes only when continuity
+   * of seq could not be kept (the data dir was wiped), so a consumer treats (epoch, seq) as the
+   * identity of a message and a new epoch as a new stream.
+   */
+  readonly epoch: string;
   /** Wall time of the last commit in ms (null before the first), for the health report. */
   readonly lastCommitMs: number | null;
   /** Commit what is pending, checkpoint, close. */

@@ -13,6 +13,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { writeDurably } from '../buffer/durable-file.js';
 
 const FILE = 'sparkplug-bdseq';
 
@@ -61,16 +62,4 @@ function read(file: string, log: Logger): number {
   if (Number.isInteger(n) && n >= 0 && n <= 255) return n;
   log.warn({ file, content: text.slice(0, 20) }, 'the Sparkplug bdSeq file is not a number 0–255; starting again at 0');
   return -1;
-}
-
-function writeDurably(file: string, text: string): void {
-  const tmp = `${file}.tmp`;
-  const fd = fs.openSync(tmp, 'w', 0o600);
-  try {
-    fs.writeSync(fd, text);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-  fs.renameSync(tmp, file);
 }

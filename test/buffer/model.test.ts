@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { seqFloorPath } from '../../src/buffer/seq-floor.js';
 import { openBuffer } from '../../src/buffer/sqlite-buffer.js';
 import type { MessageStore, NewMessage, StoredMessage } from '../../src/buffer/types.js';
 import { bufferConfig, captureLog, removeTempDirs, tempDir } from './helpers.js';
@@ -71,6 +72,8 @@ class Real {
     const copy = path.join(tempDir(), 'buffer.db');
     fs.copyFileSync(this.file, copy);
     if (fs.existsSync(`${this.file}-wal`)) fs.copyFileSync(`${this.file}-wal`, `${copy}-wal`);
+    // The seq floor beside it is part of what a kill -9 leaves (src/buffer/seq-floor.ts).
+    fs.copyFileSync(seqFloorPath(this.file), seqFloorPath(copy));
     const dead = this.store;
     this.file = copy;
     this.store = this.open();
