@@ -19,7 +19,7 @@ export interface OpenDatabaseOptions {
    * The data dir's seq stream (seq-floor.ts), when it has one: a file written for another
    * stream holds seqs that may collide with this one's, so it is moved aside like a corrupt one.
    */
-  readonly epoch: string | null;
+  readonly epoch?: string | null;
   readonly log: Logger;
   readonly now: () => number;
 }
@@ -52,7 +52,7 @@ function keepOrMoveAside(file: string, opts: OpenDatabaseOptions): void {
   let problem: string | null;
   try {
     db = new Database(file, { readonly: true, fileMustExist: true });
-    problem = isBlank(db) ? null : layoutProblem(db) ?? integrityProblem(db) ?? streamProblem(db, opts.epoch);
+    problem = isBlank(db) ? null : layoutProblem(db) ?? integrityProblem(db) ?? streamProblem(db, opts.epoch ?? null);
   } catch (err) {
     if (!isCorruption(err)) throw err;
     problem = (err as Error).message;

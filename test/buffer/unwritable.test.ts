@@ -8,12 +8,13 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { killChildren, startChild, type Child } from './child-process.js';
+import { needTool, onPath } from '../helpers/tools.js';
 import { bufferConfig, removeTempDirs, tempDir } from './helpers.js';
 
 afterEach(killChildren);
 afterAll(removeTempDirs);
 
-const hasPrlimit = spawnSync('sh', ['-c', 'command -v prlimit']).status === 0;
+const hasPrlimit = needTool('prlimit', onPath('prlimit'), 'the unwritable-file test');
 
 async function until(child: Child, pred: (s: Record<string, unknown>) => boolean, timeoutMs = 10_000): Promise<Record<string, unknown>> {
   const end = Date.now() + timeoutMs;

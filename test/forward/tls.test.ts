@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker } from '../helpers/broker.js';
+import { needTool, onPath } from '../helpers/tools.js';
 import { subscribe } from '../helpers/subscriber.js';
 import { testConfig } from './config.js';
 import { appendBatches, captureLog, complete, openStore, Rig, until } from './setup.js';
@@ -11,14 +12,7 @@ import { appendBatches, captureLog, complete, openStore, Rig, until } from './se
 const rig = new Rig();
 afterEach(async () => { await rig.close(); });
 
-const hasOpenssl = (() => {
-  try {
-    execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const hasOpenssl = needTool('openssl', onPath('openssl'), 'TLS to the broker');
 
 /** A throwaway CA and a server certificate for 127.0.0.1 signed by it. */
 function makeCerts(dir: string) {

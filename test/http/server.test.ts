@@ -6,6 +6,7 @@ import { Metrics } from '../../src/metrics.js';
 import type { Health, HealthSource } from '../../src/http/health.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
 import { request as httpRequest, type HttpResponse } from '../helpers/http.js';
+import { needTool } from '../helpers/tools.js';
 
 const log = pino({ level: 'silent' });
 
@@ -200,8 +201,10 @@ describe('lifecycle', () => {
     try {
       v6 = await startHttpServer({ host: '::1', port: 0, health: source, metrics, log });
     } catch (err) {
-      // Some containers have no ::1; that is the machine's limit, not the server's.
+      // Some containers have no ::1; that is the machine's limit, not the server's, but it is
+      // said (and under CI=true it fails), never passed over.
       expect(String(err)).toMatch(/no such local address/);
+      needTool('IPv6 loopback (::1)', false, 'listening on IPv6 loopback');
       return;
     }
     try {

@@ -6,8 +6,9 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { needTool } from '../helpers/tools.js';
 
-export const hasOpenssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+export const hasOpenssl = needTool('openssl', spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0, 'the TLS and certificate tests');
 
 export interface KeyPair {
   readonly cert: string;

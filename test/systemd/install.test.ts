@@ -4,11 +4,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { needTool, onPath } from '../helpers/tools.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const UNIT_TEMPLATE = path.join(REPO, 'systemd/floorgate.service');
-const has = (tool: string) => spawnSync('sh', ['-c', `command -v ${tool}`]).status === 0;
-const isRoot = process.getuid?.() === 0;
+const isRoot = needTool('root', process.getuid?.() === 0, 'install.sh --root into an image with accounts');
+const hasSystemdAnalyze = needTool('systemd-analyze', onPath('systemd-analyze'), 'systemd-analyze verify of the unit');
+const hasShellcheck = needTool('shellcheck', onPath('shellcheck'), 'shellcheck of install.sh');
 
 let work: string;
 let checkout: string;
@@ -163,7 +165,7 @@ describe('install.sh --root into an empty directory', () => {
     expect(mode(path.join(root, 'var/lib/floorgate'))).toBe('700');
   });
 
-  it.skipIf(!has('systemd-analyze'))('installs a unit that systemd-analyze verifies, with a low exposure score', () => {
+  it.skipIf(!hasSystemdAnalyze)('installs a unit that systemd-analyze verifies, with a low exposure score', () => {
     const unit = path.join(root, 'etc/systemd/system/floorgate.service');
     const verify = spawnSync('systemd-analyze', ['verify', unit], { encoding: 'utf8', timeout: 30_000 });
     expect(verify.stderr + verify.stdout).toBe('');
@@ -249,7 +251,7 @@ describe('install.sh arguments and preconditions', () => {
     expect(spaced.out).toContain('must not contain spaces');
   });
 
-  it.skipIf(!has('shellcheck'))('is shellcheck-clean', () => {
+  it.skipIf(!hasShellcheck)('is shellcheck-clean', () => {
     const r = spawnSync('shellcheck', [path.join(REPO, 'systemd/install.sh')], { encoding: 'utf8', timeout: 30_000 });
     expect(r.stdout).toBe('');
     expect(r.status).toBe(0);

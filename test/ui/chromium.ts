@@ -7,11 +7,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
+import { needTool } from '../helpers/tools.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
 /** Why the browser tests are skipped, or null when they can run. */
-export const chromiumMissing = fs.existsSync(CHROMIUM) ? null : `${CHROMIUM} is not installed (apt-get install -y chromium)`;
+export const chromiumMissing = needTool('chromium', fs.existsSync(CHROMIUM), 'the status page in a browser') ? null : `${CHROMIUM} is not installed (apt-get install -y chromium)`;
 
 const FLAGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',

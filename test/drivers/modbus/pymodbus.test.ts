@@ -9,10 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ByteOrder, ModbusTag } from '../../../src/config/types.js';
 import { ModbusDriver } from '../../../drivers/modbus/driver.js';
 import { openTcpLink } from '../../../drivers/modbus/tcp-link.js';
+import { needTool } from '../../helpers/tools.js';
 import { group, mtag, never, tcpDevice, testContext } from './helpers.js';
 
 const PYTHON = '/usr/bin/python3';
-const available = spawnSync(PYTHON, ['-c', 'import pymodbus'], { timeout: 10_000 }).status === 0;
+const available = needTool('python3-pymodbus', spawnSync(PYTHON, ['-c', 'import pymodbus'], { timeout: 10_000 }).status === 0, 'the pymodbus cross-check');
 
 /** The block pymodbus_server.py writes at holding 100 × index of its byte order. */
 const BLOCK: ReadonlyArray<[offset: number, tag: Partial<ModbusTag>, value: unknown]> = [

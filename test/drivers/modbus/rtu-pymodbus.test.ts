@@ -9,11 +9,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ByteOrder, ModbusArea, ModbusTag, ModbusTagType } from '../../../src/config/types.js';
+import { needTool } from '../../helpers/tools.js';
 import { group, mtag, never } from './helpers.js';
 import { RtuLab, rtuDevice } from './rtu-helpers.js';
 
 const PYTHON = '/usr/bin/python3';
-const available = spawnSync(PYTHON, ['-c', 'import pymodbus, serial_asyncio'], { timeout: 10_000 }).status === 0;
+const available = needTool('python3-pymodbus with python3-serial-asyncio', spawnSync(PYTHON, ['-c', 'import pymodbus, serial_asyncio'], { timeout: 10_000 }).status === 0, 'the pymodbus cross-check over RTU');
 
 interface Served {
   unit: number;

@@ -14,6 +14,7 @@ import type { ByteOrder, ModbusTag } from '../../../src/config/types.js';
 import { ModbusDriver } from '../../../drivers/modbus/driver.js';
 import { openTcpLink } from '../../../drivers/modbus/tcp-link.js';
 import { defaultSimMap, startModbusSim, type ModbusSim, type SimMap } from '../../../drivers/modbus/sim.js';
+import { needTool } from '../../helpers/tools.js';
 import { group, mtag, never, sleep, tcpDevice, testContext } from './helpers.js';
 
 type Client = InstanceType<typeof modbusSerial.default>;
@@ -164,6 +165,7 @@ describe('maps from files', () => {
 });
 
 const mbpoll = ['/usr/bin/mbpoll', '/usr/local/bin/mbpoll'].find((p) => fs.existsSync(p));
+needTool('mbpoll', mbpoll !== undefined, 'the cross-check with mbpoll');
 
 describe.skipIf(!mbpoll)('cross-check with mbpoll (1-based register numbers)', () => {
   const poll = (port: number, ...args: string[]) => new Promise<string[]>((resolve, reject) => {
