@@ -3,6 +3,7 @@
  * config, keeping the running one when the new one is invalid.
  */
 import { loadConfig, formatProblem } from '../config/load.js';
+import { DataDirInUse, lockDataDir, type DataDirLock } from '../data-dir-lock.js';
 import { createLogger, type Logger } from '../log.js';
 import { Runtime } from '../runtime.js';
 import { ready, startWatchdog, stopping } from '../systemd/notify.js';
@@ -18,6 +19,15 @@ export async function runDaemon(file: string): Promise<number> {
   }
   const log = createLogger(loaded.config.log.level);
   let runtime: Runtime;
+  let lock: DataDirLock;
+  try {
+    lock = lockDataDir(loaded.config.gateway.data_dir);
+  } catch (err) {
+    // Another daemon holding the dir is an operator's situation, not a bug: no stack for it.
+    const fields = err instanceof DataDirInUse ? { holder_pid: err.holder } : { err };
+    log.fatal({ ...fields, data_dir: loaded.config.gateway.data_dir }, (err as Error).message);
+    return exitAfterFlush(log, EXIT.failure);
+  }
   try {
     runtime = await Runtime.open(loaded.config, log);
     await runtime.start();
@@ -41,7 +51,7 @@ export async function runDaemon(file: string): Promise<number> {
         resolve(exitAfterFlush(log, EXIT.failure));
       }, STOP_DEADLINE_MS);
       runtime.stop().then(
-        () => { clearTimeout(deadline); resolve(exitAfterFlush(log, EXIT.ok)); },
+        () => { clearTimeout(deadline); lock.release(); resolve(exitAfterFlush(log, EXIT.ok)); },
         (err) => { clearTimeout(deadline); log.error({ err }, 'error while stopping'); resolve(exitAfterFlush(log, EXIT.failure)); },
       );
     };

@@ -4,16 +4,16 @@
  *
  * Node has no AF_UNIX datagram sockets, and spawning `systemd-notify` would send from a child
  * pid that systemd rejects under the default NotifyAccess=main (and races its exit). So the
- * datagram is sent from this process through libc, called via koffi: prebuilt for x64, arm and
- * arm64 (no compiler on the gateway), and it lets us pass the exact address length that the
- * abstract namespace needs, which the unix-dgram style addons get wrong. koffi is loaded only
- * the first time a notification is actually sent, so processes outside systemd never pay for it.
+ * datagram is sent from this process through libc (src/libc.ts), which lets us pass the exact
+ * address length that the abstract namespace needs, which the unix-dgram style addons get wrong.
+ * libc is loaded only the first time a notification is actually sent, so processes outside
+ * systemd never pay for it.
  *
  * A failed notification never throws: it must not take the daemon down, least of all while it
  * is stopping. It is reported as a process warning (stderr, kept by journald) instead.
  */
-import { createRequire } from 'node:module';
 import os from 'node:os';
+import { libc } from '../libc.js';
 
 // Linux ABI values (x86, ARM, RISC-V); systemd exists only on Linux.
 const AF_UNIX = 1;
@@ -24,32 +24,25 @@ const MSG_NOSIGNAL = 0x4000;
 /** sizeof(sockaddr_un.sun_path) */
 const SUN_PATH_MAX = 108;
 
-interface Libc {
+interface SocketCalls {
   socket(domain: number, type: number, protocol: number): number;
   sendto(fd: number, buf: Buffer, len: number, flags: number, addr: Buffer, addrlen: number): number;
   close(fd: number): number;
-  /** errno of the last call, as a name such as ECONNREFUSED. */
   lastError(): string;
 }
 
-let libc: Libc | undefined;
+let calls: SocketCalls | undefined;
 
-function loadLibc(): Libc {
-  const koffi = createRequire(import.meta.url)('koffi') as typeof import('koffi');
-  // The running process already has libc mapped; load(null) finds it under glibc and musl alike.
-  const lib = koffi.load(null);
-  const names = new Map(Object.entries(koffi.os.errno).map(([name, code]) => [code, name]));
-  const socket = lib.func('int socket(int domain, int type, int protocol)');
-  const sendto = lib.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
-  const close = lib.func('int close(int fd)');
+function loadSocketCalls(): SocketCalls {
+  const c = libc();
+  const socket = c.func('int socket(int domain, int type, int protocol)');
+  const sendto = c.func('long sendto(int fd, const void *buf, size_t len, int flags, const void *addr, uint32_t addrlen)');
+  const close = c.func('int close(int fd)');
   return {
     socket: (domain, type, protocol) => socket(domain, type, protocol) as number,
     sendto: (fd, buf, len, flags, addr, addrlen) => Number(sendto(fd, buf, len, flags, addr, addrlen)),
     close: (fd) => close(fd) as number,
-    lastError: () => {
-      const code = koffi.errno();
-      return names.get(code) ?? `errno ${code}`;
-    },
+    lastError: c.lastError,
   };
 }
 
@@ -69,17 +62,17 @@ function socketAddress(target: string): Buffer {
 
 function send(target: string, state: string): void {
   const addr = socketAddress(target);
-  libc ??= loadLibc();
-  const fd = libc.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) throw new Error(`socket: ${libc.lastError()}`);
+  calls ??= loadSocketCalls();
+  const fd = calls.socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw new Error(`socket: ${calls.lastError()}`);
   try {
     const payload = Buffer.from(state);
     // Never block the event loop on a full notify queue: a skipped ping beats a stalled gateway.
-    if (libc.sendto(fd, payload, payload.length, MSG_DONTWAIT | MSG_NOSIGNAL, addr, addr.length) < 0) {
-      throw new Error(`sendto: ${libc.lastError()}`);
+    if (calls.sendto(fd, payload, payload.length, MSG_DONTWAIT | MSG_NOSIGNAL, addr, addr.length) < 0) {
+      throw new Error(`sendto: ${calls.lastError()}`);
     }
   } finally {
-    libc.close(fd);
+    calls.close(fd);
   }
 }
 
