@@ -54,7 +54,7 @@ import {
   walBytesOf, RESERVE_PAGES, TEXT_BYTES_SQL, TXN_BASE_FRAMES,
   type Budget, type RowSum,
 } from './budget.js';
-import { DropLog } from './drop-log.js';
+import { addRange, DropLog, type SeqRanges } from './drop-log.js';
 import { openDatabase } from './open-database.js';
 import { edgeReader, fileSizes, readMeta, type Edges, type Meta } from './schema.js';
 import { newEpoch, readSeqFloor, seqFloorPath, SeqFloor, type FloorState } from './seq-floor.js';
@@ -91,7 +91,7 @@ interface Counters {
   max_age: number;
 }
 
-type Drop = [reason: DropReason, readings: number, messages: number];
+type Drop = [reason: DropReason, readings: number, messages: number, seqs: SeqRanges];
 
 class SqliteBuffer implements MessageStore {
   private readonly file: string;
@@ -418,7 +418,7 @@ class SqliteBuffer implements MessageStore {
       this.ageDue = false;
       this.nextAgeCheck = now + AGE_CHECK_MS;
     }
-    for (const [reason, readings, messages] of this.drops) this.reportDrop(reason, readings, messages);
+    for (const [reason, readings, messages, seqs] of this.drops) this.reportDrop(reason, readings, messages, seqs);
     this.edgesStale = true;
   }
 
@@ -581,12 +581,13 @@ class SqliteBuffer implements MessageStore {
       if (n === 0) return top;
       const frames = deleteFrames({ n, leafBytes, overflow }, this.budget);
       if (this.framesUsed + frames <= this.budget.txnFrames) {
+        // A dropped range has holes (acknowledged or earlier drops): name only the rows it held.
+        if (reason) this.drop(reason, readings, n, seqRanges(this.stmt.seqsIn.all(lo, top) as number[]));
         this.stmt.deleteRange.run(lo, top);
         this.framesUsed += frames;
         this.progress = true;
         this.draft.messages -= n;
         this.draft.readings -= readings;
-        if (reason) this.drop(reason, readings, n);
         return top;
       }
       if (top === lo) return lo - 1;
@@ -601,9 +602,9 @@ class SqliteBuffer implements MessageStore {
   }
 
   /** A drop inside the transaction: counted in the draft, reported once it commits. */
-  private drop(reason: DropReason, readings: number, messages: number): void {
+  private drop(reason: DropReason, readings: number, messages: number, seqs: SeqRanges): void {
     this.draft[reason] += readings;
-    this.drops.push([reason, readings, messages]);
+    this.drops.push([reason, readings, messages, seqs]);
   }
 
   /**
@@ -611,8 +612,9 @@ class SqliteBuffer implements MessageStore {
    * every loss as a gap in seq — the same as for a committed message dropped later.
    */
   private dropQueued(reason: DropReason, readings: number, messages: number): void {
+    const first = this.draft.lastSeq + 1;
     this.draft.lastSeq += messages;
-    this.drop(reason, readings, messages);
+    this.drop(reason, readings, messages, [[first, this.draft.lastSeq]]);
   }
 
   /**
@@ -620,13 +622,14 @@ class SqliteBuffer implements MessageStore {
    * persisted with the next commit; their seqs are consumed as in dropQueued().
    */
   private dropNow(reason: DropReason, readings: number, messages: number): void {
+    const first = this.committed.lastSeq + 1;
     this.committed.lastSeq += messages;
     this.committed[reason] += readings;
-    this.reportDrop(reason, readings, messages);
+    this.reportDrop(reason, readings, messages, [[first, this.committed.lastSeq]]);
   }
 
-  private reportDrop(reason: DropReason, readings: number, messages: number): void {
-    this.dropLog.record(reason, readings, messages);
+  private reportDrop(reason: DropReason, readings: number, messages: number, seqs: SeqRanges): void {
+    this.dropLog.record(reason, readings, messages, seqs);
     this.onDrop(reason, readings);
   }
 
@@ -699,6 +702,7 @@ function prepare(db: Database.Database, pageSize: number) {
     insert: db.prepare('INSERT INTO messages (seq, ts, readings, device, tag, body) VALUES (?, ?, ?, ?, ?, ?)'),
     read: db.prepare('SELECT seq, device, tag, body, readings, ts FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     deleteRange: db.prepare('DELETE FROM messages WHERE seq BETWEEN ? AND ?'),
+    seqsIn: db.prepare('SELECT seq FROM messages WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck(),
     rowSum: db.prepare(rowSumSql(pageSize)).raw(),
     head: db.prepare(`SELECT seq, ts, ${TEXT_BYTES_SQL} FROM messages ORDER BY seq LIMIT ?`).raw(),
     pageCounts: db.prepare('SELECT p.page_count, f.freelist_count FROM pragma_page_count() p, pragma_freelist_count() f').raw(),
@@ -717,6 +721,13 @@ function continueStream(floor: FloorState | null, meta: Meta, fileLastSeq: numbe
     return { epoch: floor.epoch, lastSeq: writtenLast ? fileLastSeq : Math.max(fileLastSeq, floor.reserved) };
   }
   return { epoch: meta.epoch || newEpoch(), lastSeq: Math.max(fileLastSeq, meta.reserved) };
+}
+
+/** Ascending seqs as inclusive ranges. */
+function seqRanges(seqs: readonly number[]): SeqRanges {
+  const ranges: SeqRanges = [];
+  for (const seq of seqs) addRange(ranges, [seq, seq]);
+  return ranges;
 }
 
 /** Upper bound of a message's text in UTF-8 (the body measured, the short names assumed 3 bytes a char). */
