@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { rssBytes, MB } from '../bench/procfs.js';
 import { readBufferStats } from '../../src/buffer/stats.js';
 import { eventually, getText, metric, sleep, FaultRig } from '../faults/rig.js';
+import { recordFigures } from '../helpers/results.js';
 
 /** Tolerances between the first and last third after warm-up. */
 const RSS_GROWTH_MB = 8;
@@ -132,6 +133,13 @@ async function main(): Promise<number> {
     ok &&= complete;
     console.log(`upstream: ${delivered.messages} messages, ${delivered.readings} readings, ${delivered.missing} missing, ${delivered.duplicates} duplicates ${complete ? '' : '— INCOMPLETE'}`);
     console.log(ok ? 'soak: PASS' : 'soak: FAIL');
+    const range = (k: 'rss' | 'fds' | 'handles') => `${Math.min(...steady.map((s) => s[k])).toFixed(k === 'rss' ? 1 : 0)}–${Math.max(...steady.map((s) => s[k])).toFixed(k === 'rss' ? 1 : 0)}`;
+    recordFigures(`soak, ${minutes} min`, {
+      faults: Object.values(faults).reduce((x, y) => x + y, 0),
+      rss_mb: range('rss'), rss_growth_mb: Number(growth('rss').toFixed(1)), fds: range('fds'), handles: range('handles'),
+      messages: delivered.messages, readings: delivered.readings, missing: delivered.missing, duplicates: delivered.duplicates,
+      verdict: ok ? 'pass' : 'FAIL',
+    });
     return ok ? 0 : 1;
   } finally {
     await rig.close();
