@@ -30,7 +30,8 @@ import { VERSION } from '../package-info.js';
 import type { Link, OutgoingMessage, SessionPart, WireFormat } from './format.js';
 import { JsonFormat } from './json-format.js';
 import { Lane } from './lane.js';
-import { connectMqtt } from './mqtt-connect.js';
+import { brokerUnreached, probeBroker, PROBE_INTERVAL_MS } from './broker-probe.js';
+import { brokerAddress, connectMqtt } from './mqtt-connect.js';
 import { RateLimit } from './rate-limit.js';
 import { isRefusal, safeUrl, why } from './why.js';
 
@@ -115,6 +116,9 @@ export class Forwarder {
   private attemptError: string | null = null;
   /** The current attempt ended in a CONNACK refusal (logged as an error, not a warning). */
   private refused = false;
+  /** The current attempt never reached the broker (refused, unreachable): probe while waiting. */
+  private unreached = false;
+  private stopProbe: (() => void) | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private rateTimer: NodeJS.Timeout | null = null;
   private unsubscribe: (() => void) | null = null;
@@ -198,8 +202,13 @@ export class Forwarder {
   }
 
   private connect(): void {
+    // Whichever came first, the backoff or the probe, the other one is done.
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.reconnectTimer = null;
+    this.stopProbe?.();
+    this.stopProbe = null;
     this.attemptError = null;
+    this.unreached = false;
     let client: MqttClient;
     try {
       client = connectMqtt(this.config.mqtt.url, this.clientOptions());
@@ -214,6 +223,7 @@ export class Forwarder {
       if (client !== this.client) return;
       this.attemptError = why(err);
       if (isRefusal(err)) this.refused = true;
+      if (brokerUnreached(err)) this.unreached = true;
     });
     client.on('close', () => this.onClose(client));
     client.on('message', (topic, payload, packet) => {
@@ -330,6 +340,15 @@ export class Forwarder {
     this.refused = false;
     const delay = this.backoff.next();
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
+    // A broker that was not even reached is probed meanwhile: live data resumes within about a
+    // probe interval of its return, however long the backoff has grown (broker-probe.ts).
+    const address = brokerAddress(this.config.mqtt.url);
+    if (this.unreached && address && delay > PROBE_INTERVAL_MS) {
+      this.stopProbe = probeBroker(address.host, address.port, () => {
+        this.log.debug(`${this.url} accepts connections again; connecting now`);
+        this.connect();
+      });
+    }
   }
 
   private endSession(): void {
@@ -343,8 +362,10 @@ export class Forwarder {
   private clearTimers(): void {
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     if (this.rateTimer) clearTimeout(this.rateTimer);
+    this.stopProbe?.();
     this.reconnectTimer = null;
     this.rateTimer = null;
+    this.stopProbe = null;
   }
 
   /** Fills the window from the lanes. Called on connect, on every ack, on commit, on the rate timer. */

@@ -13,14 +13,20 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 
 const require = createRequire(import.meta.url);
 
-export function connectMqtt(brokerUrl: string, options: IClientOptions): MqttClient {
+/** Where an mqtt:// or mqtts:// broker listens; null for transports built by mqtt.js itself. */
+export function brokerAddress(brokerUrl: string, clientCert = false): { host: string; port: number; secure: boolean } | null {
   const url = new URL(brokerUrl);
-  const secure = url.protocol === 'mqtts:' || (url.protocol === 'mqtt:' && options.cert !== undefined && options.key !== undefined);
-  if ((url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:') || process.env.MQTTJS_SOCKS_PROXY) {
-    return (require('mqtt') as typeof import('mqtt')).connect(brokerUrl, options);
-  }
+  if ((url.protocol !== 'mqtt:' && url.protocol !== 'mqtts:') || process.env.MQTTJS_SOCKS_PROXY) return null;
+  const secure = url.protocol === 'mqtts:' || clientCert;
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1') || 'localhost';
-  const port = url.port ? Number(url.port) : secure ? 8883 : 1883;
+  return { host, port: url.port ? Number(url.port) : secure ? 8883 : 1883, secure };
+}
+
+export function connectMqtt(brokerUrl: string, options: IClientOptions): MqttClient {
+  const address = brokerAddress(brokerUrl, options.cert !== undefined && options.key !== undefined);
+  if (!address) return (require('mqtt') as typeof import('mqtt')).connect(brokerUrl, options);
+  const url = new URL(brokerUrl);
+  const { host, port, secure } = address;
   const opts: IClientOptions = { ...options, protocol: secure ? 'mqtts' : 'mqtt', hostname: host, port };
   // Credentials in the URL (mqtt://user:password@host), as mqtt.connect() reads them.
   if (url.username && opts.username === undefined) opts.username = decodeURIComponent(url.username);

@@ -118,6 +118,7 @@ export interface GatewayConfigOptions {
   gatewayId?: string;
   /** Extra YAML lines under buffer: */
   buffer?: Record<string, string | number>;
+  /** Keys under mqtt: (besides url), over the defaults keepalive 2s, reconnect_min 200ms, reconnect_max 1s. */
   mqtt?: Record<string, string | number>;
   pollInterval?: string;
   httpPort?: number;
@@ -140,10 +141,7 @@ log:
   level: debug
 mqtt:
   url: mqtt://127.0.0.1:${o.mqttPort}
-  keepalive: 2s
-  reconnect_min: 200ms
-  reconnect_max: 1s
-${kv(o.mqtt)}buffer:
+${kv({ keepalive: '2s', reconnect_min: '200ms', reconnect_max: '1s', ...o.mqtt })}buffer:
   commit_interval: 50ms
 ${kv(o.buffer)}http:
   listen: ${o.httpPort === undefined ? 'false' : `127.0.0.1:${o.httpPort}`}
