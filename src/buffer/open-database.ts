@@ -48,26 +48,47 @@ export function openDatabase(file: string, opts: OpenDatabaseOptions): Database.
  * included) and moves it aside when it is not a usable buffer.
  */
 function keepOrMoveAside(file: string, opts: OpenDatabaseOptions): void {
-  let db: Database.Database | undefined;
-  let problem: string | null;
-  try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
-    problem = isBlank(db) ? null : layoutProblem(db) ?? integrityProblem(db) ?? streamProblem(db, opts.epoch ?? null);
-  } catch (err) {
-    if (!isCorruption(err)) throw err;
-    problem = (err as Error).message;
-  } finally {
-    db?.close();
+  let verdict = judge(file, opts);
+  if (verdict === HOT_JOURNAL) {
+    // A crash (or power cut) during the very first start, while SQLite switched the new file to
+    // WAL through a rollback journal, leaves that journal hot. A read-only handle may not roll
+    // it back; one read through a writable handle does, as any SQLite would, and makes the file
+    // what it was before the interrupted change.
+    const db = new Database(file, { fileMustExist: true });
+    try {
+      db.pragma('schema_version');
+    } finally {
+      db.close();
+    }
+    verdict = judge(file, opts);
   }
-  if (problem === null) return;
+  if (verdict === null) return;
+  const problem = verdict === HOT_JOURNAL ? 'its rollback journal could not be rolled back' : verdict;
   const aside = `${file}.corrupt-${new Date(opts.now()).toISOString().replace(/:/g, '')}`;
-  for (const suffix of ['', '-wal', '-shm']) {
+  for (const suffix of ['', '-wal', '-shm', '-journal']) {
     if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, aside + suffix);
   }
   opts.log.error(
     { file, moved_to: aside, reason: problem },
     `buffer file ${file} is not a usable floorgate buffer (${problem}); moved it to ${aside} and started a new buffer`,
   );
+}
+
+const HOT_JOURNAL = Symbol('hot rollback journal');
+
+/** Why the file is not a usable buffer, null when it is, HOT_JOURNAL when a journal must be rolled back first. */
+function judge(file: string, opts: OpenDatabaseOptions): string | null | typeof HOT_JOURNAL {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    return isBlank(db) ? null : layoutProblem(db) ?? integrityProblem(db) ?? streamProblem(db, opts.epoch ?? null);
+  } catch (err) {
+    if ((err as { code?: unknown }).code === 'SQLITE_READONLY_ROLLBACK') return HOT_JOURNAL;
+    if (!isCorruption(err)) throw err;
+    return (err as Error).message;
+  } finally {
+    db?.close();
+  }
 }
 
 function integrityProblem(db: Database.Database): string | null {

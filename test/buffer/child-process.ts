@@ -52,10 +52,10 @@ export interface Child {
 
 const children = new Set<ChildProcess>();
 
-/** Starts the child; `prefix` runs it under a wrapper (e.g. prlimit). */
-export function startChild(file: string, config: object, prefix: string[] = []): Child {
+/** Starts the child; `prefix` runs it under a wrapper (e.g. prlimit), `env` adds to this process's. */
+export function startChild(file: string, config: object, prefix: string[] = [], env: NodeJS.ProcessEnv = {}): Child {
   const argv = [...prefix, process.execPath, childScript(), file, JSON.stringify(config)];
-  const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.add(proc);
   const out: Record<string, unknown>[] = [];
   const logs: Child['logs'] = [];
