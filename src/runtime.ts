@@ -18,6 +18,8 @@ import { bufferPath } from './data-dir.js';
 import { DeviceRunner } from './scheduler/device-runner.js';
 import { openBuffer } from './buffer/sqlite-buffer.js';
 import { Forwarder } from './forward/forwarder.js';
+import { JsonFormat } from './forward/json-format.js';
+import { VERSION } from './package-info.js';
 import type { SparkplugFormat, DeviceSource, DeviceView } from './forward/sparkplug-format.js';
 import { Commands } from './commands/commands.js';
 import { JsonCommands } from './commands/json-commands.js';
@@ -175,11 +177,14 @@ export class Runtime implements StatusSource {
     const log = this.log.child({ component: 'mqtt' });
     const common = { config, store: this.buffer, log, metrics: this.metrics };
     if (config.mqtt.format === 'sparkplug_b') {
-      this.sparkplug = new sparkplugModule!.SparkplugFormat({ config, log, source: this.deviceSource, commands: this.commands, metrics: this.metrics });
+      this.sparkplug = new sparkplugModule!.SparkplugFormat({
+        config, log, source: this.deviceSource, commands: this.commands, metrics: this.metrics, epoch: this.buffer.epoch,
+      });
       return new Forwarder({ ...common, format: this.sparkplug });
     }
     this.sparkplug = null;
-    return new Forwarder({ ...common, parts: [new JsonCommands(config, this.commands)] });
+    const format = new JsonFormat(config, VERSION, this.buffer.epoch);
+    return new Forwarder({ ...common, format, parts: [new JsonCommands(config, this.commands)] });
   }
 
   /**

@@ -4,10 +4,21 @@
  * as a gap in seq, redelivery as a repeated seq; with `replay: live_first` the backlog arrives
  * beside live data, so a gap may open and fill later.
  *
+ * Streams: seq is unique within the gateway's `epoch` (SPEC §4.9), which changes only when the
+ * gateway could not keep seq continuous (its data dir was wiped). Each (gateway, epoch) is its
+ * own stream with its own tracker: no gap is computed across epochs, so a new epoch starting
+ * at seq 1 is a new stream, not a run of duplicates. Messages without epoch (gateways before
+ * epochs) form the stream of epoch null.
+ *
+ * The audit's own blind spots: when its MQTT link drops and the broker does not resume its
+ * session, whatever was published meanwhile never reaches it. The consumer says so
+ * (`AuditSession.linkLost` / `linkRestored`), and the gaps that may lie in that window are
+ * reported as "not observed" instead of missing (see CompletenessTracker.sessionLost).
+ *
  * No MQTT in here: a consumer feeds `AuditSession.observe()` from its own subscription (or
- * `CompletenessTracker.record()` from any decoder, e.g. a future Sparkplug one that unwraps
- * its 0–255 seq), and asks for `report(now)` whenever it likes. Memory stays bounded on runs of
- * any length: seqs are held as ranges, delays in a fixed-size histogram.
+ * `CompletenessTracker.record()` from any decoder), and asks for `report(now)` whenever it
+ * likes. Memory stays bounded on runs of any length: seqs are held as ranges, delays in a
+ * fixed-size histogram.
  */
 import { Histogram, type DelaySummary } from './histogram.js';
 import { IntervalSet } from './intervals.js';
@@ -37,6 +48,8 @@ export interface Gap {
 export interface GapReport extends Gap {
   /** ms the gap has been open at report time. */
   readonly missingFor: number;
+  /** The seqs may have been published while the audit had lost its session: not proven lost. */
+  readonly notObserved: boolean;
 }
 
 export interface CompletenessReport {
@@ -58,8 +71,11 @@ export interface CompletenessReport {
   readonly lastSeq: number | null;
   /** Distinct seqs below the baseline: sent before the audit began, not audited for gaps. */
   readonly beforeBaseline: number;
-  /** Seqs missing in all open gaps together. */
+  /** Seqs in open gaps the audit could have seen: lost upstream. */
   readonly missing: number;
+  /** Seqs in open gaps that may fall in a window the audit did not observe (session lost). */
+  readonly notObserved: number;
+  /** Open gaps, missing and not observed. */
   readonly openGaps: number;
   /** The lowest open gaps (at most `maxGaps` of them), ascending. */
   readonly gaps: readonly GapReport[];
@@ -81,7 +97,7 @@ export interface TrackerOptions {
   readonly maxGaps?: number;
 }
 
-/** One gateway's stream. */
+/** One stream: a gateway's seqs of one epoch. */
 export class CompletenessTracker {
   private readonly seen = new IntervalSet();
   /** Open gaps within [baseline, frontier), ascending, disjoint: the complement of `seen` there. */
@@ -100,6 +116,10 @@ export class CompletenessTracker {
   private beforeBaseline = 0;
   private newestReadingTs: number | null = null;
   private lastArrivalAt: number | null = null;
+  /** Open gaps wholly below this seq may be the audit's own blind spot (see sessionLost). */
+  private notObservedBelow = 0;
+  /** The audit's session was lost and no live message has arrived since. */
+  private awaitingLive = false;
   private readonly liveDelay = new Histogram();
   private readonly historicalDelay = new Histogram();
 
@@ -117,6 +137,16 @@ export class CompletenessTracker {
 
   get openGaps(): number {
     return this.gaps.length;
+  }
+
+  /**
+   * The audit's MQTT session was lost: what was published while it was away never reaches it.
+   * A gateway publishes its live messages in seq order and its backlog is older than them, so
+   * everything published meanwhile lies below the first live seq that arrives next: open gaps
+   * down there are not observed rather than missing. Until that live seq, all open gaps are.
+   */
+  sessionLost(): void {
+    this.awaitingLive = true;
   }
 
   /** Records one arrival; returns whether its seq was new or a duplicate. */
@@ -141,6 +171,10 @@ export class CompletenessTracker {
       this.fill(seq);
     }
 
+    if (this.awaitingLive && !info.historical) {
+      this.notObservedBelow = Math.max(this.notObservedBelow, seq);
+      this.awaitingLive = false;
+    }
     this.messages++;
     this.readings += info.readings;
     if (info.historical) this.historical++;
@@ -152,9 +186,16 @@ export class CompletenessTracker {
     return 'new';
   }
 
-  report(now: number): CompletenessReport {
+  /** blind: the audit is not subscribed right now, so any open gap may still be filled unseen. */
+  report(now: number, blind = false): CompletenessReport {
+    // No gap straddles notObservedBelow: that seq itself arrived.
+    const unseen = (g: Gap) => blind || this.awaitingLive || g.to < this.notObservedBelow;
     let missing = 0;
-    for (const g of this.gaps) missing += g.to - g.from + 1;
+    let notObserved = 0;
+    for (const g of this.gaps) {
+      if (unseen(g)) notObserved += g.to - g.from + 1;
+      else missing += g.to - g.from + 1;
+    }
     return {
       messages: this.messages,
       readings: this.readings,
@@ -167,8 +208,9 @@ export class CompletenessTracker {
       lastSeq: this.highest,
       beforeBaseline: this.beforeBaseline,
       missing,
+      notObserved,
       openGaps: this.gaps.length,
-      gaps: this.gaps.slice(0, this.maxGaps).map((g) => ({ ...g, missingFor: now - g.since })),
+      gaps: this.gaps.slice(0, this.maxGaps).map((g) => ({ ...g, missingFor: now - g.since, notObserved: unseen(g) })),
       delay: { live: this.liveDelay.summary(), historical: this.historicalDelay.summary() },
       newestReadingTs: this.newestReadingTs,
       newestReadingAge: this.newestReadingTs === null ? null : now - this.newestReadingTs,
@@ -211,36 +253,111 @@ export interface SessionOptions {
   readonly gateways?: readonly string[];
   /** Decodes one MQTT message; default: the JSON format under `prefix`. */
   readonly decoder?: MessageDecoder;
+  /** For every gateway's first stream; later epochs are audited from their first arrival. */
   readonly tracker?: TrackerOptions;
 }
 
+/** One stream's report. */
+export interface StreamReport extends CompletenessReport {
+  /** null: messages without epoch (a gateway before epochs). */
+  readonly epoch: string | null;
+}
+
+/**
+ * A gateway: its current stream's figures (the newest epoch seen: the only one, but for
+ * a data dir wiped during the audit), and every stream in the order they first arrived.
+ */
+export interface GatewayReport extends StreamReport {
+  /** Empty while nothing arrived from the gateway. */
+  readonly streams: readonly StreamReport[];
+}
+
+/** A time the audit's own link was down after it had subscribed. */
+export interface Outage {
+  readonly from: number;
+  /** When it was subscribed again; null while still down. */
+  readonly to: number | null;
+  /** The broker kept the session (and what was published meanwhile); null while still down. */
+  readonly sessionResumed: boolean | null;
+}
+
 export interface AuditReport {
-  /** No gap open in any gateway. */
+  /** No gap open in any stream of any gateway (missing or not observed). */
   readonly complete: boolean;
-  readonly gateways: Readonly<Record<string, CompletenessReport>>;
+  readonly gateways: Readonly<Record<string, GatewayReport>>;
   /** Messages on data topics that could not be decoded (not counted as received). */
   readonly unparseable: number;
   readonly lastUnparseable: { readonly topic: string; readonly reason: string } | null;
   /** Messages that are not data: status, write commands, other gateways. */
   readonly ignored: number;
+  /** Times the audit's own link went down after it had subscribed. */
+  readonly disconnects: number;
+  /** Of those, the times the broker had not kept its session when it came back. */
+  readonly sessionsLost: number;
+  /** The last MAX_OUTAGES of them. */
+  readonly outages: readonly Outage[];
+  /**
+   * ms in which published messages may never have reached the audit: outages whose session the
+   * broker did not resume, and one still going on (its messages may be queued, unseen).
+   */
+  readonly notObservedMs: number;
 }
 
-/** Routes decoded messages to one tracker per gateway. */
+const MAX_OUTAGES = 100;
+
+/** A gateway's streams, one tracker per epoch. */
+class GatewayStreams {
+  private readonly streams: { epoch: string | null; tracker: CompletenessTracker }[] = [];
+  /** The first stream's tracker, made up front so a silent gateway reports its `since`. */
+  private first: CompletenessTracker | null;
+
+  constructor(private readonly options: TrackerOptions) {
+    this.first = new CompletenessTracker(options);
+  }
+
+  stream(epoch: string | null): CompletenessTracker {
+    // Mostly the current epoch: search from the newest.
+    for (let i = this.streams.length - 1; i >= 0; i--) if (this.streams[i].epoch === epoch) return this.streams[i].tracker;
+    // A new epoch restarts seq where the gateway's new buffer begins: audited from its first arrival.
+    const tracker = this.first ?? new CompletenessTracker({ maxGaps: this.options.maxGaps });
+    this.first = null;
+    this.streams.push({ epoch, tracker });
+    return tracker;
+  }
+
+  sessionLost(): void {
+    this.first?.sessionLost();
+    for (const s of this.streams) s.tracker.sessionLost();
+  }
+
+  report(now: number, blind: boolean): GatewayReport {
+    const streams = this.streams.map((s) => ({ epoch: s.epoch, ...s.tracker.report(now, blind) }));
+    const current = streams.at(-1) ?? { epoch: null, ...this.first!.report(now, blind) };
+    return { ...current, streams };
+  }
+}
+
+/** Routes decoded messages to one tracker per gateway and epoch. */
 export class AuditSession {
-  private readonly trackers = new Map<string, CompletenessTracker>();
+  private readonly gateways = new Map<string, GatewayStreams>();
   private readonly only: ReadonlySet<string> | null;
   private readonly decode: MessageDecoder;
   private readonly trackerOptions: TrackerOptions;
   private unparseable = 0;
   private lastUnparseable: { topic: string; reason: string } | null = null;
   private ignored = 0;
+  private disconnects = 0;
+  private sessionsLost = 0;
+  private readonly outages: { from: number; to: number | null; sessionResumed: boolean | null }[] = [];
+  /** Not observed in outages that ended and were dropped from `outages`. */
+  private notObservedMsDropped = 0;
 
   constructor(options: SessionOptions) {
     this.decode = options.decoder ?? jsonDecoder(options.prefix);
     this.trackerOptions = options.tracker ?? {};
     const only = options.gateways ?? [];
     this.only = only.length > 0 ? new Set(only) : null;
-    for (const gateway of only) this.tracker(gateway);
+    for (const gateway of only) this.gateway(gateway);
   }
 
   /** Feeds one MQTT message; returns what it was taken for. */
@@ -261,7 +378,7 @@ export class AuditSession {
         return 'invalid';
       case 'data': {
         const o = decoded.observation;
-        const outcome = this.tracker(o.gateway).record(o.seq, {
+        const outcome = this.gateway(o.gateway).stream(o.epoch).record(o.seq, {
           historical: o.historical,
           readings: o.readingTs.length,
           readingTs: o.readingTs,
@@ -272,25 +389,59 @@ export class AuditSession {
     }
   }
 
-  /** The gateway's tracker, created on first use. */
-  tracker(gateway: string): CompletenessTracker {
-    let t = this.trackers.get(gateway);
-    if (t === undefined) {
-      t = new CompletenessTracker(this.trackerOptions);
-      this.trackers.set(gateway, t);
+  /** The audit's subscription stopped delivering at `at` (its link went down). */
+  linkLost(at: number): void {
+    if (this.outages.at(-1)?.to === null) return;
+    this.disconnects++;
+    this.outages.push({ from: at, to: null, sessionResumed: null });
+    if (this.outages.length > MAX_OUTAGES) {
+      const dropped = this.outages.shift()!;
+      if (dropped.sessionResumed === false) this.notObservedMsDropped += dropped.to! - dropped.from;
     }
-    return t;
+  }
+
+  /**
+   * Subscribed again at `at`. sessionResumed: the broker kept the session, so what was
+   * published meanwhile is delivered now; otherwise it is gone, and the gaps it leaves are
+   * reported as not observed.
+   */
+  linkRestored(at: number, sessionResumed: boolean): void {
+    const outage = this.outages.at(-1);
+    if (outage === undefined || outage.to !== null) return;
+    outage.to = at;
+    outage.sessionResumed = sessionResumed;
+    if (sessionResumed) return;
+    this.sessionsLost++;
+    for (const g of this.gateways.values()) g.sessionLost();
+  }
+
+  private gateway(name: string): GatewayStreams {
+    let g = this.gateways.get(name);
+    if (g === undefined) {
+      g = new GatewayStreams(this.trackerOptions);
+      // With `since`, its first seqs may have gone by in a window the audit did not observe.
+      if (this.sessionsLost > 0) g.sessionLost();
+      this.gateways.set(name, g);
+    }
+    return g;
   }
 
   report(now: number): AuditReport {
-    const gateways: Record<string, CompletenessReport> = {};
-    for (const name of [...this.trackers.keys()].sort()) gateways[name] = this.trackers.get(name)!.report(now);
+    const down = this.outages.at(-1)?.to === null;
+    const gateways: Record<string, GatewayReport> = {};
+    for (const name of [...this.gateways.keys()].sort()) gateways[name] = this.gateways.get(name)!.report(now, down);
+    let notObservedMs = this.notObservedMsDropped;
+    for (const o of this.outages) if (o.sessionResumed !== true) notObservedMs += (o.to ?? now) - o.from;
     return {
-      complete: Object.values(gateways).every((g) => g.openGaps === 0),
+      complete: Object.values(gateways).every((g) => g.streams.every((s) => s.openGaps === 0)),
       gateways,
       unparseable: this.unparseable,
       lastUnparseable: this.lastUnparseable,
       ignored: this.ignored,
+      disconnects: this.disconnects,
+      sessionsLost: this.sessionsLost,
+      outages: this.outages.map((o) => ({ ...o })),
+      notObservedMs,
     };
   }
 }

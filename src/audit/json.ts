@@ -1,19 +1,21 @@
 /**
  * Decodes floorgate's JSON format (SPEC §3) into what the completeness tracker needs.
  *
- *   {prefix}/{gateway}/{device}        {"seq","gateway","device","readings":[{"tag","value","quality","ts"}]}
- *   {prefix}/{gateway}/{device}/{tag}  {"seq","value","quality","ts"}
+ *   {prefix}/{gateway}/{device}        {"seq","epoch","gateway","device","readings":[{"tag","value","quality","ts"}]}
+ *   {prefix}/{gateway}/{device}/{tag}  {"seq","epoch","value","quality","ts"}
  *   {prefix}/{gateway}/status          retained online flag: not data
  *   {prefix}/{gateway}/{device}/{tag}/set[/result]   write commands: not data
  *
  * A data message that does not have this shape is invalid: a consumer could not use it, so its
- * seq is not counted as received.
+ * seq is not counted as received. `epoch` is absent in messages of gateways before epochs.
  */
 
 /** What any format's decoder hands the tracker for one data message. */
 export interface Observation {
   readonly gateway: string;
   readonly seq: number;
+  /** The seq stream the seq belongs to (SPEC §4.9); null from a gateway that sends none. */
+  readonly epoch: string | null;
   readonly historical: boolean;
   /** Epoch ms of each reading inside. */
   readonly readingTs: readonly number[];
@@ -49,11 +51,13 @@ export function jsonDecoder(prefix: string): MessageDecoder {
     if (!isObject(body)) return invalid(gateway, 'payload is not a JSON object');
     const { seq } = body;
     if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 0) return invalid(gateway, 'seq is not a non-negative integer');
+    const epoch = body.epoch ?? null;
+    if (epoch !== null && (typeof epoch !== 'string' || epoch === '')) return invalid(gateway, 'epoch is not a non-empty string');
     const historical = body.historical === true;
 
     if (levels.length === 3) {
       if (!isTs(body.ts)) return invalid(gateway, 'ts is not a number');
-      return { kind: 'data', observation: { gateway, seq, historical, readingTs: [body.ts] } };
+      return { kind: 'data', observation: { gateway, seq, epoch, historical, readingTs: [body.ts] } };
     }
     if (body.gateway !== undefined && body.gateway !== gateway) return invalid(gateway, `gateway "${String(body.gateway)}" differs from the topic's`);
     if (!Array.isArray(body.readings)) return invalid(gateway, 'readings is not an array');
@@ -62,7 +66,7 @@ export function jsonDecoder(prefix: string): MessageDecoder {
       if (!isObject(r) || !isTs(r.ts)) return invalid(gateway, 'a reading has no numeric ts');
       readingTs.push(r.ts);
     }
-    return { kind: 'data', observation: { gateway, seq, historical, readingTs } };
+    return { kind: 'data', observation: { gateway, seq, epoch, historical, readingTs } };
   };
 }
 

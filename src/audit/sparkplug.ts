@@ -1,10 +1,13 @@
 /**
  * Decodes floorgate's Sparkplug B format (src/forward/sparkplug-format.ts) for the tracker.
  *
- *   spBv1.0/{group}/DBIRTH/{edge}/{device}   names the alias of the device's `floorgate/seq`
+ *   spBv1.0/{group}/DBIRTH/{edge}/{device}   names the alias of the device's `floorgate/seq`,
+ *                                            and carries `floorgate/epoch`, the seq stream
  *   spBv1.0/{group}/DDATA/{edge}/{device}    data: `floorgate/seq` (by alias) is the seq,
  *                                            is_historical the historical flag, the other
- *                                            metrics' timestamps the readings' ts
+ *                                            metrics' timestamps the readings' ts, the epoch
+ *                                            that of the device's last DBIRTH (null when it
+ *                                            had none: a gateway before epochs)
  *   everything else (NBIRTH, NDEATH, DDEATH, commands, STATE)   not data
  *
  * The gateway is the edge node id. Sparkplug's DDATA carries aliases only, so the decoder keeps
@@ -12,15 +15,15 @@
  * mid-session) is invalid until the next birth — a rebirth request (NCMD) brings one. A DDATA
  * without `floorgate/seq` (the echo of a write command) is not data.
  */
-import { SEQ_METRIC } from '../forward/sparkplug-format.js';
+import { EPOCH_METRIC, SEQ_METRIC } from '../forward/sparkplug-format.js';
 import { decodePayload, numberOf, type Payload } from '../forward/sparkplug-codec.js';
 import type { Decoded, MessageDecoder } from './json.js';
 
 const IGNORED: Decoded = { kind: 'ignored' };
 
 export function sparkplugDecoder(): MessageDecoder {
-  /** `{group}/{edge}/{device}` → alias of floorgate/seq, from the last DBIRTH. */
-  const seqAlias = new Map<string, number>();
+  /** `{group}/{edge}/{device}` → alias of floorgate/seq and the epoch, from the last DBIRTH. */
+  const births = new Map<string, { seqAlias: number; epoch: string | null }>();
 
   return (topic, bytes) => {
     const levels = topic.split('/');
@@ -35,17 +38,18 @@ export function sparkplugDecoder(): MessageDecoder {
     }
     const key = `${group}/${edge}/${device}`;
     if (type === 'DBIRTH') {
-      const metric = payload.metrics.find((m) => m.name === SEQ_METRIC);
-      if (metric?.alias === undefined) seqAlias.delete(key);
-      else seqAlias.set(key, numberOf(metric.alias));
+      const seqMetric = payload.metrics.find((m) => m.name === SEQ_METRIC);
+      const epoch = payload.metrics.find((m) => m.name === EPOCH_METRIC)?.stringValue || null;
+      if (seqMetric?.alias === undefined) births.delete(key);
+      else births.set(key, { seqAlias: numberOf(seqMetric.alias), epoch });
       return IGNORED;
     }
 
-    const alias = seqAlias.get(key);
-    if (alias === undefined) {
+    const birth = births.get(key);
+    if (birth === undefined) {
       return { kind: 'invalid', gateway: edge, reason: `DDATA of ${device} before its DBIRTH: the alias of ${SEQ_METRIC} is unknown (a rebirth brings it)` };
     }
-    const seqMetric = payload.metrics.find((m) => m.alias !== undefined && numberOf(m.alias) === alias);
+    const seqMetric = payload.metrics.find((m) => m.alias !== undefined && numberOf(m.alias) === birth.seqAlias);
     if (!seqMetric) return IGNORED;
     if (seqMetric.longValue === undefined) return { kind: 'invalid', gateway: edge, reason: `${SEQ_METRIC} has no value` };
     const readingTs: number[] = [];
@@ -56,7 +60,10 @@ export function sparkplugDecoder(): MessageDecoder {
     }
     return {
       kind: 'data',
-      observation: { gateway: edge, seq: numberOf(seqMetric.longValue), historical: payload.metrics.some((m) => m.isHistorical === true), readingTs },
+      observation: {
+        gateway: edge, seq: numberOf(seqMetric.longValue), epoch: birth.epoch,
+        historical: payload.metrics.some((m) => m.isHistorical === true), readingTs,
+      },
     };
   };
 }

@@ -2,9 +2,10 @@
  * `floorgate audit`: the receiving side's proof of completeness (SPEC §1, §3). Subscribes to the
  * gateways' data topics at QoS 1, feeds every message to an AuditSession, prints a line per
  * gateway every few seconds, and a final report on SIGINT/SIGTERM or after --duration.
- * Exit 0 when no gap is open at the end, 1 when one is (or the broker could not be used),
- * 64 on a usage error.
+ * Exit 0 when no gap is open at the end, 1 when one is — missing, or not observed because the
+ * audit itself lost its session — (or the broker could not be used), 64 on a usage error.
  */
+import { createHash } from 'node:crypto';
 import os from 'node:os';
 import { AuditSession, type AuditReport } from '../audit/completeness.js';
 import { formatFinal, formatLiveLine } from '../audit/format.js';
@@ -24,7 +25,7 @@ export interface AuditOptions {
   /** ms; absent: until SIGINT/SIGTERM (or `signal`). */
   readonly duration?: number;
   readonly json: boolean;
-  /** Default floorgate-audit-<hostname>. */
+  /** Default: defaultClientId(). */
   readonly clientId?: string;
   readonly out: (s: string) => void;
   /** Diagnostics (connection trouble); default stderr. */
@@ -44,6 +45,8 @@ export interface AuditResult extends AuditReport {
   readonly startedAt: number;
   readonly endedAt: number;
   readonly topics: readonly string[];
+  /** The MQTT client id, whose session on the broker the audit keeps. */
+  readonly clientId: string;
   /** Whether the broker accepted the connection at least once. */
   readonly connected: boolean;
   /** Why the audit could not do its job (refused connection or subscription), else null. */
@@ -76,15 +79,25 @@ export async function runAudit(opts: AuditOptions): Promise<number> {
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => { finish = resolve; });
 
+  const clientId = opts.clientId ?? defaultClientId(topics);
   const sub = openSubscription({
     url: opts.url,
-    clientId: opts.clientId ?? `floorgate-audit-${os.hostname()}`,
+    clientId,
     topics,
     onMessage: (topic, payload) => { session.observe(topic, payload, Date.now()); },
     onNote: (text) => err(`floorgate audit: ${text}`),
     onRefused: (reason) => {
       error ??= reason;
       finish();
+    },
+    onLost: (at) => {
+      session.linkLost(at);
+      err('floorgate audit: connection to the broker lost, reconnecting');
+    },
+    onRestored: (at, sessionResumed) => {
+      session.linkRestored(at, sessionResumed);
+      err(`floorgate audit: reconnected, ${sessionResumed ? 'the broker kept our session: nothing published meanwhile is missed'
+        : 'but the broker lost our session: what was published meanwhile is not observed'}`);
     },
   });
 
@@ -120,10 +133,20 @@ export async function runAudit(opts: AuditOptions): Promise<number> {
 
   const endedAt = Date.now();
   if (!sub.everConnected) error ??= 'never connected to the broker';
-  const result: AuditResult = { ...session.report(endedAt), startedAt, endedAt, topics, connected: sub.everConnected, error };
+  const result: AuditResult = { ...session.report(endedAt), startedAt, endedAt, topics, clientId, connected: sub.everConnected, error };
   if (error !== null) err(`floorgate audit: ${error}`);
   opts.out(opts.json ? JSON.stringify(result) : formatFinal(result, endedAt - startedAt));
   return error === null && result.complete ? EXIT.ok : EXIT.failure;
+}
+
+/**
+ * The same on every run from this host for the same topics, so a restarted audit finds its
+ * session's name again; different topics (prefix, format, gateways) get a different one, so
+ * two audits on one host do not take over each other's session.
+ */
+export function defaultClientId(topics: readonly string[]): string {
+  const host = os.hostname().replace(/[^A-Za-z0-9_-]/g, '-');
+  return `floorgate-audit-${host}-${createHash('sha256').update(topics.join('\n')).digest('hex').slice(0, 8)}`;
 }
 
 function usageProblem(opts: AuditOptions): string | null {

@@ -92,7 +92,7 @@ const commands: Record<string, Command> = {
     },
   },
   audit: {
-    usage: 'floorgate audit --url URL [--prefix P | --format sparkplug_b] [--gateway ID …] [--duration D] [--since SEQ] [--json]',
+    usage: 'floorgate audit --url URL [--prefix P | --format sparkplug_b] [--gateway ID …] [--duration D] [--since SEQ] [--client-id ID] [--json]',
     summary: 'subscribe upstream and report gaps and duplicates in seq, per gateway',
     options: {
       url: { type: 'string' },

@@ -132,7 +132,7 @@ export class Forwarder {
     if (!opts.format && mqttConfig.format !== 'json') {
       throw new Error(`mqtt.format ${mqttConfig.format} needs its format object (the runtime builds it)`);
     }
-    this.format = opts.format ?? new JsonFormat(opts.config, VERSION);
+    this.format = opts.format ?? new JsonFormat(opts.config, VERSION, opts.store.epoch);
     this.parts = [this.format, ...(opts.parts ?? [])];
     this.url = safeUrl(mqttConfig.url);
     this.window = Math.max(1, Math.min(mqttConfig.max_inflight, MAX_WINDOW));

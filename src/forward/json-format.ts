@@ -4,11 +4,16 @@
  * joins, and the per-device / per-tag pieces are cached.
  *
  * per_device: `{prefix}/{gateway}/{device}`
- *   `{"seq":N[,"historical":true],"gateway":"…","device":"…","readings":[…]}`
+ *   `{"seq":N,"epoch":"…"[,"historical":true],"gateway":"…","device":"…","readings":[…]}`
  * per_tag: `{prefix}/{gateway}/{device}/{tag}`
- *   `{"seq":N[,"historical":true],"value":…,"quality":…,"ts":…[,"error":"…"]}`
- * status: `{prefix}/{gateway}/status`, retained: `{"online":true,"ts":…,"version":"…"}` after
- *   each connect; `{"online":false,"ts":…}` on an intentional stop; `{"online":false}` as the will.
+ *   `{"seq":N,"epoch":"…"[,"historical":true],"value":…,"quality":…,"ts":…[,"error":"…"]}`
+ * status: `{prefix}/{gateway}/status`, retained: `{"online":true,"epoch":"…","ts":…,"version":"…"}`
+ *   after each connect; `{"online":false,"epoch":"…","ts":…}` on an intentional stop;
+ *   `{"online":false,"epoch":"…"}` as the will.
+ *
+ * `epoch` names the buffer's seq stream (SPEC §4.9): seq is unique only within it, so a consumer
+ * keys on (epoch, seq) and treats a new epoch as a new stream. Without an epoch (a format built
+ * without one) the member is left out, as gateways before epochs did.
  */
 import type { FloorgateConfig } from '../config/types.js';
 import type { StoredMessage } from '../buffer/types.js';
@@ -17,14 +22,18 @@ import type { Link, OutgoingMessage, WireFormat } from './format.js';
 export class JsonFormat implements WireFormat {
   private readonly base: string;
   private readonly gatewayMember: string;
+  /** `,"epoch":"…"` */
+  private readonly epochMember: string;
   /** device → `,"gateway":"…","device":"…","readings":` */
   private readonly deviceMembers = new Map<string, string>();
   private readonly deviceTopics = new Map<string, string>();
   private readonly tagTopics = new Map<string, Map<string, string>>();
 
-  constructor(config: FloorgateConfig, private readonly version: string) {
+  /** epoch: the buffer's stream id (MessageStore.epoch). */
+  constructor(config: FloorgateConfig, private readonly version: string, epoch: string) {
     this.base = `${config.mqtt.topic_prefix}/${config.gateway.id}`;
     this.gatewayMember = ',"gateway":' + JSON.stringify(config.gateway.id);
+    this.epochMember = ',"epoch":' + JSON.stringify(epoch);
   }
 
   get statusTopic(): string {
@@ -32,11 +41,11 @@ export class JsonFormat implements WireFormat {
   }
 
   will(): OutgoingMessage {
-    return this.status('{"online":false}');
+    return this.status(`{"online":false${this.epochMember}}`);
   }
 
   online(): OutgoingMessage[] {
-    return [this.status(`{"online":true,"ts":${Date.now()},"version":${JSON.stringify(this.version)}}`)];
+    return [this.status(`{"online":true${this.epochMember},"ts":${Date.now()},"version":${JSON.stringify(this.version)}}`)];
   }
 
   /** The online status first, then data at once. */
@@ -46,7 +55,7 @@ export class JsonFormat implements WireFormat {
   }
 
   offline(): OutgoingMessage[] {
-    return [this.status(`{"online":false,"ts":${Date.now()}}`)];
+    return [this.status(`{"online":false${this.epochMember},"ts":${Date.now()}}`)];
   }
 
   topic(msg: StoredMessage): string {
@@ -74,7 +83,7 @@ export class JsonFormat implements WireFormat {
   }
 
   payload(msg: StoredMessage, historical: boolean): string {
-    const head = historical ? '{"seq":' + msg.seq + ',"historical":true' : '{"seq":' + msg.seq;
+    const head = '{"seq":' + msg.seq + this.epochMember + (historical ? ',"historical":true' : '');
     if (msg.tag !== null) return head + ',' + msg.body.substring(1);
     let members = this.deviceMembers.get(msg.device);
     if (members === undefined) {

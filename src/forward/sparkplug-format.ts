@@ -5,9 +5,9 @@
  * Session, per MQTT connection:
  * - CONNECT carries the NDEATH will with the next bdSeq (persisted, see sparkplug-bdseq.ts).
  * - After CONNACK: subscribe to NCMD, DCMD and, with `primary_host_id`, the host's STATE; then
- *   (at once, or once that STATE says online) NBIRTH (seq 0, bdSeq, `Node Control/Rebirth`),
- *   a DBIRTH per device with every tag (name, alias, datatype, current value) and then DDEATH
- *   for the devices that are down. Only then does buffered data flow: the backlog first as
+ *   (at once, or once that STATE says online) NBIRTH (seq 0, bdSeq, `Node Control/Rebirth`,
+ *   `floorgate/epoch`), a DBIRTH per device with every tag (name, alias, datatype, current
+ *   value) and `floorgate/seq` and `floorgate/epoch`, then DDEATH for the devices that are down. Only then does buffered data flow: the backlog first as
  *   DDATA with `is_historical` on every metric and the readings' own timestamps, in seq order.
  * - seq runs 0–255 and wraps over NBIRTH (0), DBIRTH, DDATA and DDEATH.
  * - A device that goes down gets a DDEATH, one that comes back a DBIRTH (checked every
@@ -28,6 +28,11 @@
  * the value with `Quality` = 500; good → the value, no properties. Plus `floorgate/seq` (UInt64):
  * the buffer's seq of the message (SPEC §3), the gap detection Sparkplug's 0–255 seq cannot carry;
  * `floorgate audit --format sparkplug_b` reads it (src/audit/sparkplug.ts).
+ *
+ * `floorgate/epoch` (String): the id of the buffer's seq stream (SPEC §4.9), in NBIRTH and every
+ * DBIRTH only, never in DDATA, to save its bytes on every message: the epoch changes only with
+ * the data dir, so with a restart, and every connection births again. A consumer takes a DDATA's
+ * `floorgate/seq` as belonging to the epoch of its device's last DBIRTH.
  */
 import type { Logger } from 'pino';
 import type { DeviceConfig, FloorgateConfig, TagConfig } from '../config/types.js';
@@ -42,6 +47,8 @@ import { commandValue, configuredType, fits, setValue, typeOfValue } from './spa
 
 /** The metric carrying the buffer's seq in every DDATA (and its last value in DBIRTH). */
 export const SEQ_METRIC = 'floorgate/seq';
+/** The metric carrying the buffer's stream id in NBIRTH and every DBIRTH. */
+export const EPOCH_METRIC = 'floorgate/epoch';
 export const REBIRTH_METRIC = 'Node Control/Rebirth';
 /** Sparkplug quality codes (§6.4.9.1). */
 const QUALITY_BAD = 0;
@@ -72,6 +79,8 @@ export interface SparkplugFormatOptions {
   readonly source: DeviceSource;
   readonly commands: Commands;
   readonly metrics?: Metrics;
+  /** The buffer's stream id (MessageStore.epoch). */
+  readonly epoch: string;
 }
 
 /** A reading as a buffered body holds it (src/forward/encode.ts). */
@@ -110,6 +119,7 @@ export class SparkplugFormat implements WireFormat {
   private readonly commands: Commands;
   private readonly metrics?: Metrics;
   private readonly bdSeq: BdSeq;
+  private readonly epoch: string;
   private readonly edge: string;
   private readonly hostId: string | undefined;
   private readonly ns: string;
@@ -137,6 +147,7 @@ export class SparkplugFormat implements WireFormat {
     this.commands = opts.commands;
     this.metrics = opts.metrics;
     this.bdSeq = new BdSeq(opts.config.gateway.data_dir, opts.log);
+    this.epoch = opts.epoch;
     this.edge = sp.edge_node_id;
     this.hostId = sp.primary_host_id;
     this.ns = `spBv1.0/${sp.group_id}`;
@@ -257,6 +268,7 @@ export class SparkplugFormat implements WireFormat {
         { name: 'bdSeq', timestamp: now, datatype: DataType.Int64, longValue: this.bdSeq.current },
         // No alias: hosts send the rebirth request by name (Sparkplug 3.0 forbids an alias here).
         { name: REBIRTH_METRIC, timestamp: now, datatype: DataType.Boolean, booleanValue: false },
+        { name: EPOCH_METRIC, timestamp: now, datatype: DataType.String, stringValue: this.epoch },
       ],
     };
     this.publish(s, `${this.ns}/NBIRTH/${this.edge}`, payload);
@@ -311,6 +323,7 @@ export class SparkplugFormat implements WireFormat {
     if (seq === undefined) seqMetric.isNull = true;
     else seqMetric.longValue = seq;
     metrics.push(seqMetric);
+    metrics.push({ name: EPOCH_METRIC, alias: this.alias(device, EPOCH_METRIC), timestamp: now, datatype: DataType.String, stringValue: this.epoch });
     this.publish(s, `${this.ns}/DBIRTH/${this.edge}/${device}`, { timestamp: now, seq: this.nextSeq(s), metrics });
     const record: DeviceRecord = { config: view.config, types, born: true };
     s.devices.set(device, record);
@@ -429,7 +442,7 @@ export class SparkplugFormat implements WireFormat {
       if (!this.commands.admit()) continue;
       const fields = { device, metric: m.name ?? numberOf(m.alias), source: 'sparkplug' };
       const tag = m.name ?? this.tagOfAlias(device, m.alias);
-      if (tag === undefined || tag === SEQ_METRIC) {
+      if (tag === undefined || tag === SEQ_METRIC || tag === EPOCH_METRIC) {
         this.commands.refuse(fields, `DCMD for ${device}: no such metric`);
         continue;
       }

@@ -25,9 +25,9 @@ describe('CompletenessTracker', () => {
     send(t, 1, 1000);
     send(t, 2, 1001);
     send(t, 5, 1002);
-    expect(t.report(1500).gaps).toEqual([{ from: 3, to: 4, since: 1002, missingFor: 498 }]);
+    expect(t.report(1500).gaps).toEqual([{ from: 3, to: 4, since: 1002, missingFor: 498, notObserved: false }]);
     send(t, 4, 2000, true);
-    expect(t.report(2500)).toMatchObject({ missing: 1, openGaps: 1, gaps: [{ from: 3, to: 3, since: 1002, missingFor: 1498 }] });
+    expect(t.report(2500)).toMatchObject({ missing: 1, openGaps: 1, gaps: [{ from: 3, to: 3, since: 1002, missingFor: 1498, notObserved: false }] });
     send(t, 3, 3000, true);
     expect(t.report(3000)).toMatchObject({
       messages: 5, missing: 0, openGaps: 0, gaps: [], outOfOrder: 2, historical: 2, historicalShare: 0.4, lastSeq: 5,
@@ -40,12 +40,12 @@ describe('CompletenessTracker', () => {
     send(t, 20, 100);
     send(t, 15, 200);
     expect(t.report(300).gaps).toEqual([
-      { from: 11, to: 14, since: 100, missingFor: 200 },
-      { from: 16, to: 19, since: 100, missingFor: 200 },
+      { from: 11, to: 14, since: 100, missingFor: 200, notObserved: false },
+      { from: 16, to: 19, since: 100, missingFor: 200, notObserved: false },
     ]);
     send(t, 25, 400);
     expect(t.report(500)).toMatchObject({ missing: 12, openGaps: 3 });
-    expect(t.report(500).gaps[2]).toEqual({ from: 21, to: 24, since: 400, missingFor: 100 });
+    expect(t.report(500).gaps[2]).toEqual({ from: 21, to: 24, since: 400, missingFor: 100, notObserved: false });
   });
 
   it('counts duplicates without counting their readings again', () => {
@@ -67,14 +67,14 @@ describe('CompletenessTracker', () => {
       baseline: 1000, firstSeq: 999, lastSeq: 1001, beforeBaseline: 1, outOfOrder: 1, messages: 3, openGaps: 0,
     });
     send(t, 1003, 3);
-    expect(t.report(10).gaps).toEqual([{ from: 1002, to: 1002, since: 3, missingFor: 7 }]);
+    expect(t.report(10).gaps).toEqual([{ from: 1002, to: 1002, since: 3, missingFor: 7, notObserved: false }]);
   });
 
   it('with since, expects every seq from there on', () => {
     const t = new CompletenessTracker({ since: 1 });
     expect(t.report(0)).toMatchObject({ baseline: 1, firstSeq: null, openGaps: 0 });
     send(t, 4, 100);
-    expect(t.report(100).gaps).toEqual([{ from: 1, to: 3, since: 100, missingFor: 0 }]);
+    expect(t.report(100).gaps).toEqual([{ from: 1, to: 3, since: 100, missingFor: 0, notObserved: false }]);
   });
 
   it('lists at most maxGaps gaps but counts them all', () => {
@@ -84,6 +84,58 @@ describe('CompletenessTracker', () => {
     expect(r.openGaps).toBe(10);
     expect(r.missing).toBe(10);
     expect(r.gaps.map((g) => g.from)).toEqual([1, 3]);
+  });
+
+  it('after sessionLost, takes open gaps below the next new live seq as not observed, and only those', () => {
+    const t = new CompletenessTracker();
+    send(t, 1, 0);
+    send(t, 3, 1);
+    t.sessionLost();
+    expect(t.report(2)).toMatchObject({ missing: 0, notObserved: 1, gaps: [{ from: 2, to: 2, notObserved: true }] });
+    // Neither a redelivery nor backlog says where the unseen live messages ended.
+    expect(send(t, 3, 3)).toBe('duplicate');
+    send(t, 6, 4, true);
+    expect(t.report(5)).toMatchObject({ missing: 0, notObserved: 3 });
+    send(t, 9, 6);
+    send(t, 11, 7);
+    expect(t.report(8)).toMatchObject({ missing: 1, notObserved: 5, openGaps: 4 });
+    expect(t.report(8).gaps.map((g) => [g.from, g.to, g.notObserved])).toEqual([[2, 2, true], [4, 5, true], [7, 8, true], [10, 10, false]]);
+    // A blind report (the audit is down right now) takes every gap as not observed.
+    expect(t.report(9, true)).toMatchObject({ missing: 0, notObserved: 6 });
+  });
+
+  it('agrees with a model of the not-observed rule, for any arrival order and loss point', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ seq: fc.integer({ min: 0, max: 30 }), historical: fc.boolean() }), { minLength: 1, maxLength: 80 }),
+        fc.nat(),
+        (arrivals, cut) => {
+          const lostAt = cut % (arrivals.length + 1);
+          const t = new CompletenessTracker({ maxGaps: 1000 });
+          const seen = new Set<number>();
+          let firstLiveAfter: number | undefined;
+          arrivals.forEach(({ seq, historical }, i) => {
+            if (i === lostAt) t.sessionLost();
+            const isNew = !seen.has(seq);
+            t.record(seq, { historical, readings: 0, readingTs: [], arrivedAt: i });
+            seen.add(seq);
+            if (i >= lostAt && isNew && !historical && firstLiveAfter === undefined) firstLiveAfter = seq;
+          });
+          if (lostAt === arrivals.length) t.sessionLost();
+          const baseline = arrivals[0].seq;
+          const highest = Math.max(...seen);
+          let missing = 0;
+          let notObserved = 0;
+          for (let s = baseline; s <= highest; s++) {
+            if (seen.has(s)) continue;
+            if (firstLiveAfter === undefined || s < firstLiveAfter) notObserved++;
+            else missing++;
+          }
+          expect(t.report(1000)).toMatchObject({ missing, notObserved });
+        },
+      ),
+      { numRuns: 500 },
+    );
   });
 
   it('rejects a seq that is not a non-negative integer', () => {
@@ -203,6 +255,7 @@ describe('CompletenessTracker', () => {
           expect(r.gaps.map(({ from, to, since: opened }) => ({ from, to, since: opened }))).toEqual(gaps);
           expect(r).toMatchObject({ messages: seen.size, duplicates, outOfOrder, beforeBaseline, openGaps: gaps.length });
           expect(r.missing).toBe(gaps.reduce((n, g) => n + g.to - g.from + 1, 0));
+          expect(r.notObserved).toBe(0);
         },
       ),
       { numRuns: 500 },

@@ -101,7 +101,7 @@ describe('faults', () => {
 
     proxy.reset();
     const ms = await sub.waitFor((m) => status(m).length === 2, 5_000);
-    expect(status(ms)[1].payload).toEqual({ online: false });
+    expect(status(ms)[1].payload).toEqual({ online: false, epoch: store.epoch });
     proxy.pass();
     const again = await sub.waitFor((m) => status(m).length === 3, 5_000);
     expect(status(again)[2].payload).toMatchObject({ online: true });

@@ -17,13 +17,15 @@ const single: StoredMessage = {
   body: encodeTagReading({ tag: 'temperature', value: 21.5, quality: 'good', ts }),
 };
 
+const EPOCH = '3f9a0c17be42';
+
 describe('JsonFormat', () => {
-  const format = new JsonFormat(testConfig({ mqtt: { topic_prefix: 'floorgate' } }), '1.2.3');
+  const format = new JsonFormat(testConfig({ mqtt: { topic_prefix: 'floorgate' } }), '1.2.3', EPOCH);
 
   it('per_device: topic and payload as SPEC §3', () => {
     expect(format.topic(batch)).toBe('floorgate/gw-test/press-1');
     expect(JSON.parse(format.payload(batch, false))).toEqual({
-      seq: 48213, gateway: 'gw-test', device: 'press-1',
+      seq: 48213, epoch: EPOCH, gateway: 'gw-test', device: 'press-1',
       readings: [
         { tag: 'temperature', value: 21.5, quality: 'good', ts },
         { tag: 'running', value: null, quality: 'bad', ts, error: 'timeout' },
@@ -38,17 +40,17 @@ describe('JsonFormat', () => {
 
   it('per_tag: topic and payload as SPEC §3', () => {
     expect(format.topic(single)).toBe('floorgate/gw-test/press-1/temperature');
-    expect(JSON.parse(format.payload(single, false))).toEqual({ seq: 7, value: 21.5, quality: 'good', ts });
-    expect(JSON.parse(format.payload(single, true))).toEqual({ seq: 7, historical: true, value: 21.5, quality: 'good', ts });
+    expect(JSON.parse(format.payload(single, false))).toEqual({ seq: 7, epoch: EPOCH, value: 21.5, quality: 'good', ts });
+    expect(JSON.parse(format.payload(single, true))).toEqual({ seq: 7, epoch: EPOCH, historical: true, value: 21.5, quality: 'good', ts });
   });
 
   it('per_tag: bad readings carry null and the error', () => {
     const bad = { ...single, body: encodeTagReading({ tag: 'temperature', value: null, quality: 'bad', ts, error: 'CRC error' }) };
-    expect(JSON.parse(format.payload(bad, false))).toEqual({ seq: 7, value: null, quality: 'bad', ts, error: 'CRC error' });
+    expect(JSON.parse(format.payload(bad, false))).toEqual({ seq: 7, epoch: EPOCH, value: null, quality: 'bad', ts, error: 'CRC error' });
   });
 
   it('escapes the gateway and device names in the payload', () => {
-    const f = new JsonFormat(testConfig(), '0');
+    const f = new JsonFormat(testConfig(), '0', EPOCH);
     const odd = { ...batch, device: 'dev"1' };
     expect(JSON.parse(f.payload(odd, false))).toMatchObject({ gateway: 'gw-test', device: 'dev"1' });
   });
@@ -61,6 +63,22 @@ describe('JsonFormat', () => {
     expect(Math.abs(parsed.ts - Date.now())).toBeLessThan(5_000);
     expect(format.offline()[0]).toMatchObject({ topic: 'floorgate/gw-test/status', retain: true });
     expect(JSON.parse(format.offline()[0].payload.toString())).toMatchObject({ online: false });
-    expect(format.will()).toEqual({ topic: 'floorgate/gw-test/status', payload: '{"online":false}', qos: 1, retain: true });
+  });
+
+  describe('the buffer\'s epoch', () => {
+    const f = format;
+
+    it('every data message carries it right after seq, before historical', () => {
+      expect(f.payload(batch, false)).toMatch(/^\{"seq":48213,"epoch":"3f9a0c17be42","gateway":"gw-test","device":"press-1","readings":\[/);
+      expect(f.payload(batch, true)).toMatch(/^\{"seq":48213,"epoch":"3f9a0c17be42","historical":true,"gateway":/);
+      expect(f.payload(single, false)).toBe(`{"seq":7,"epoch":"3f9a0c17be42","value":21.5,"quality":"good","ts":${ts}}`);
+      expect(f.payload(single, true)).toBe(`{"seq":7,"epoch":"3f9a0c17be42","historical":true,"value":21.5,"quality":"good","ts":${ts}}`);
+    });
+
+    it('the status carries it too: online, offline on stop, and the will', () => {
+      expect(JSON.parse(f.online()[0].payload.toString())).toMatchObject({ online: true, epoch: EPOCH, version: '1.2.3' });
+      expect(JSON.parse(f.offline()[0].payload.toString())).toMatchObject({ online: false, epoch: EPOCH });
+      expect(f.will()).toEqual({ topic: 'floorgate/gw-test/status', payload: '{"online":false,"epoch":"3f9a0c17be42"}', qos: 1, retain: true });
+    });
   });
 });

@@ -38,7 +38,7 @@ describe('steady state', () => {
     expect(first.topic).toBe(`steady${qos}/gw-test/press-1`);
     expect(first.retain).toBe(false);
     expect(first.payload).toEqual({
-      seq: 1, gateway: 'gw-test', device: 'press-1',
+      seq: 1, epoch: store.epoch, gateway: 'gw-test', device: 'press-1',
       readings: [
         { tag: 'temperature', value: expect.any(Number), quality: 'good', ts: expect.any(Number) },
         { tag: 'running', value: null, quality: 'bad', ts: expect.any(Number), error: 'exception 2: illegal data address' },
@@ -65,7 +65,7 @@ describe('steady state', () => {
     expect(seqsOf(data)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
     expect(data[0].topic).toBe('pertag/gw-test/press-1/tag0');
     expect(data[1].topic).toBe('pertag/gw-test/press-1/tag1');
-    expect(data[0].payload).toEqual({ seq: 1, value: expect.any(Number), quality: 'good', ts: expect.any(Number) });
+    expect(data[0].payload).toEqual({ seq: 1, epoch: store.epoch, value: expect.any(Number), quality: 'good', ts: expect.any(Number) });
   });
 
   it('never has more than max_inflight publishes outstanding, and uses the window', async () => {

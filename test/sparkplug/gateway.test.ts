@@ -78,8 +78,8 @@ describe('floorgate run, Sparkplug B', () => {
   it('bdSeq and seq through a broker restart, kill -9 and a restart, SIGTERM; the audit sees no gap', async () => {
     const { broker, proxy, sub, dir, file } = await setup();
     const audit = runCli(['audit', '--url', broker.url, '--format', 'sparkplug_b', '--gateway', EDGE, '--json', '--client-id', `audit-${process.pid}`]);
-    const auditSubscribed = (n: number) => until(() => audit.stderr.filter((l) => l.includes('subscribed to')).length >= n, 10_000, 'the audit\'s subscription');
-    await auditSubscribed(1);
+    const auditSays = (text: string) => until(() => audit.stderr.some((l) => l.includes(text)), 10_000, `the audit to say "${text}"`);
+    await auditSays('subscribed to');
 
     let gw: CliProcess = runCli(['run', '-c', file]);
     await sub.waitFor(() => count(sub, 'DDATA') >= 5, 15_000);
@@ -94,7 +94,8 @@ describe('floorgate run, Sparkplug B', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     await broker.start();
     await sub.subscribed();
-    await auditSubscribed(2);
+    // The broker forgot the audit's session (no persistence): it subscribes again before the gateway is back.
+    await auditSays('reconnected, but the broker lost our session');
     proxy.pass();
     await sub.waitFor(() => count(sub, 'NBIRTH') === 2, 10_000);
     const second = bdSeqs(sub, 'NBIRTH')[1];
@@ -131,6 +132,10 @@ describe('floorgate run, Sparkplug B', () => {
     expect(report.gateways[EDGE].messages).toBeGreaterThanOrEqual(count(sub, 'DDATA') - report.gateways[EDGE].duplicates);
     expect(report.gateways[EDGE].missing).toBe(0);
     expect(report.complete).toBe(true);
+    expect(report).toMatchObject({ disconnects: 1, sessionsLost: 1 });
+    // One stream: the gateway's data dir, and so its epoch, survived kill -9 and the restarts.
+    expect(report.gateways[EDGE].epoch).toMatch(/^[0-9a-f]{12}$/);
+    expect(report.gateways[EDGE].streams).toHaveLength(1);
     expect(report.unparseable).toBe(0);
   });
 

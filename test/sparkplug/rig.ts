@@ -101,7 +101,7 @@ export async function sparkplugRig(rig: Rig, opts: RigOptions): Promise<Sparkplu
       return v && viewOf(v);
     },
   };
-  const format = new SparkplugFormat({ config, log: capture.log, source, commands });
+  const format = new SparkplugFormat({ config, log: capture.log, source, commands, epoch: store.epoch });
   const fwd = rig.add(new Forwarder({ config, store, log: capture.log, format }), (f) => f.stop());
   if (opts.start !== false) fwd.start();
   return { broker, proxy, store, sub, fwd, format, views, capture, config, writes };

@@ -75,6 +75,10 @@ describe('Sparkplug session', () => {
     const rebirth = named(nbirth.payload, 'Node Control/Rebirth');
     expect(rebirth).toMatchObject({ datatype: 11, booleanValue: false });
     expect(rebirth.alias).toBeUndefined();
+    // The buffer's stream id, in NBIRTH and every DBIRTH, never in DDATA (checked below).
+    expect(store.epoch).toMatch(/^[0-9a-f]{12}$/);
+    expect(named(nbirth.payload, 'floorgate/epoch')).toMatchObject({ datatype: 12, stringValue: store.epoch });
+    for (const b of ofType(ms, 'DBIRTH')) expect(named(b.payload, 'floorgate/epoch')).toMatchObject({ datatype: 12, stringValue: store.epoch });
 
     const dbirth = ms[1].payload;
     const dt = (name: string) => named(dbirth, name).datatype;
@@ -229,7 +233,7 @@ describe('Sparkplug session', () => {
     const ms = messages(sub);
     expect(ms.map((m) => m.type)).toEqual(['NBIRTH', 'DBIRTH', 'DDEATH', 'DBIRTH', 'DDEATH', 'DBIRTH', 'DDATA']);
     const last = ofType(ms, 'DBIRTH')[2].payload;
-    expect(last.metrics.map((m) => m.name)).toEqual(['temp', 'added', 'floorgate/seq']);
+    expect(last.metrics.map((m) => m.name)).toEqual(['temp', 'added', 'floorgate/seq', 'floorgate/epoch']);
     expect(ms[6].payload.metrics[0]).toMatchObject({ alias: named(last, 'added').alias, intValue: 7 });
     checkSeqRule(ms);
   });
