@@ -1,7 +1,8 @@
 /**
  * A simulated Modbus TCP PLC on modbus-serial's ServerTCP, for `floorgate demo`, `floorgate sim
  * modbus` and tests. Values come from a register map (sim-map.ts), encoded with the driver's own
- * codec; the bench and the tests count the requests it receives and inject faults into it.
+ * codec; the bench and the tests count the requests it receives and inject faults into it, and
+ * the fault suite keeps what it served (onServed) to judge what arrived upstream against it.
  *
  * Unmapped addresses read as 0. A client's write holds the value it wrote: the entry stops
  * moving, like a setpoint. ServerTCP answers about 700 requests/s (it defers every reply by a
@@ -39,6 +40,24 @@ export interface ModbusSimOptions {
   readonly unitId?: number;
   /** A map, or the path of a YAML/JSON file holding one. Default: the demo PLC (defaultSimMap). */
   readonly map?: SimMap | string;
+  /**
+   * Called once per request answered with data, as soon as the reply is on its way; not for
+   * exceptions or injected faults. Absent (the demo, `floorgate sim`): nothing is kept.
+   */
+  readonly onServed?: (request: ServedRequest) => void;
+}
+
+/** One request the simulator answered with data. */
+export interface ServedRequest {
+  /** Date.now() when its values were taken; the reply is written in the same tick. */
+  readonly time: number;
+  readonly unit: number;
+  /** 1–4 reads; 5, 6, 15, 16 writes. */
+  readonly fc: number;
+  readonly address: number;
+  readonly count: number;
+  /** Registers (uint16) or bits as served; for a write, what was written. */
+  readonly values: readonly (number | boolean)[];
 }
 
 export interface ModbusSim {
@@ -61,19 +80,32 @@ class ModbusError extends Error {
 
 const never = (): Promise<never> => new Promise<never>(() => undefined);
 
+/** One request, gathered from the vector calls it is made of (see `count` in startModbusSim). */
+interface Burst {
+  fc: number;
+  calls: number;
+  /** What its calls answered so far; kept only for onServed. */
+  served?: { time: number; unit: number; address: number; values: (number | boolean)[] };
+  /** Answered with an exception, or not at all (an injected fault): nothing was served. */
+  failed: boolean;
+}
+
 type Answer<T> = T | Promise<T>;
 
-/** The vector ServerTCP really accepts; its typings allow no promise inside an array. */
+/**
+ * The vector ServerTCP really accepts; its typings allow no promise inside an array. `unit` is
+ * the request's unit id, passed after the function's own arguments.
+ */
 interface SimVector {
-  getHoldingRegister(addr: number): Answer<number>;
-  getMultipleHoldingRegisters(addr: number, length: number): Answer<number>[];
-  getInputRegister(addr: number): Answer<number>;
-  getMultipleInputRegisters(addr: number, length: number): Answer<number>[];
-  getCoil(addr: number): Answer<boolean>;
-  getDiscreteInput(addr: number): Answer<boolean>;
-  setRegister(addr: number, value: number): Answer<void>;
-  setRegisterArray(addr: number, values: number[]): Answer<void>;
-  setCoil(addr: number, value: boolean): Answer<void>;
+  getHoldingRegister(addr: number, unit: number): Answer<number>;
+  getMultipleHoldingRegisters(addr: number, length: number, unit: number): Answer<number>[];
+  getInputRegister(addr: number, unit: number): Answer<number>;
+  getMultipleInputRegisters(addr: number, length: number, unit: number): Answer<number>[];
+  getCoil(addr: number, unit: number): Answer<boolean>;
+  getDiscreteInput(addr: number, unit: number): Answer<boolean>;
+  setRegister(addr: number, value: number, unit: number): Answer<void>;
+  setRegisterArray(addr: number, values: number[], unit: number): Answer<void>;
+  setCoil(addr: number, value: boolean, unit: number): Answer<void>;
 }
 
 /** Wrap an integer into its type's range, so a counter rolls over like a PLC's would. */
@@ -197,10 +229,12 @@ export async function startModbusSim(options: ModbusSimOptions = {}): Promise<Mo
   let server: ServerTCP | undefined;
 
   const counts = new Map<number, number>();
+  const onServed = options.onServed;
   // ServerTCP calls the vector once per register/coil; one request's calls all happen in one
   // timer callback, so "first call before the next microtask checkpoint" is one request.
-  let burst: { fc: number; calls: number } | undefined;
-  const count = (fc: number): void => {
+  let burst: Burst | undefined;
+  /** Counts the request a call belongs to, and returns it; it is reported once its calls are done. */
+  const count = (fc: number): Burst => {
     if (burst) {
       // FC15 (write coils) arrives as a run of setCoil calls, the same as FC05 would.
       if (++burst.calls === 2 && burst.fc === 5) {
@@ -208,65 +242,87 @@ export async function startModbusSim(options: ModbusSimOptions = {}): Promise<Mo
         counts.set(15, (counts.get(15) ?? 0) + 1);
         burst.fc = 15;
       }
-      return;
+      return burst;
     }
-    burst = { fc, calls: 1 };
+    const request: Burst = { fc, calls: 1, failed: false };
+    burst = request;
     counts.set(fc, (counts.get(fc) ?? 0) + 1);
-    queueMicrotask(() => { burst = undefined; });
+    queueMicrotask(() => {
+      burst = undefined;
+      const { served } = request;
+      if (served && !request.failed) onServed!({ ...served, fc: request.fc, count: served.values.length });
+    });
+    return request;
+  };
+  /** Keeps the values a call answered, when someone listens. */
+  const serve = (request: Burst, unit: number, address: number, values: readonly (number | boolean)[]): void => {
+    if (!onServed) return;
+    if (request.served) request.served.values.push(...values);
+    else request.served = { time: Date.now(), unit, address, values: [...values] };
+  };
+  const refuse = (request: Burst, code: number, message: string): never => {
+    request.failed = true;
+    throw new ModbusError(code, message);
   };
 
   /** Undefined when the request may be answered normally; else what to answer instead. */
-  const misbehave = (): Promise<never> | undefined => {
-    if (faults.mode === 'silent') return never();
-    if (faults.mode === 'garbage') {
-      // Once per request (a coil read calls in once per coil), to every connected client.
-      if (burst?.calls === 1) for (const sock of server?.socks.keys() ?? []) sock.write(GARBAGE);
-      return never();
-    }
-    return undefined;
+  const misbehave = (request: Burst): Promise<never> | undefined => {
+    if (faults.mode !== 'silent' && faults.mode !== 'garbage') return undefined;
+    request.failed = true;
+    // Once per request (a coil read calls in once per coil), to every connected client.
+    if (faults.mode === 'garbage' && request.calls === 1) for (const sock of server?.socks.keys() ?? []) sock.write(GARBAGE);
+    return never();
   };
-  const checkAddresses = (area: ModbusArea, start: number, n: number): void => {
-    if (start + n > 65536) throw new ModbusError(2, 'past the end of the address space');
+  const checkAddresses = (request: Burst, area: ModbusArea, start: number, n: number): void => {
+    if (start + n > 65536) refuse(request, 2, 'past the end of the address space');
     const illegal = faults.illegal?.[area];
-    if (illegal?.some((a) => a >= start && a < start + n)) throw new ModbusError(2, 'illegal data address');
+    if (illegal?.some((a) => a >= start && a < start + n)) refuse(request, 2, 'illegal data address');
   };
-  const readRegisters = (fc: number, area: 'holding' | 'input', start: number, n: number): Answer<number>[] => {
-    count(fc);
-    const instead = misbehave();
+  const readRegisters = (fc: number, area: 'holding' | 'input', start: number, n: number, unit: number): Answer<number>[] => {
+    const request = count(fc);
+    const instead = misbehave(request);
     if (instead) return Array.from({ length: n }, () => instead);
     if (faults.maxRegistersPerRead !== undefined && n > faults.maxRegistersPerRead) {
-      throw new ModbusError(faults.tooLongException ?? 3, 'read too long');
+      refuse(request, faults.tooLongException ?? 3, 'read too long');
     }
-    checkAddresses(area, start, n);
-    return image.readRegisters(area, start, n);
+    checkAddresses(request, area, start, n);
+    const values = image.readRegisters(area, start, n);
+    serve(request, unit, start, values);
+    return values;
   };
-  const readBit = (fc: number, area: 'coil' | 'discrete', address: number): Answer<boolean> => {
-    count(fc);
-    const instead = misbehave();
+  const readBit = (fc: number, area: 'coil' | 'discrete', address: number, unit: number): Answer<boolean> => {
+    const request = count(fc);
+    const instead = misbehave(request);
     if (instead) return instead;
-    checkAddresses(area, address, 1);
-    return image.readBit(area, address);
+    checkAddresses(request, area, address, 1);
+    const value = image.readBit(area, address);
+    serve(request, unit, address, [value]);
+    return value;
   };
-  const write = (fc: number, area: 'holding' | 'coil', start: number, n: number, apply: () => void): Answer<void> => {
-    count(fc);
-    const instead = misbehave();
+  const write = (
+    fc: number, area: 'holding' | 'coil', start: number, values: readonly (number | boolean)[], unit: number, apply: () => void,
+  ): Answer<void> => {
+    const request = count(fc);
+    const instead = misbehave(request);
     if (instead) return instead;
-    checkAddresses(area, start, n);
+    checkAddresses(request, area, start, values.length);
     apply();
+    serve(request, unit, start, values);
   };
 
-  // ServerTCP picks each function's calling convention from its arity: these take no callback
-  // and may return a promise (or an array of them), which ServerTCP awaits.
+  // ServerTCP picks each function's calling convention from its arity (a callback makes it one
+  // longer than these): these take no callback and may return a promise (or an array of them),
+  // which ServerTCP awaits.
   const vector: SimVector = {
-    getHoldingRegister: (addr) => readRegisters(3, 'holding', addr, 1)[0],
-    getMultipleHoldingRegisters: (addr, length) => readRegisters(3, 'holding', addr, length),
-    getInputRegister: (addr) => readRegisters(4, 'input', addr, 1)[0],
-    getMultipleInputRegisters: (addr, length) => readRegisters(4, 'input', addr, length),
-    getCoil: (addr) => readBit(1, 'coil', addr),
-    getDiscreteInput: (addr) => readBit(2, 'discrete', addr),
-    setRegister: (addr, value) => write(6, 'holding', addr, 1, () => image.writeRegisters(addr, [value])),
-    setRegisterArray: (addr, values) => write(16, 'holding', addr, values.length, () => image.writeRegisters(addr, values)),
-    setCoil: (addr, value) => write(5, 'coil', addr, 1, () => image.writeCoil(addr, value)),
+    getHoldingRegister: (addr, unit) => readRegisters(3, 'holding', addr, 1, unit)[0],
+    getMultipleHoldingRegisters: (addr, length, unit) => readRegisters(3, 'holding', addr, length, unit),
+    getInputRegister: (addr, unit) => readRegisters(4, 'input', addr, 1, unit)[0],
+    getMultipleInputRegisters: (addr, length, unit) => readRegisters(4, 'input', addr, length, unit),
+    getCoil: (addr, unit) => readBit(1, 'coil', addr, unit),
+    getDiscreteInput: (addr, unit) => readBit(2, 'discrete', addr, unit),
+    setRegister: (addr, value, unit) => write(6, 'holding', addr, [value], unit, () => image.writeRegisters(addr, [value])),
+    setRegisterArray: (addr, values, unit) => write(16, 'holding', addr, values, unit, () => image.writeRegisters(addr, values)),
+    setCoil: (addr, value, unit) => write(5, 'coil', addr, [value], unit, () => image.writeCoil(addr, value)),
   };
 
   let port = 0;

@@ -7,7 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBufferStats } from '../../src/buffer/stats.js';
-import { eventually, figures, getJson, getText, metric, sleep, FaultRig, type Gateway } from './rig.js';
+import { eventually, getJson, getText, metric, sleep, FaultRig, type Gateway } from './rig.js';
+import { recordFigures } from '../helpers/results.js';
 
 let rig: FaultRig;
 let gw: Gateway;
@@ -134,7 +135,7 @@ describe('the broker link', () => {
     await eventually(() => rig.mqttProxy.accepted > accepted, 8_000, 'a new connection');
     await noGap();
     const dups = rig.audit().duplicates - dupsBefore;
-    figures('PUBACK cut', { duplicates: dups });
+    recordFigures('PUBACK cut', { duplicates: dups });
     // The broker took the message whose PUBACK was cut: it is delivered again, at least once.
     expect(dups).toBeGreaterThanOrEqual(1);
   }, 30_000);
@@ -150,6 +151,6 @@ describe('the broker link', () => {
     // Every drop is followed by a new connection.
     await eventually(() => rig.mqttProxy.accepted - accepted >= 5 && rig.mqttProxy.connections > 0, 8_000, 'the fifth reconnect');
     await noGap();
-    figures('periodic disconnects', { drops: 5, duplicates: rig.audit().duplicates });
+    recordFigures('periodic disconnects', { drops: 5, duplicates: rig.audit().duplicates });
   }, 40_000);
 });

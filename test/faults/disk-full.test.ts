@@ -15,7 +15,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readBufferStats } from '../../src/buffer/stats.js';
 import { parseRanges } from '../../src/buffer/drop-log.js';
-import { dataMessages, eventually, figures, getJson, getText, metric, FaultRig } from './rig.js';
+import { dataMessages, eventually, getJson, getText, metric, FaultRig } from './rig.js';
+import { recordFigures } from '../helpers/results.js';
 
 function canMountTmpfs(): boolean {
   if (process.getuid?.() !== 0) return false;
@@ -120,7 +121,7 @@ describe.skipIf(!mountable)('disk full (tmpfs data dir; skipped unless root can 
     expect(dropLines.reduce((sum, j) => sum + (j.readings as number), 0)).toBe(stats.dropped.full);
     expect(stats.dropped.full).toBeGreaterThanOrEqual(dropped);
     expect(metric(text, 'floorgate_dropped_total', { reason: 'full' })).toBe(stats.dropped.full);
-    figures('disk full', {
+    recordFigures('disk full', {
       filler_bytes: filled, readings_dropped: stats.dropped.full, seqs_checked: lastSeq,
       seqs_missing: missing.length, seqs_named_dropped: named.length, missing_not_named: missingNotNamed.length,
       named_but_delivered: namedButDelivered.length, duplicates: rig.audit().duplicates,

@@ -1,21 +1,296 @@
 /**
- * SPEC §4.4 the hard way: `kill -9` of the real daemon at 22 random moments (during start-up,
- * while connected, in the middle of an outage, while reconnecting), with the broker link
- * switching between working, half-open, resetting and slow in between. Afterwards every seq the
- * buffer ever assigned must have arrived upstream or still be in the buffer: nothing committed
- * is lost, and nothing was dropped. Duplicates (at-least-once) are counted and reported.
+ * SPEC §4.4 the hard way: `kill -9` of the real daemon during start-up, while connected, idle
+ * with an empty buffer, in the middle of an outage, with publishes in flight and while
+ * reconnecting; then a last daemon delivers the rest and is stopped with SIGTERM. The run is
+ * judged against records the daemons cannot touch:
+ * - what the PLC served (rig.served). Each poll reads holding 0..3, whose counter moves every
+ *   millisecond (POLL_STAMPED_MAP): its value, the poll's stamp, finds the poll upstream;
+ * - when each daemon was started and killed;
+ * - the buffer file as each killed daemon left it, read before the next one starts;
+ * - what the broker accepted (a subscriber on the broker itself).
  *
- * The moments come from a seeded generator: the seed is printed, and FAULT_SEED=N replays a run.
+ * Verdicts:
+ * 1. Nothing committed is lost. Every served poll arrives, or is still in the buffer, or was
+ *    served less than commit_interval + KILL_MARGIN_MS before its daemon was signalled (SPEC: a
+ *    crash loses at most commit_interval of readings taken but not committed). Every poll
+ *    found in the buffer file after a kill arrives (or is still buffered), window or not.
+ * 2. What arrives was served: each message's stamp and temperature are those of one served
+ *    poll, and a poll travels under one seq only.
+ * 3. seq only goes up across restarts: every seq carrying a poll served to a later daemon is
+ *    above every seq carrying a poll served to an earlier one, all under one epoch.
+ * 4. A redelivered seq carries the same bytes (apart from `"historical":true`).
+ * 5. No seq gap, nothing dropped, no buffer.db.corrupt-*: a kill never makes the file unusable.
+ *
+ * Two tests: "fast", six kills each placed where one way of failing shows (the one a mutation
+ * run uses), and a longer one with kills at seeded random moments while the broker link
+ * switches between working, half-open, resetting and slow (FAULT_SEED=N replays a run).
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ServedRequest } from '../../drivers/modbus/sim.js';
 import { readBufferStats } from '../../src/buffer/stats.js';
-import { runCli } from '../helpers/gateway.js';
-import { eventually, figures, sleep, FaultRig } from './rig.js';
+import { parseDuration } from '../../src/config/units.js';
+import { runCli, type CliProcess } from '../helpers/gateway.js';
+import { dataMessages, eventually, sleep, FaultRig } from './rig.js';
+import { recordFigures } from '../helpers/results.js';
 
 let rig: FaultRig | undefined;
-afterAll(async () => { await rig?.close(); }, 30_000);
+afterEach(async () => {
+  await rig?.close();
+  rig = undefined;
+}, 30_000);
+
+/**
+ * Beyond commit_interval, how long a served reply may take to reach a commit: the proxy, the
+ * driver, the event loop of a busy two-core machine, the SQLite write itself.
+ */
+const KILL_MARGIN_MS = 100;
+
+const started = (_l: string, j: Record<string, unknown> | undefined) => j?.msg === 'floorgate started';
+
+interface UpstreamReading {
+  tag: string;
+  value: unknown;
+  quality: string;
+}
+
+/** The poll a message or buffered row carries: its good `counter` reading. */
+function stampOf(readings: readonly UpstreamReading[]): number | undefined {
+  const r = readings.find((x) => x.tag === 'counter' && x.quality === 'good');
+  return r === undefined ? undefined : (r.value as number);
+}
+
+const temperatureOf = (readings: readonly UpstreamReading[]) => readings.find((x) => x.tag === 'temperature')?.value;
+
+/** The messages committed in the buffer file; none when the daemon died before making it. */
+function bufferedRows(file: string): { seq: number; stamp: number | undefined }[] {
+  if (!fs.existsSync(file)) return [];
+  const db = new Database(file, { readonly: true, fileMustExist: true });
+  try {
+    if (!db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages'").get()) return [];
+    // A per_device row's body is the message's readings array (src/forward/encode.ts).
+    const rows = db.prepare('SELECT seq, body FROM messages').all() as { seq: number; body: string }[];
+    return rows.map((r) => ({ seq: r.seq, stamp: stampOf(JSON.parse(r.body) as UpstreamReading[]) }));
+  } finally {
+    db.close();
+  }
+}
+
+interface Poll {
+  /** Date.now() when the PLC served it. */
+  readonly time: number;
+  readonly stamp: number;
+  readonly temperature: number;
+}
+
+/** press-1's reads of holding 0..3: temperature (float32 at 0) and the stamp (uint32 at 2), ABCD. */
+function servedPolls(served: readonly ServedRequest[]): Poll[] {
+  return served.filter((r) => r.fc === 3 && r.address === 0 && r.count === 4).map((r) => {
+    const bytes = Buffer.alloc(8);
+    r.values.forEach((word, i) => bytes.writeUInt16BE(word as number, 2 * i));
+    return { time: r.time, temperature: bytes.readFloatBE(0), stamp: bytes.readUInt32BE(4) };
+  });
+}
+
+/** One daemon: Date.now() when it was spawned and when it was sent its last signal. */
+interface Life {
+  readonly start: number;
+  end: number;
+}
+
+/** Starts and kills the daemons of a run, keeping the times and what each kill left committed. */
+class Daemons {
+  readonly lives: Life[] = [];
+  /** Stamps found in the buffer file right after a kill, before the next daemon could touch it. */
+  readonly committedAtKills = new Set<number>();
+  duringStartup = 0;
+
+  constructor(private readonly rig: FaultRig) {}
+
+  spawn(): CliProcess {
+    this.lives.push({ start: Date.now(), end: Infinity });
+    return runCli(['run', '-c', this.rig.config]);
+  }
+
+  async kill(gw: CliProcess): Promise<void> {
+    this.lives.at(-1)!.end = Date.now();
+    expect(await gw.stop('SIGKILL')).toBe('SIGKILL');
+    for (const { stamp } of bufferedRows(this.rig.bufferFile)) if (stamp !== undefined) this.committedAtKills.add(stamp);
+  }
+
+  // The waits below count polls by their stamps, never by seq: a broken build must reach the
+  // verdicts, not hang in a wait that trusted its seqs.
+
+  /** Of these stamps, how many were served to the running daemon, and how many before it. */
+  private split(stamps: readonly (number | undefined)[]): { mine: number; older: number } {
+    const start = this.lives.at(-1)!.start;
+    const served = new Map(servedPolls(this.rig.served).map((p) => [p.stamp, p.time]));
+    let mine = 0;
+    let older = 0;
+    for (const stamp of stamps) {
+      const time = stamp === undefined ? undefined : served.get(stamp);
+      if (time === undefined) continue;
+      if (time >= start) mine++;
+      else older++;
+    }
+    return { mine, older };
+  }
+
+  /** Polls of the running daemon committed in the buffer file. */
+  committedNow(): number {
+    return this.split(bufferedRows(this.rig.bufferFile).map((row) => row.stamp)).mine;
+  }
+
+  /**
+   * A last daemon on a working link, until the buffer holds no poll served before it and 5 of
+   * its own have arrived (so the last restart is judged too); then SIGTERM. Whether
+   * everything arrived is for judge() to say.
+   */
+  async drain(what: string): Promise<void> {
+    this.rig.mqttProxy.pass();
+    this.rig.plcProxy.pass();
+    const gw = this.spawn();
+    await eventually(() => {
+      const arrived = this.split(dataMessages(this.rig.sub.messages).map((m) => stampOf(m.payload.readings))).mine;
+      return arrived >= 5 && this.split(bufferedRows(this.rig.bufferFile).map((row) => row.stamp)).older === 0;
+    }, 30_000, `the backlog to leave the buffer and 5 new polls to arrive (${what})`);
+    this.lives.at(-1)!.end = Date.now();
+    expect(await gw.stop('SIGTERM')).toBe(0);
+  }
+}
+
+/**
+ * The payload without its `historical` flag, the one member a redelivery may add. The text
+ * cannot occur anywhere else in JSON: inside a string its quotes would be escaped.
+ */
+const withoutHistorical = (raw: Buffer) => raw.toString('utf8').replace(',"historical":true', '');
+
+/** At most 10 items and a count of the rest: a broken build must not bury the verdicts in output. */
+function few<T>(items: readonly T[]): (T | string)[] {
+  return items.length <= 10 ? [...items] : [...items.slice(0, 10), `and ${items.length - 10} more`];
+}
+
+/** Ascending seqs as runs: [1, 2, 3, 7] → ['1..3', '7']. */
+function runs(seqs: readonly number[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < seqs.length;) {
+    let j = i;
+    while (j + 1 < seqs.length && seqs[j + 1] === seqs[j] + 1) j++;
+    out.push(i === j ? `${seqs[i]}` : `${seqs[i]}..${seqs[j]}`);
+    i = j + 1;
+  }
+  return out;
+}
+
+/** Judges the run (see the header) and prints its figures. */
+function judge(rig: FaultRig, daemons: Daemons, test: string, shown: Record<string, number | string>): void {
+  const what = `${test}${shown.seed === undefined ? '' : `, seed ${shown.seed}`}`;
+  const commitInterval = parseDuration(parse(fs.readFileSync(rig.config, 'utf8')).buffer.commit_interval)!;
+  const window = commitInterval + KILL_MARGIN_MS;
+
+  const polls = servedPolls(rig.served);
+  const pollByStamp = new Map(polls.map((p) => [p.stamp, p]));
+  expect(pollByStamp.size, 'every served poll has a stamp of its own').toBe(polls.length);
+  /** The daemon a poll was served to: the last one started before it (they never overlap). */
+  const lifeOf = (time: number) => {
+    let i = daemons.lives.length - 1;
+    while (i >= 0 && daemons.lives[i].start > time) i--;
+    return i;
+  };
+
+  const messages = dataMessages(rig.sub.messages);
+  const firstBytes = new Map<number, string>();
+  let redelivered = 0;
+  const changedOnRedelivery = new Set<number>();
+  const seqsOfStamp = new Map<number, Set<number>>();
+  const neverServed: number[] = [];
+  const wrongValue: number[] = [];
+  for (const m of messages) {
+    const seq = m.payload.seq as number;
+    const bytes = withoutHistorical(m.raw);
+    const first = firstBytes.get(seq);
+    if (first === undefined) firstBytes.set(seq, bytes);
+    else {
+      redelivered++;
+      if (bytes !== first) changedOnRedelivery.add(seq);
+    }
+    const stamp = stampOf(m.payload.readings);
+    if (stamp === undefined) continue;
+    const poll = pollByStamp.get(stamp);
+    if (poll === undefined) neverServed.push(seq);
+    else if (temperatureOf(m.payload.readings) !== poll.temperature) wrongValue.push(seq);
+    seqsOfStamp.set(stamp, (seqsOfStamp.get(stamp) ?? new Set()).add(seq));
+  }
+
+  const leftInBuffer = bufferedRows(rig.bufferFile);
+  const stillBuffered = new Set(leftInBuffer.map((row) => row.stamp));
+  const lost: string[] = [];
+  let lostInWindow = 0;
+  let oldestLostInWindow = -Infinity;
+  for (const p of polls) {
+    if (seqsOfStamp.has(p.stamp) || stillBuffered.has(p.stamp)) continue;
+    const beforeEnd = daemons.lives[lifeOf(p.time)].end - p.time;
+    if (beforeEnd >= window) lost.push(`stamp ${p.stamp}, served ${beforeEnd} ms before its daemon ended`);
+    else {
+      lostInWindow++;
+      oldestLostInWindow = Math.max(oldestLostInWindow, beforeEnd);
+    }
+  }
+  const committedLost = [...daemons.committedAtKills].filter((s) => !seqsOfStamp.has(s) && !stillBuffered.has(s));
+  const underSeveralSeqs = [...seqsOfStamp].filter(([, seqs]) => seqs.size > 1).map(([stamp, seqs]) => `${stamp}: ${[...seqs]}`);
+
+  // Per daemon, the seqs its polls travel under; each must start above all earlier ones.
+  const ranges = daemons.lives.map(() => ({ min: Infinity, max: -Infinity }));
+  for (const [stamp, seqs] of seqsOfStamp) {
+    const range = ranges[lifeOf(pollByStamp.get(stamp)?.time ?? -Infinity)];
+    if (range === undefined) continue;
+    for (const seq of seqs) {
+      range.min = Math.min(range.min, seq);
+      range.max = Math.max(range.max, seq);
+    }
+  }
+  const wentBack: string[] = [];
+  let highest = -Infinity;
+  ranges.forEach((r, i) => {
+    if (r.min <= highest) wentBack.push(`daemon ${i} published seq ${r.min}..${r.max}, after seq ${highest} was taken by an earlier one`);
+    highest = Math.max(highest, r.max);
+  });
+
+  const stats = readBufferStats(rig.bufferFile);
+  const gapSeqs: number[] = [];
+  for (let seq = 1; seq <= stats.last_seq; seq++) if (!firstBytes.has(seq)) gapSeqs.push(seq);
+  const stillBufferedSeqs = new Set(leftInBuffer.map((row) => row.seq));
+  const missingSeqs = gapSeqs.filter((seq) => !stillBufferedSeqs.has(seq));
+  const epochs = [...new Set(messages.map((m) => m.payload.epoch as unknown))];
+  const corrupt = fs.readdirSync(rig.dataDir).filter((f) => f.startsWith('buffer.db.corrupt-'));
+  const report = rig.audit();
+
+  recordFigures(test, {
+    ...shown,
+    daemons: daemons.lives.length, polls_served: polls.length, delivered_polls: seqsOfStamp.size,
+    committed_at_kills: daemons.committedAtKills.size, lost_in_window: lostInWindow,
+    oldest_lost_in_window_ms: Number.isFinite(oldestLostInWindow) ? oldestLostInWindow : '-', window_ms: window,
+    lost: lost.length + committedLost.length, seqs_checked: stats.last_seq, missing_seqs: missingSeqs.length,
+    redelivered, changed_on_redelivery: changedOnRedelivery.size, seq_went_back: wentBack.length,
+    still_buffered: leftInBuffer.length, corrupt_files: corrupt.length,
+  });
+  expect(polls.length, `${what}: the PLC served polls`).toBeGreaterThan(30);
+  // Every verdict is reported, not only the first that fails: together they name the bug.
+  expect.soft(few(neverServed), `${what}: seqs carrying a stamp the PLC never served`).toEqual([]);
+  expect.soft(few(wrongValue), `${what}: seqs whose temperature is not the one served with their stamp`).toEqual([]);
+  expect.soft(few(committedLost), `${what}: polls committed at a kill that never arrived`).toEqual([]);
+  expect.soft(few(lost), `${what}: polls served ${window} ms or more before a kill that never arrived`).toEqual([]);
+  expect.soft(few(underSeveralSeqs), `${what}: polls sent under more than one seq`).toEqual([]);
+  expect.soft(few(wentBack), `${what}: seq went back across a restart`).toEqual([]);
+  expect.soft(epochs, `${what}: a kill -9 keeps the seq stream, so one epoch`).toHaveLength(1);
+  expect.soft(few([...changedOnRedelivery]), `${what}: seqs redelivered with other content`).toEqual([]);
+  expect.soft(few(runs(missingSeqs)), `${what}: seqs assigned but neither arrived nor buffered`).toEqual([]);
+  expect.soft(corrupt, `${what}: buffer files moved aside as corrupt`).toEqual([]);
+  expect.soft(stats.dropped, `${what}: dropped readings`).toEqual({ full: 0, max_age: 0 });
+  expect.soft(report.firstSeq, `${what}: the first seq`).toBe(1);
+}
 
 /** mulberry32: small, seedable, good enough to pick moments. */
 function random(seed: number): () => number {
@@ -29,35 +304,101 @@ function random(seed: number): () => number {
   };
 }
 
-const KILLS = 22;
+const KILLS = 12;
 
-describe('kill -9 at random moments', () => {
-  it(`${KILLS} kills across outages and reconnects: every committed seq arrives, none dropped`, async () => {
+describe('kill -9', () => {
+  it('fast: 6 kills (connected, idle with an empty buffer, mid-outage, publishes in flight, start-up, reconnecting): nothing committed lost, seq only up, redeliveries identical', async () => {
+    rig = await FaultRig.start({ pollInterval: '50ms' }, { recordServed: true });
+    const r = rig;
+    const daemons = new Daemons(r);
+    const newMessages = async (n: number) => {
+      const from = r.sub.messages.length;
+      await r.sub.waitFor((m) => dataMessages(m.slice(from)).length >= n, 15_000);
+    };
+    const up = async (gw: CliProcess) => { await gw.waitFor(started, 20_000); };
+
+    // Connected: its newest commits went out live, so a restart that reuses their seqs shows as
+    // a seq going back and as a seq redelivered with other content.
+    let gw = daemons.spawn();
+    await up(gw);
+    await newMessages(10);
+    await daemons.kill(gw);
+
+    // Idle: the PLC unreachable, the device-down message delivered and deleted. An empty buffer
+    // must still know the last seq it assigned.
+    r.plcProxy.reset();
+    const fromIdle = r.sub.messages.length;
+    gw = daemons.spawn();
+    await up(gw);
+    await eventually(
+      () => dataMessages(r.sub.messages.slice(fromIdle)).some((m) => stampOf(m.payload.readings) === undefined) && bufferedRows(r.bufferFile).length === 0,
+      15_000, 'the device-down message to arrive and the buffer to empty',
+    );
+    await daemons.kill(gw);
+    r.plcProxy.pass();
+
+    // Mid-outage: commits that never left, so a restart that loses them loses them for good.
+    r.mqttProxy.blackhole();
+    gw = daemons.spawn();
+    await up(gw);
+    await eventually(() => daemons.committedNow() >= 10, 15_000, '10 polls committed during the outage');
+    await daemons.kill(gw);
+
+    // Publishes in flight: the broker has them, their PUBACKs are 300 ms away; the next daemon
+    // must send them again, byte for byte.
+    r.mqttProxy.latency(300);
+    gw = daemons.spawn();
+    await up(gw);
+    await newMessages(3);
+    await daemons.kill(gw);
+
+    // In the middle of start-up: the buffer may be opening or recovering its WAL.
+    r.mqttProxy.pass();
+    gw = daemons.spawn();
+    daemons.duringStartup++;
+    await sleep(150);
+    await daemons.kill(gw);
+
+    // Reconnecting: every connection to the broker is reset; polls go on into the buffer.
+    r.mqttProxy.reset();
+    gw = daemons.spawn();
+    await up(gw);
+    await sleep(600);
+    await daemons.kill(gw);
+
+    await daemons.drain('fast');
+    judge(r, daemons, 'kill -9 fast', { kills: 6, during_startup: daemons.duringStartup });
+  }, 60_000);
+
+  it(`${KILLS} kills at random moments across outages and reconnects: nothing committed lost, seq only up, redeliveries identical`, async () => {
     const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
     const rand = random(seed);
-    rig = await FaultRig.start({ pollInterval: '50ms' });
-    const link = rig.mqttProxy;
+    rig = await FaultRig.start({ pollInterval: '50ms' }, { recordServed: true });
+    const r = rig;
+    const link = r.mqttProxy;
+    const daemons = new Daemons(r);
     const setLink = () => {
-      const r = rand();
-      if (r < 0.45) link.pass();
-      else if (r < 0.65) link.blackhole();
-      else if (r < 0.8) link.reset();
+      const x = rand();
+      if (x < 0.45) link.pass();
+      else if (x < 0.65) link.blackhole();
+      else if (x < 0.8) link.reset();
       else link.latency(300);
     };
     let linkFaults = 0;
-    let duringStartup = 0;
-    let withCommits = 0;
-    let lastSeq = 0;
     for (let i = 0; i < KILLS; i++) {
       setLink();
       linkFaults++;
-      const gw = runCli(['run', '-c', rig.config]);
-      if (rand() < 0.25) {
+      const gw = daemons.spawn();
+      if (i > 0 && rand() < 0.25) {
         // In the middle of start-up: the buffer may be opening, recovering its WAL, or not yet there.
-        duringStartup++;
+        daemons.duringStartup++;
         await sleep(100 + rand() * 500);
       } else {
-        await gw.waitFor((_l, j) => j?.msg === 'floorgate started', 20_000);
+        await gw.waitFor(started, 20_000);
+        // The first daemon dies only once its first commit recorded the seq reservation: a kill
+        // between the reservation and that commit legitimately skips a whole block of seqs
+        // (src/buffer/seq-floor.ts), which this test would count as missing.
+        if (i === 0) await eventually(() => daemons.committedNow() > 0, 15_000, 'the first commit');
         // Up to 2 s of life: commits, publishes, maybe a reconnect; half the time the link changes meanwhile.
         const life = rand() * 2_000;
         await sleep(life / 2);
@@ -67,39 +408,9 @@ describe('kill -9 at random moments', () => {
         }
         await sleep(life / 2);
       }
-      expect(await gw.stop('SIGKILL')).toBe('SIGKILL');
-      // Killed before the buffer file was even created: nothing committed yet.
-      const seq = fs.existsSync(rig.bufferFile) ? readBufferStats(rig.bufferFile).last_seq : lastSeq;
-      if (seq > lastSeq) withCommits++;
-      lastSeq = seq;
+      await daemons.kill(gw);
     }
-
-    const committed = readBufferStats(rig.bufferFile).last_seq;
-    expect(committed).toBeGreaterThan(50);
-    link.pass();
-    const final = await rig.gateway();
-    await eventually(() => {
-      const r = rig!.audit();
-      return r.openGaps === 0 && (r.lastSeq ?? 0) >= committed;
-    }, 30_000, `every seq up to ${committed} to arrive (seed ${seed})`);
-    expect(await final.proc.stop('SIGTERM')).toBe(0);
-
-    const stats = readBufferStats(rig.bufferFile);
-    const db = new Database(rig.bufferFile, { readonly: true });
-    const waiting = new Set(db.prepare('SELECT seq FROM messages').pluck().all() as number[]);
-    db.close();
-    const report = rig.audit();
-    const arrived = new Set(rig.sub.messages.filter((m) => typeof m.payload?.seq === 'number').map((m) => m.payload.seq as number));
-    const lost: number[] = [];
-    for (let seq = 1; seq <= stats.last_seq; seq++) if (!arrived.has(seq) && !waiting.has(seq)) lost.push(seq);
-
-    figures('kill -9', {
-      seed, kills: KILLS, during_startup: duringStartup, kills_after_commits: withCommits, link_faults: linkFaults, seqs_checked: stats.last_seq, readings: report.readings,
-      lost: lost.length, duplicates: report.duplicates, still_buffered: waiting.size,
-    });
-    expect(lost, `seed ${seed}`).toEqual([]);
-    expect(stats.dropped).toEqual({ full: 0, max_age: 0 });
-    expect(report.firstSeq).toBe(1);
-    expect(report.missing).toBe(0);
+    await daemons.drain(`seed ${seed}`);
+    judge(r, daemons, 'kill -9', { seed, kills: KILLS, during_startup: daemons.duringStartup, link_faults: linkFaults });
   }, 90_000);
 });

@@ -2,18 +2,34 @@
  * The fault suite's bench: a simulated PLC (in this process), a real mosquitto, a fault proxy
  * in front of each of them, a subscriber on the broker itself (never behind a proxy, so what it
  * sees is what the broker accepted), and `floorgate run` as a child process with its HTTP
- * listener on a free port. Completeness is judged by the audit library.
+ * listener on a free port. Completeness is judged by the audit library; with `recordServed`, also
+ * against every request the PLC answered.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { startModbusSim, type ModbusSim } from '../../drivers/modbus/sim.js';
+import { defaultSimMap, startModbusSim, type ModbusSim, type ServedRequest, type SimMap } from '../../drivers/modbus/sim.js';
 import { AuditSession, type CompletenessReport } from '../../src/audit/completeness.js';
 import { startBroker, type Broker } from '../helpers/broker.js';
 import { runCli, stopAll, tempDir, writeGatewayConfig, type CliProcess, type GatewayConfigOptions } from '../helpers/gateway.js';
 import { subscribe, type Received, type Subscriber } from '../helpers/subscriber.js';
+import { recordFigures } from '../helpers/results.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 export const GATEWAY = 'test-gw';
+
+/**
+ * The demo PLC with `counter` (holding 2, uint32) counting milliseconds instead of seconds: no
+ * two polls are served in the same millisecond, so the value names the poll it was served to,
+ * upstream too.
+ */
+export const POLL_STAMPED_MAP: SimMap = {
+  tags: defaultSimMap.tags.map((t) => (t.name === 'counter' ? { ...t, counter: { step: 1, every: 1 } } : t)),
+};
+
+export interface RigOptions {
+  /** Serve POLL_STAMPED_MAP and keep every request the PLC answers in `served`. */
+  readonly recordServed?: boolean;
+}
 
 export interface Gateway {
   readonly proc: CliProcess;
@@ -30,12 +46,14 @@ export class FaultRig {
   plcProxy!: TcpProxy;
   sub!: Subscriber;
   config = '';
+  /** Every request the PLC answered with data, in order; only with `recordServed`. */
+  readonly served: ServedRequest[] = [];
 
-  static async start(extra: Partial<GatewayConfigOptions> = {}): Promise<FaultRig> {
+  static async start(extra: Partial<GatewayConfigOptions> = {}, opts: RigOptions = {}): Promise<FaultRig> {
     const rig = new FaultRig();
     try {
       rig.broker = await startBroker();
-      rig.plc = await startModbusSim();
+      rig.plc = await startModbusSim(opts.recordServed ? { map: POLL_STAMPED_MAP, onServed: (r) => rig.served.push(r) } : {});
       rig.mqttProxy = await startProxy({ port: rig.broker.port });
       rig.plcProxy = await startProxy({ port: rig.plc.port });
       rig.sub = await subscribe(rig.broker.url, { topic: 'floorgate/#' });
@@ -71,7 +89,7 @@ export class FaultRig {
   async finish(gw: Gateway | undefined, test: string, faults: number): Promise<number | string | undefined> {
     const code = await gw?.proc.stop('SIGTERM');
     const report = this.audit();
-    figures(test, { faults, messages: report.messages, readings: report.readings, missing: report.missing, duplicates: report.duplicates });
+    recordFigures(test, { faults, messages: report.messages, readings: report.readings, missing: report.missing, duplicates: report.duplicates });
     await this.close();
     return code;
   }
@@ -150,7 +168,3 @@ export async function eventually<T>(check: () => Promise<T | undefined | false> 
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** One line the suite prints per test, collected for the README's figures. */
-export function figures(test: string, f: Record<string, number | string>): void {
-  console.log(`[faults] ${test}: ${Object.entries(f).map(([k, v]) => `${k}=${v}`).join(' ')}`);
-}
