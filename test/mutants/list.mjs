@@ -1,0 +1,59 @@
+/**
+ * The planted bugs `npm run test:mutants` runs, in the order it runs and reports them. Each
+ * module in ./mutants/ breaks one guarantee with exact-text edits of src/ and names the tests
+ * that must catch it.
+ *
+ * Adding one is a module in ./mutants/ and a line below.
+ *
+ * @typedef {object} Edit  One exact-text replacement in the throw-away copy.
+ * @property {string} file     relative to the checkout
+ * @property {string} find     must occur exactly once: a refactor that moves it fails the run
+ *                             loudly instead of letting the mutant "survive" unapplied
+ * @property {string} replace
+ *
+ * @typedef {object} Catcher  A test file, optionally narrowed to the tests whose full name
+ *                            (describe titles and test title) contains `test`.
+ * @property {string} file
+ * @property {string} [test]
+ * @property {boolean} [dist]  the tests spawn the compiled CLI: the copy is built first
+ *
+ * @typedef {object} Mutant
+ * @property {string} name
+ * @property {string} breaks   the guarantee it breaks, in a line
+ * @property {Edit[]} edits
+ * @property {Catcher[]} catchers  fastest first; every one runs, so the report says which catch it
+ */
+import ackDeletesWrongMessage from './mutants/ack-deletes-wrong-message.mjs';
+import countPhantomDrop from './mutants/count-phantom-drop.mjs';
+import deleteBeforePuback from './mutants/delete-before-puback.mjs';
+import discardCommittedAtRestart from './mutants/discard-committed-at-restart.mjs';
+import diskCapOnePageOver from './mutants/disk-cap-one-page-over.mjs';
+import dropWithoutCounting from './mutants/drop-without-counting.mjs';
+import inOrderBacklogOutOfOrder from './mutants/in-order-backlog-out-of-order.mjs';
+import publishBeforeCommit from './mutants/publish-before-commit.mjs';
+import redeliveredSeqChangesPayload from './mutants/redelivered-seq-changes-payload.mjs';
+import retainedWriteCommand from './mutants/retained-write-command.mjs';
+import reuseSeqsAfterRestart from './mutants/reuse-seqs-after-restart.mjs';
+import noBrokerProbe from './mutants/no-broker-probe.mjs';
+import secondDaemonSharesDataDir from './mutants/second-daemon-shares-data-dir.mjs';
+import seqRestartedAfterCorruptFile from './mutants/seq-restarted-after-corrupt-file.mjs';
+import syncFullWithoutFsync from './mutants/sync-full-without-fsync.mjs';
+
+/** @type {Mutant[]} */
+export const MUTANTS = [
+  publishBeforeCommit,
+  discardCommittedAtRestart,
+  reuseSeqsAfterRestart,
+  deleteBeforePuback,
+  ackDeletesWrongMessage,
+  syncFullWithoutFsync,
+  dropWithoutCounting,
+  countPhantomDrop,
+  redeliveredSeqChangesPayload,
+  inOrderBacklogOutOfOrder,
+  seqRestartedAfterCorruptFile,
+  diskCapOnePageOver,
+  retainedWriteCommand,
+  secondDaemonSharesDataDir,
+  noBrokerProbe,
+];

@@ -1,0 +1,16 @@
+/**
+ * The commit listeners are told inside the transaction, before COMMIT: the forwarder reads the
+ * rows its own connection can already see and publishes them. A commit that then fails (disk
+ * full) leaves upstream holding messages the buffer never had, under seqs it will hand out again.
+ */
+export default {
+  name: 'publish-before-commit',
+  breaks: '§4.1 write-ahead: a message is published before the buffer committed it',
+  edits: [{
+    file: 'src/buffer/sqlite-buffer.ts',
+    find: '    if (this.deleteAcked() && (!this.ageDue || this.expire())) this.insertPending();\n',
+    replace: '    if (this.deleteAcked() && (!this.ageDue || this.expire())) this.insertPending();\n'
+      + '    for (const listener of this.listeners) listener(this.draft.lastSeq);\n',
+  }],
+  catchers: [{ file: 'test/guarantees/write-ahead.test.ts' }],
+};
