@@ -1,5 +1,5 @@
 /**
- * One daemon per data dir (SPEC §4.8). Two `floorgate run` on one buffer would hand out the same
+ * One daemon per data dir (reference §4.8). Two `floorgate run` on one buffer would hand out the same
  * seqs for different readings and take turns kicking each other off the broker (same client
  * id), so `run` holds an exclusive flock(2) on `{data_dir}/run.lock` for its whole life. The
  * kernel releases it at any death, kill -9 and power loss included: no stale lock to clean up.

@@ -2,7 +2,7 @@
  * Modbus value codec: registers (16-bit words as they come off the wire) ⇄ tag values.
  *
  * Byte orders name the bytes of a value as they appear on the wire, register by register
- * (SPEC §2): ABCD big-endian, CDAB word-swapped, BADC byte-swapped within each register,
+ * (reference §2): ABCD big-endian, CDAB word-swapped, BADC byte-swapped within each register,
  * DCBA fully reversed. Two independent switches express all four for any width:
  * "reverse the register order" (CDAB, DCBA) and "swap the two bytes of each register"
  * (BADC, DCBA). 16-bit values and strings only ever use the byte swap.

@@ -1,10 +1,10 @@
 /**
- * Completeness of a floorgate stream as the receiving side sees it (SPEC §3): every data
+ * Completeness of a floorgate stream as the receiving side sees it (reference §3): every data
  * message carries `seq`, one counter per gateway, +1 per message, never restarted. Loss shows
  * as a gap in seq, redelivery as a repeated seq; with `replay: live_first` the backlog arrives
  * beside live data, so a gap may open and fill later.
  *
- * Streams: seq is unique within the gateway's `epoch` (SPEC §4.9), which changes only when the
+ * Streams: seq is unique within the gateway's `epoch` (reference §4.9), which changes only when the
  * gateway could not keep seq continuous (its data dir was wiped). Each (gateway, epoch) is its
  * own stream with its own tracker: no gap is computed across epochs, so a new epoch starting
  * at seq 1 is a new stream, not a run of duplicates. Messages without epoch (gateways before

@@ -1,5 +1,5 @@
 /**
- * Decodes floorgate's JSON format (SPEC §3) into what the completeness tracker needs.
+ * Decodes floorgate's JSON format (reference §3) into what the completeness tracker needs.
  *
  *   {prefix}/{gateway}/{device}        {"seq","epoch","gateway","device","readings":[{"tag","value","quality","ts"}]}
  *   {prefix}/{gateway}/{device}/{tag}  {"seq","epoch","value","quality","ts"}
@@ -14,7 +14,7 @@
 export interface Observation {
   readonly gateway: string;
   readonly seq: number;
-  /** The seq stream the seq belongs to (SPEC §4.9); null from a gateway that sends none. */
+  /** The seq stream the seq belongs to (reference §4.9); null from a gateway that sends none. */
   readonly epoch: string | null;
   readonly historical: boolean;
   /** Epoch ms of each reading inside. */

@@ -1,6 +1,6 @@
 /**
  * The seq floor: a durable reservation of seqs kept beside the buffer file, so that seq never
- * goes back (SPEC §4.9) even when the buffer file does — moved aside as corrupt, deleted, or
+ * goes back (reference §4.9) even when the buffer file does — moved aside as corrupt, deleted, or
  * replaced by an old copy — or when a power cut takes the last commits of a `sync: normal` WAL.
  *
  * `{data_dir}/seq-floor` holds `{"epoch": "…", "reserved": R, "committed": C}`. Invariants:

@@ -63,7 +63,7 @@ export interface MessageStore {
    */
   readonly writable: boolean;
   /**
-   * The stream id of this data dir's seq counter (SPEC §4.9): it changes only when continuity
+   * The stream id of this data dir's seq counter (reference §4.9): it changes only when continuity
    * of seq could not be kept (the data dir was wiped), so a consumer treats (epoch, seq) as the
    * identity of a message and a new epoch as a new stream.
    */

@@ -1,5 +1,5 @@
 /**
- * `floorgate audit`: the receiving side's proof of completeness (SPEC §1, §3). Subscribes to the
+ * `floorgate audit`: the receiving side's proof of completeness (reference §1, §3). Subscribes to the
  * gateways' data topics at QoS 1, feeds every message to an AuditSession, prints a line per
  * gateway every few seconds, and a final report on SIGINT/SIGTERM or after --duration.
  * Exit 0 when no gap is open at the end, 1 when one is — missing, or not observed because the

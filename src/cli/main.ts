@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=2 --max-old-space-size=512 --optimize-for-size --v8-pool-size=1
 /**
  * The command line: parses arguments and hands over to the module that does the work.
- * Exit codes (SPEC §1): 0 ok, 1 runtime failure, 64 usage error, 78 configuration error.
+ * Exit codes (reference §1): 0 ok, 1 runtime failure, 64 usage error, 78 configuration error.
  *
  * The shebang's flags size Node for a gateway, not a desktop. By default V8 lets the young
  * generation grow to 2 × 16 MB and, on a machine with 8 GB or more, the old space to several

@@ -99,7 +99,7 @@ function verdict(h: Health): string {
   return 'ok';
 }
 
-/** Only the shape SPEC §5 promises is required, so an older or newer daemon still reads fine. */
+/** Only the shape reference §5 promises is required, so an older or newer daemon still reads fine. */
 function parseHealth(text: string): Health | null {
   let h: unknown;
   try {

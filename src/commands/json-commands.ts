@@ -1,5 +1,5 @@
 /**
- * Write commands in the JSON format (SPEC §5), a part of every MQTT connection.
+ * Write commands in the JSON format (reference §5), a part of every MQTT connection.
  *
  *   request  `{prefix}/{gateway}/{device}/{tag}/set`         (subscribed at QoS 1)
  *            payload: the value as JSON (`21.5`, `true`, `"AB"`, `"18446744073709551615"` for a

@@ -45,7 +45,7 @@ export interface WireFormat extends SessionPart {
   offline(): OutgoingMessage[];
   topic(msg: StoredMessage): string;
   /**
-   * historical: the message is part of this connection's backlog (SPEC §3). Called right before
+   * historical: the message is part of this connection's backlog (reference §3). Called right before
    * the message is published, once per publish, in publish order. null: the message can no
    * longer be sent in this format (the format logged why); it is acknowledged unsent.
    */

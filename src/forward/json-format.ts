@@ -1,5 +1,5 @@
 /**
- * The JSON wire format (SPEC §3). Payloads are composed by concatenation around the stored
+ * The JSON wire format (reference §3). Payloads are composed by concatenation around the stored
  * body (see encode.ts), never by parsing it back: per message this is a handful of string
  * joins, and the per-device / per-tag pieces are cached.
  *
@@ -11,7 +11,7 @@
  *   after each connect; `{"online":false,"epoch":"…","ts":…}` on an intentional stop;
  *   `{"online":false,"epoch":"…"}` as the will.
  *
- * `epoch` names the buffer's seq stream (SPEC §4.9): seq is unique only within it, so a consumer
+ * `epoch` names the buffer's seq stream (reference §4.9): seq is unique only within it, so a consumer
  * keys on (epoch, seq) and treats a new epoch as a new stream. Without an epoch (a format built
  * without one) the member is left out, as gateways before epochs did.
  */

@@ -1,5 +1,5 @@
 /**
- * The Sparkplug B wire format (Sparkplug 3.0; SPEC §3), as an edge node `edge_node_id` in
+ * The Sparkplug B wire format (Sparkplug 3.0; reference §3), as an edge node `edge_node_id` in
  * group `group_id` with one Sparkplug device per floorgate device.
  *
  * Session, per MQTT connection:
@@ -26,10 +26,10 @@
  * Metrics of a DDATA: one per reading, by alias, with its timestamp; quality bad → is_null and
  * the property `Quality` (Int32) = 0 plus `error` (String) when floorgate knows why; uncertain →
  * the value with `Quality` = 500; good → the value, no properties. Plus `floorgate/seq` (UInt64):
- * the buffer's seq of the message (SPEC §3), the gap detection Sparkplug's 0–255 seq cannot carry;
+ * the buffer's seq of the message (reference §3), the gap detection Sparkplug's 0–255 seq cannot carry;
  * `floorgate audit --format sparkplug_b` reads it (src/audit/sparkplug.ts).
  *
- * `floorgate/epoch` (String): the id of the buffer's seq stream (SPEC §4.9), in NBIRTH and every
+ * `floorgate/epoch` (String): the id of the buffer's seq stream (reference §4.9), in NBIRTH and every
  * DBIRTH only, never in DDATA, to save its bytes on every message: the epoch changes only with
  * the data dir, so with a restart, and every connection births again. A consumer takes a DDATA's
  * `floorgate/seq` as belonging to the epoch of its device's last DBIRTH.

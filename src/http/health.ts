@@ -1,6 +1,6 @@
 /**
  * What the running daemon reports about itself: the body of GET /healthz and the input of
- * `floorgate status`. A superset of SPEC §5's shape; the runtime builds it, the HTTP layer only
+ * `floorgate status`. A superset of reference §5's shape; the runtime builds it, the HTTP layer only
  * serialises it. Timestamps are epoch milliseconds.
  */
 import type { Reading } from '../driver.js';
@@ -34,7 +34,7 @@ export interface HealthSource {
   health(): Health;
 }
 
-/** SPEC §5: 503 exactly when readings cannot be committed; a broker or device outage is still 200. */
+/** reference §5: 503 exactly when readings cannot be committed; a broker or device outage is still 200. */
 export function healthHttpStatus(h: Health): 200 | 503 {
   return h.status === 'failing' || !h.buffer.writable ? 503 : 200;
 }

@@ -1,5 +1,5 @@
 /**
- * The operator's window into the daemon (SPEC §5): GET /healthz and GET /metrics on node:http,
+ * The operator's window into the daemon (reference §5): GET /healthz and GET /metrics on node:http,
  * and with a StatusSource the status page (GET /, GET /api/…, see ui/). It reads state through
  * its sources and the metrics registry and never changes any of them.
  */

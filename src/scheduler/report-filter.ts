@@ -1,5 +1,5 @@
 /**
- * Report by exception, per SPEC §2–§3:
+ * Report by exception, per reference §2–§3:
  * - without a deadband every reading is published;
  * - with `deadband: D` a reading within D of the last published value is held back, unless
  *   `heartbeat` has passed since that tag was last published or its quality changed;

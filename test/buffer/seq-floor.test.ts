@@ -1,5 +1,5 @@
 /**
- * Seq never goes back (SPEC §4.9): whatever happens to buffer.db — moved aside as corrupt,
+ * Seq never goes back (reference §4.9): whatever happens to buffer.db — moved aside as corrupt,
  * deleted, replaced by an old copy, its last commits lost with a sync: normal WAL — the next
  * message gets a seq above every seq handed out before, in the same stream (epoch). Only a
  * wiped data dir starts again at 1, and then under a new epoch.

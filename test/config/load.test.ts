@@ -24,7 +24,7 @@ function problems(result: LoadResult): string[] {
   return result.ok ? [] : result.problems.map(formatProblem);
 }
 
-/** The example block of SPEC §2, verbatim but for the two secret files. */
+/** The example block of reference §2, verbatim but for the two secret files. */
 const specExample = (mqttPassword: string, opcuaPassword: string) => `
 gateway:
   id: line1-gw01              # [a-zA-Z0-9_-]+; used in topics and as the MQTT client id
@@ -115,7 +115,7 @@ const minimal = (rest = 'devices: []\n') => `gateway:\n  id: gw1\nmqtt:\n  url: 
 const oneTcpDevice = (deviceLines: string, tagLines: string) =>
   minimal(`devices:\n  - name: plc\n    driver: modbus_tcp\n    host: 127.0.0.1\n${deviceLines}    tags:\n${tagLines}`);
 
-describe('the SPEC §2 example', () => {
+describe('the reference §2 example', () => {
   const config = ok(loadConfigText(
     specExample(secretFile('mqtt.password', 's3cret\n'), secretFile('opcua.password', 'opc-pw\r\n')),
     path.join(tmp, 'floorgate.yaml'),

@@ -1,5 +1,5 @@
 /**
- * One daemon per data dir (SPEC §4.8): a second `floorgate run` on the same config refuses at
+ * One daemon per data dir (reference §4.8): a second `floorgate run` on the same config refuses at
  * once, exit 1, naming the holder's pid, and changes nothing; `buffer stats` works beside the
  * running daemon; a kill -9 frees the dir for the restart right after it. Judged upstream too:
  * no seq reaches the broker twice with different content.

@@ -1,5 +1,5 @@
 /**
- * Seq never goes back (SPEC §4.9), through `floorgate run` and judged by what the broker
+ * Seq never goes back (reference §4.9), through `floorgate run` and judged by what the broker
  * delivered: after buffer.db is found corrupt, after it is deleted, after an old copy is put
  * back, every message that is new upstream has a seq above every seq seen before, in the same
  * epoch, and a seq delivered twice carries the same readings. Only a wiped data dir starts at

@@ -58,7 +58,7 @@ const lastSeq = (sub: Subscriber) => Math.max(0, ...data(sub.messages).map((m) =
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('store and forward, end to end', () => {
-  it('steady state: every seq arrives exactly once, in order, with the SPEC payload; SIGTERM exits 0', async () => {
+  it('steady state: every seq arrives exactly once, in order, with the reference payload; SIGTERM exits 0', async () => {
     const s = await setup();
     const gw = s.gateway();
     await s.sub.waitFor((m) => data(m).length >= 20, 15_000);

@@ -1,5 +1,5 @@
 /**
- * SPEC §4.4 the hard way: `kill -9` of the real daemon during start-up, while connected, idle
+ * reference §4.4 the hard way: `kill -9` of the real daemon during start-up, while connected, idle
  * with an empty buffer, in the middle of an outage, with publishes in flight and while
  * reconnecting; then a last daemon delivers the rest and is stopped with SIGTERM. The run is
  * judged against records the daemons cannot touch:
@@ -11,7 +11,7 @@
  *
  * Verdicts:
  * 1. Nothing committed is lost. Every served poll arrives, or is still in the buffer, or was
- *    served less than commit_interval + KILL_MARGIN_MS before its daemon was signalled (SPEC: a
+ *    served less than commit_interval + KILL_MARGIN_MS before its daemon was signalled (reference: a
  *    crash loses at most commit_interval of readings taken but not committed). Every poll
  *    found in the buffer file after a kill arrives (or is still buffered), window or not.
  * 2. What arrives was served: each message's stamp and temperature are those of one served

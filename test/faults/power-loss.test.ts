@@ -1,5 +1,5 @@
 /**
- * Power loss with `sync: full` (SPEC §4.4): a commit that was acknowledged survives it, and the
+ * Power loss with `sync: full` (reference §4.4): a commit that was acknowledged survives it, and the
  * file is never left corrupt. A power cut cannot be pulled here, so the states it can leave are
  * rebuilt from what the buffer really asked of the kernel (ALICE, OSDI 2014; CrashMonkey, OSDI
  * 2018):

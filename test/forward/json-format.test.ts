@@ -22,7 +22,7 @@ const EPOCH = '3f9a0c17be42';
 describe('JsonFormat', () => {
   const format = new JsonFormat(testConfig({ mqtt: { topic_prefix: 'floorgate' } }), '1.2.3', EPOCH);
 
-  it('per_device: topic and payload as SPEC §3', () => {
+  it('per_device: topic and payload as reference §3', () => {
     expect(format.topic(batch)).toBe('floorgate/gw-test/press-1');
     expect(JSON.parse(format.payload(batch, false))).toEqual({
       seq: 48213, epoch: EPOCH, gateway: 'gw-test', device: 'press-1',
@@ -38,7 +38,7 @@ describe('JsonFormat', () => {
     expect(JSON.parse(format.payload(batch, false))).not.toHaveProperty('historical');
   });
 
-  it('per_tag: topic and payload as SPEC §3', () => {
+  it('per_tag: topic and payload as reference §3', () => {
     expect(format.topic(single)).toBe('floorgate/gw-test/press-1/temperature');
     expect(JSON.parse(format.payload(single, false))).toEqual({ seq: 7, epoch: EPOCH, value: 21.5, quality: 'good', ts });
     expect(JSON.parse(format.payload(single, true))).toEqual({ seq: 7, epoch: EPOCH, historical: true, value: 21.5, quality: 'good', ts });

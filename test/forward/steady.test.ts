@@ -1,4 +1,4 @@
-/** Connected and healthy: every message exactly once, in seq order, in the SPEC §3 shape, within the window. */
+/** Connected and healthy: every message exactly once, in seq order, in the reference §3 shape, within the window. */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MqttClient } from 'mqtt';
 import { startBroker, type Broker } from '../helpers/broker.js';
@@ -16,7 +16,7 @@ afterAll(async () => { await broker.stop(); });
 afterEach(async () => { await rig.close(); });
 
 describe('steady state', () => {
-  it.each([1, 2] as const)('per_device, QoS %i: every seq once, in order, SPEC shape, live (not historical)', async (qos) => {
+  it.each([1, 2] as const)('per_device, QoS %i: every seq once, in order, reference shape, live (not historical)', async (qos) => {
     const { log } = captureLog();
     const config = testConfig({ url: broker.url, mqtt: { qos, topic_prefix: 'steady' + qos } });
     const store = rig.add(openStore(rig.tempDir(), config.buffer, log), (s) => s.close());

@@ -1,5 +1,5 @@
 /**
- * SPEC §4.2, §4.4 and §4.9 across restarts of the buffer and forwarder, judged by what a real
+ * reference §4.2, §4.4 and §4.9 across restarts of the buffer and forwarder, judged by what a real
  * broker delivered to a subscriber (never by the buffer file):
  * - nothing committed is lost: every seq up to the last one assigned arrives;
  * - a seq always means the same message: delivered again (at-least-once), it carries the same
@@ -36,7 +36,7 @@ function identity(m: Received): { key: string; content: string } {
   return { key: `${String(m.payload.epoch)}/${String(m.payload.seq)}`, content: JSON.stringify(content) };
 }
 
-describe('restarts (SPEC §4.2, §4.4, §4.9)', () => {
+describe('restarts (reference §4.2, §4.4, §4.9)', () => {
   it('nothing committed is lost, a redelivered seq carries the same payload, seq only goes up', async () => {
     const broker = rig.add(await startBroker(), (b) => b.stop());
     const proxy = rig.add(await startProxy({ port: broker.port }), (p) => p.close());

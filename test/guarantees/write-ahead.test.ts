@@ -1,5 +1,5 @@
 /**
- * SPEC §4.1, write-ahead, judged by what a real broker delivered: nothing reaches the broker
+ * reference §4.1, write-ahead, judged by what a real broker delivered: nothing reaches the broker
  * before the buffer file holds it.
  *
  * Within one process a commit runs to its end before a subscriber's callback can run, so a
@@ -30,7 +30,7 @@ function limitFileSize(limit: number | 'unlimited'): void {
   if (result.status !== 0) throw new Error(`prlimit failed: ${result.stderr || result.error}`);
 }
 
-describe.skipIf(!hasPrlimit)('write-ahead (SPEC §4.1)', () => {
+describe.skipIf(!hasPrlimit)('write-ahead (reference §4.1)', () => {
   it('while commits fail, nothing reaches the broker beyond what the file holds; once they succeed, all of it', async () => {
     const broker = rig.add(await startBroker(), (b) => b.stop());
     const sub = rig.add(await subscribe(broker.url, { topic: 'fg/#' }), (s) => s.close());

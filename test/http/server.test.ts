@@ -53,14 +53,14 @@ function request(method: string, path: string): Promise<HttpResponse> {
 }
 
 describe('GET /healthz', () => {
-  it('answers 200 with the SPEC §5 shape (a superset) as JSON', async () => {
+  it('answers 200 with the reference §5 shape (a superset) as JSON', async () => {
     const res = await request('GET', '/healthz');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('application/json; charset=utf-8');
     expect(res.headers['cache-control']).toBe('no-store');
     const body = JSON.parse(res.body);
     expect(body).toEqual(healthy());
-    // The fields SPEC §5 names, with their types.
+    // The fields reference §5 names, with their types.
     expect(body).toMatchObject({
       status: 'ok',
       mqtt: { connected: true },
@@ -113,7 +113,7 @@ describe('GET /healthz', () => {
 });
 
 describe('GET /metrics', () => {
-  const SPEC_METRICS = [
+  const REFERENCE_METRICS = [
     ['floorgate_readings_total', 'counter'],
     ['floorgate_published_messages_total', 'counter'],
     ['floorgate_buffer_messages', 'gauge'],
@@ -126,11 +126,11 @@ describe('GET /metrics', () => {
     ['floorgate_modbus_requests_total', 'counter'],
   ] as const;
 
-  it('serves Prometheus text with every metric SPEC §5 lists', async () => {
+  it('serves Prometheus text with every metric reference §5 lists', async () => {
     const res = await request('GET', '/metrics');
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain; version=0.0.4; charset=utf-8');
-    for (const [name, type] of SPEC_METRICS) expect(res.body).toContain(`# TYPE ${name} ${type}\n`);
+    for (const [name, type] of REFERENCE_METRICS) expect(res.body).toContain(`# TYPE ${name} ${type}\n`);
     // Process metrics come along (RSS, CPU, heap, descriptors, handles), read at scrape time.
     expect(res.body).toContain('# TYPE process_resident_memory_bytes gauge');
   });

@@ -78,7 +78,7 @@ describe('formatHealth', () => {
     ]);
   });
 
-  it('reads the bare SPEC §5 shape from a daemon that sends nothing more', () => {
+  it('reads the bare reference §5 shape from a daemon that sends nothing more', () => {
     const bare = {
       status: 'ok', mqtt: { connected: true }, buffer: { messages: 0, bytes: 4096, oldest_ts: null },
       devices: { 'press-1': { up: true, last_ok_ts: NOW - 61_000, error: null } },

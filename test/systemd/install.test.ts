@@ -267,7 +267,7 @@ describe('the unit template', () => {
     }
   });
 
-  it('carries the settings SPEC §5 and the ops brief ask for', () => {
+  it('carries the settings reference §5 and the ops brief ask for', () => {
     const expected: Record<string, string> = {
       Type: 'notify', ExecStart: '/usr/bin/floorgate run -c /etc/floorgate/floorgate.yaml', ExecReload: '/bin/kill -HUP $MAINPID',
       Restart: 'always', RestartSec: '2', WatchdogSec: '30', TimeoutStopSec: '15', User: 'floorgate', Group: 'floorgate',

@@ -138,7 +138,7 @@ describe('GET /api/health and /api/tags', () => {
     expect(body).toMatchObject({ status: 'failing', buffer: { writable: false, drain: { eta_s: null } } });
     expect(body.devices).toEqual(source.current.devices);
     expect(body.devices['press-1'].tags).toBeUndefined();
-    // /healthz keeps its SPEC status code.
+    // /healthz keeps its reference status code.
     expect((await request('GET', '/healthz')).status).toBe(503);
   });
 

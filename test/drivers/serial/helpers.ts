@@ -6,7 +6,7 @@ import type { SerialDevice, SerialTag } from '../../../src/config/types.js';
 import type { DriverContext, PollGroup, Reading } from '../../../src/driver.js';
 import { startPtyPair, type PtyPair } from '../../../src/serial/pty-pair.js';
 
-/** The SPEC's scale pattern. */
+/** The reference's scale pattern. */
 export const SCALE_PATTERN = String.raw`^ST,GS,\s*(?<weight>[-+]?\d+(\.\d+)?)\s*kg$`;
 
 /** A fully normalised SerialTag, as the config loader would hand it over. */

@@ -61,7 +61,7 @@ describe('registration', () => {
     ]);
   });
 
-  it('the simulated scale prints what the SPEC pattern reads', () => {
+  it('the simulated scale prints what the reference pattern reads', () => {
     expect(scaleLine(12.345)).toBe('ST,GS,  12.345 kg');
     expect(new RegExp(SCALE_PATTERN).exec(scaleLine(-0.5))?.groups?.weight).toBe('-0.500');
   });
