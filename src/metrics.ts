@@ -1,6 +1,6 @@
 /**
  * Every metric floorgate exports, in one registry. The runtime and the components update
- * them; /metrics renders them. Names are the contract of SPEC §5.
+ * them; /metrics renders them. Names are the contract of reference §5.
  */
 import { registerProcessMetrics } from './metrics/process.js';
 import { Registry } from './metrics/registry.js';
@@ -11,6 +11,11 @@ export class Metrics {
   readonly published = this.registry.counter({ name: 'floorgate_published_messages_total', help: 'Messages acknowledged by the broker' });
   readonly bufferMessages = this.registry.gauge({ name: 'floorgate_buffer_messages', help: 'Messages in the buffer, not yet acknowledged' });
   readonly bufferBytes = this.registry.gauge({ name: 'floorgate_buffer_bytes', help: 'Bytes of the buffer on disk' });
+  /**
+   * reason: full and max_age (the buffer), device_removed (Sparkplug), too_large (a value too
+   * large for mqtt.max_message_bytes even alone, src/forward/encode.ts), rejected_by_broker (a
+   * message the broker kept refusing, set aside by the forwarder).
+   */
   readonly dropped = this.registry.counter({ name: 'floorgate_dropped_total', help: 'Readings dropped, by reason', labelNames: ['reason'] });
   readonly mqttConnected = this.registry.gauge({ name: 'floorgate_mqtt_connected', help: '1 while connected to the broker' });
   readonly deviceUp = this.registry.gauge({ name: 'floorgate_device_up', help: '1 while the device answers', labelNames: ['device'] });

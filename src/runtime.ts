@@ -23,7 +23,7 @@ import { VERSION } from './package-info.js';
 import type { SparkplugFormat, DeviceSource, DeviceView } from './forward/sparkplug-format.js';
 import { Commands } from './commands/commands.js';
 import { JsonCommands } from './commands/json-commands.js';
-import { encodeReadings, encodeTagReading } from './forward/encode.js';
+import { BodyBudget, encodeTagReadingWithin, splitReadings, type Oversize } from './forward/encode.js';
 import { startHttpServer } from './http/server.js';
 import { startLagMonitor, type LagMonitor } from './http/lag.js';
 
@@ -31,6 +31,10 @@ export class Runtime implements StatusSource {
   readonly metrics: Metrics;
   private readonly runners = new Map<string, DeviceRunner>();
   private forwarder: Forwarder;
+  /** Body bytes per message under mqtt.max_message_bytes, for the format the forwarder speaks. */
+  private budget: BodyBudget;
+  /** Tags whose value was too large for a message, already logged at warn (once each). */
+  private readonly tooLargeLogged = new Set<string>();
   /** Write commands from MQTT (JSON …/set or Sparkplug DCMD), checked and routed to the runners. */
   private readonly commands: Commands;
   /** The Sparkplug format while mqtt.format is sparkplug_b: it follows device changes. */
@@ -53,6 +57,7 @@ export class Runtime implements StatusSource {
       registry: metrics.registry,
     });
     this.forwarder = this.newForwarder(config);
+    this.budget = this.newBudget(config);
     // Gauges that mirror the buffer are refreshed on a slow timer rather than per commit.
     this.statsTimer = setInterval(() => this.refreshBufferGauges(), 1000).unref();
   }
@@ -127,6 +132,7 @@ export class Runtime implements StatusSource {
       await loadFormat(next);
       await this.forwarder.stop();
       this.forwarder = this.newForwarder(next);
+      this.budget = this.newBudget(next);
       this.forwarder.start();
     } else {
       this.sparkplug?.devicesChanged();
@@ -187,6 +193,12 @@ export class Runtime implements StatusSource {
     return new Forwarder({ ...common, format, parts: [new JsonCommands(config, this.commands)] });
   }
 
+  private newBudget(config: FloorgateConfig): BodyBudget {
+    const json = new JsonFormat(config, VERSION, this.buffer.epoch);
+    this.tooLargeLogged.clear();
+    return new BodyBudget(config.mqtt.max_message_bytes, json, this.sparkplug ?? json);
+  }
+
   /**
    * What the Sparkplug format births: each configured device, its state and last readings. From
    * the config, not the runners, so the last buffered messages still find their device while the
@@ -224,18 +236,37 @@ export class Runtime implements StatusSource {
     runner.start();
   }
 
-  /** Readings → buffered messages: one per poll batch (per_device) or one per reading (per_tag). */
+  /**
+   * Readings → buffered messages: per poll batch as many as max_message_bytes needs (per_device),
+   * or one per reading (per_tag).
+   */
   private readonly commit = (device: string, readings: Reading[]): void => {
     if (this.config.mqtt.publish === 'per_tag') {
       for (const r of readings) {
-        this.buffer.append({ device, tag: r.tag, body: encodeTagReading(r), readings: 1, ts: r.ts });
+        const { body, oversize } = encodeTagReadingWithin(r, this.budget.of(device, r.tag));
+        if (oversize) this.tooLarge(device, [oversize]);
+        this.buffer.append({ device, tag: r.tag, body, readings: 1, ts: r.ts });
       }
       return;
     }
-    let oldest = readings[0].ts;
-    for (const r of readings) if (r.ts < oldest) oldest = r.ts;
-    this.buffer.append({ device, tag: null, body: encodeReadings(readings), readings: readings.length, ts: oldest });
+    const { parts, oversize } = splitReadings(readings, this.budget.of(device, null));
+    if (oversize.length > 0) this.tooLarge(device, oversize);
+    for (const p of parts) this.buffer.append({ device, tag: null, body: p.body, readings: p.readings, ts: p.ts });
   };
+
+  /** Values too large for any message went out as quality bad (encode.ts): counted, and said once per tag. */
+  private tooLarge(device: string, oversize: readonly Oversize[]): void {
+    this.metrics.dropped.inc({ reason: 'too_large' }, oversize.length);
+    const limit = this.config.mqtt.max_message_bytes;
+    for (const { tag, bytes } of oversize) {
+      const key = `${device}/${tag}`;
+      const level = this.tooLargeLogged.has(key) ? 'debug' : 'warn';
+      this.tooLargeLogged.add(key);
+      this.log[level]({ device, tag, bytes, max_message_bytes: limit },
+        `${key}: a reading of ${bytes} bytes does not fit in a message of mqtt.max_message_bytes (${limit}) even alone: its value is dropped `
+        + '(sent as value null, quality bad; counted in floorgate_dropped_total{reason="too_large"})');
+    }
+  }
 
   private refreshBufferGauges(): void {
     const stats = this.buffer.stats();

@@ -5,6 +5,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MIN_BUFFER_BYTES } from '../buffer/budget.js';
+import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from '../forward/encode.js';
 import type { HttpConfig, LogLevel } from './types.js';
 import { boolean, intIn, name, nonEmptyString, number, numberFromText } from './fields.js';
 import { duration, size } from './units.js';
@@ -66,6 +67,12 @@ const mqtt = z
     topic_prefix: topicPrefix.default('floorgate'),
     max_inflight: intIn(1, 65535).default(64),
     publish: z.enum(['per_device', 'per_tag']).default('per_device'),
+    // 128 KB: AWS IoT Core refuses more (Azure IoT Hub 256 KB, EMQX 1 MB by default), and a
+    // broker closes the connection on a packet over its limit. Counted as the whole PUBLISH.
+    max_message_bytes: size(MIN_MESSAGE_BYTES).refine((n) => n <= MAX_MESSAGE_BYTES, {
+      error: (iss) => `must be at most ${MAX_MESSAGE_BYTES} bytes (the largest MQTT packet), got ${repr(iss.input)}`,
+      abort: true,
+    }).default(128_000),
     keepalive: duration('nonnegative').default(30_000),
     reconnect_min: duration().default(1000),
     reconnect_max: duration().default(60_000),

@@ -1,5 +1,5 @@
 /**
- * Devices on one serial port share one physical line (SPEC: "several devices may share one
+ * Devices on one serial port share one physical line (reference: "several devices may share one
  * port; floorgate serialises the bus"). That only works for an addressed bus, with one set of
  * line settings and a distinct address per device; anything else would garble every frame.
  */

@@ -144,6 +144,8 @@ export interface MqttConfig {
   readonly topic_prefix: string;
   readonly max_inflight: number;
   readonly publish: 'per_device' | 'per_tag';
+  /** bytes: the largest PUBLISH packet; a poll's readings are split under it (src/forward/encode.ts). */
+  readonly max_message_bytes: number;
   /** ms */
   readonly keepalive: number;
   /** ms: first reconnect delay; doubles up to reconnect_max. */

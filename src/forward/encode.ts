@@ -18,8 +18,29 @@
  *
  * This runs for every reading (up to ~100k/s), so the text is built by concatenation, with
  * JSON.stringify only for strings, and the quoted tag names cached.
+ *
+ * Size (reference §4.10): no message exceeds mqtt.max_message_bytes, counted as the whole MQTT
+ * PUBLISH packet (fixed header, topic, packet id, payload), as MQTT 5's Maximum Packet Size
+ * counts it; mosquitto's max_packet_size counts 1–3 bytes fewer, and a broker that limits only
+ * the payload (AWS IoT Core, Azure IoT Hub) is met with room to spare. A poll's readings are
+ * split before they are committed, so every part gets its own seq: splitReadings() packs them
+ * in order, greedily, which gives the fewest parts an ordered split can have. BodyBudget
+ * measures what the format wraps around a body at publish on the JSON format itself, with the
+ * largest seq and the historical flag, so the bound holds whatever seq a part gets and whenever
+ * it goes out. Sparkplug: a DDATA is smaller than the JSON message of the same readings (per
+ * reading an alias and a binary value or raw string against the quoted tag name, "quality" and
+ * the timestamp in text; per message a timestamp and two seqs against seq, epoch, gateway and
+ * device), so the JSON bound, taken with the longer of the two topics, holds for it too.
+ *
+ * A reading that does not fit in a message even alone (a huge string) cannot be split: its
+ * value is dropped here and the reading goes out as value null, quality bad, with the reason in
+ * `error`, and the caller counts and logs it. Dropped rather than sent for the broker to refuse:
+ * the consumer still sees the tag and why, the other readings of the poll keep their message,
+ * and no connection is lost over it.
  */
 import type { Quality, Reading } from '../driver.js';
+import type { StoredMessage } from '../buffer/types.js';
+import type { WireFormat } from './format.js';
 
 // `{"tag":"<name>","value":` per tag name; names come from the config, so the set is small.
 const tagPrefixes = new Map<string, string>();
@@ -87,4 +108,137 @@ export function encodeReadings(readings: readonly Reading[]): string {
 /** The body of a per_tag message: one reading as a JSON object, without its tag name. */
 export function encodeTagReading(r: Reading): string {
   return '{"value":' + members(r) + '}';
+}
+
+/** PUBLISH bytes beside topic and payload: fixed header 1, remaining length ≤ 4, topic length 2, packet id 2. */
+const PUBLISH_OVERHEAD = 9;
+/** The least mqtt.max_message_bytes: room for an envelope and a few readings. */
+export const MIN_MESSAGE_BYTES = 1024;
+/** The largest MQTT packet: a remaining length of 268,435,455 behind a 5-byte fixed header. */
+export const MAX_MESSAGE_BYTES = 268_435_460;
+
+/** The size of the PUBLISH packet (QoS 1 or 2, MQTT 3.1.1) carrying this payload on this topic. */
+export function publishBytes(topic: string, payload: string | Buffer): number {
+  const rest = 2 + Buffer.byteLength(topic) + 2 + Buffer.byteLength(payload);
+  return 1 + (rest < 128 ? 1 : rest < 16_384 ? 2 : rest < 2_097_152 ? 3 : 4) + rest;
+}
+
+/**
+ * How many bytes the body of a message may take so that the message stays within
+ * max_message_bytes, per device (per_device bodies) or per device and tag (per_tag bodies).
+ */
+export class BodyBudget {
+  private readonly budgets = new Map<string, number>();
+
+  /**
+   * json: the JSON format, whose envelope is measured; wire: the format that publishes, for its
+   * topic (the same object for JSON).
+   */
+  constructor(
+    private readonly maxMessageBytes: number,
+    private readonly json: Pick<WireFormat, 'topic' | 'payload'>,
+    private readonly wire: Pick<WireFormat, 'topic'>,
+  ) {}
+
+  /** tag null: a per_device body. */
+  of(device: string, tag: string | null): number {
+    // Names hold no '/', so the keys of a device and of its tags cannot meet.
+    const key = tag === null ? device : device + '/' + tag;
+    let budget = this.budgets.get(key);
+    if (budget === undefined) {
+      // The smallest body of its shape: what the payload holds beyond it is the envelope.
+      const body = tag === null ? '[]' : '{}';
+      const probe: StoredMessage = { seq: Number.MAX_SAFE_INTEGER, device, tag, body, readings: 0, ts: 0 };
+      const envelope = Buffer.byteLength(this.json.payload(probe, true)!) - body.length;
+      const topic = Math.max(Buffer.byteLength(this.json.topic(probe)), Buffer.byteLength(this.wire.topic(probe)));
+      budget = this.maxMessageBytes - PUBLISH_OVERHEAD - topic - envelope;
+      this.budgets.set(key, budget);
+    }
+    return budget;
+  }
+}
+
+/** One message's share of a poll. */
+export interface Part {
+  /** A per_device body: `[…]`. */
+  readonly body: string;
+  readonly readings: number;
+  /** Epoch ms of the oldest reading inside. */
+  readonly ts: number;
+}
+
+/** A reading that did not fit in a message even alone: its value was dropped. */
+export interface Oversize {
+  readonly tag: string;
+  /** The reading's encoded size. */
+  readonly bytes: number;
+}
+
+export interface Split {
+  readonly parts: Part[];
+  readonly oversize: Oversize[];
+}
+
+/** A UTF-16 unit is at most 3 UTF-8 bytes: most bodies are judged without measuring them. */
+function fits(text: string, maxBytes: number): boolean {
+  return text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes;
+}
+
+/** The reading that goes out in place of one too large for any message. */
+function withoutValue(r: Reading, bytes: number): Reading {
+  return { tag: r.tag, value: null, quality: 'bad', ts: r.ts, error: `value dropped: the reading is ${bytes} bytes, too large for mqtt.max_message_bytes` };
+}
+
+/** The readings of one poll (at least one) as per_device bodies of at most maxBodyBytes each, in order. */
+export function splitReadings(readings: readonly Reading[], maxBodyBytes: number): Split {
+  const whole = encodeReadings(readings);
+  if (fits(whole, maxBodyBytes)) return { parts: [{ body: whole, readings: readings.length, ts: oldest(readings) }], oversize: [] };
+  const parts: Part[] = [];
+  const oversize: Oversize[] = [];
+  let body = '';
+  let bytes = 0;
+  let count = 0;
+  let ts = Infinity;
+  for (const r of readings) {
+    let item = tagPrefix(r.tag) + members(r) + '}';
+    let size = Buffer.byteLength(item);
+    // 2: the brackets of a part holding only this reading.
+    if (size + 2 > maxBodyBytes) {
+      oversize.push({ tag: r.tag, bytes: size });
+      item = tagPrefix(r.tag) + members(withoutValue(r, size)) + '}';
+      size = Buffer.byteLength(item);
+    }
+    // 3: a comma and the brackets.
+    if (count > 0 && bytes + size + 3 > maxBodyBytes) {
+      parts.push({ body: '[' + body + ']', readings: count, ts });
+      body = '';
+      bytes = 0;
+      count = 0;
+      ts = Infinity;
+    }
+    if (count > 0) {
+      body += ',';
+      bytes++;
+    }
+    body += item;
+    bytes += size;
+    count++;
+    if (r.ts < ts) ts = r.ts;
+  }
+  parts.push({ body: '[' + body + ']', readings: count, ts });
+  return { parts, oversize };
+}
+
+/** encodeTagReading() for a per_tag body of at most maxBodyBytes. */
+export function encodeTagReadingWithin(r: Reading, maxBodyBytes: number): { body: string; oversize?: Oversize } {
+  const body = encodeTagReading(r);
+  if (fits(body, maxBodyBytes)) return { body };
+  const bytes = Buffer.byteLength(body);
+  return { body: encodeTagReading(withoutValue(r, bytes)), oversize: { tag: r.tag, bytes } };
+}
+
+function oldest(readings: readonly Reading[]): number {
+  let ts = readings[0].ts;
+  for (const r of readings) if (r.ts < ts) ts = r.ts;
+  return ts;
 }

@@ -1,5 +1,5 @@
 /**
- * Publishes the buffer to the broker (SPEC §4 guarantees 2–3).
+ * Publishes the buffer to the broker (reference §4 guarantees 2–3).
  *
  * - A message is acknowledged to the store only in its publish callback without error:
  *   PUBACK (QoS 1), PUBCOMP (QoS 2), written (QoS 0). Nothing else ever removes one.
@@ -18,12 +18,26 @@
  *   its status, Sparkplug after its births, which may wait for the primary host. The lanes, and
  *   so the backlog boundary, are set at that moment. Beside the data, the format and the other
  *   session parts (write commands) subscribe, publish and hear messages through the same link.
+ * - No poison message (reference §4.10): a broker that refuses a publish (over its size limit, not
+ *   allowed) hangs up; MQTT 3.1.1 has no way to say which publish it refused. Neither the last
+ *   one published (with a window in flight, later ones went out before the close was seen) nor
+ *   the oldest seq (live_first publishes live messages before older backlog ones) need be it,
+ *   and not even the first one left unanswered: mosquitto drops the answers it had queued for
+ *   the packets it read in the same go as the refused one. So when the broker hangs up with
+ *   data messages unanswered, those become suspects, and the next connections send them first,
+ *   one at a time, each only once the broker has answered everything before it (a PINGREQ
+ *   answers for QoS 0 births): a hang-up then names one message. The same message named
+ *   SET_ASIDE_AFTER times in a row is set aside: acknowledged unsent, logged, counted as dropped
+ *   (rejected_by_broker), a gap in seq upstream, and the rest flows on. Our own closes and a
+ *   link that died (keep-alive, timeouts) are not the broker's answer and count for nothing.
+ *   The price of a hang-up is one round trip per suspect (at most max_inflight) before live
+ *   data flows again.
  */
 import fs from 'node:fs';
 import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { FloorgateConfig } from '../config/types.js';
-import type { MessageStore } from '../buffer/types.js';
+import type { MessageStore, StoredMessage } from '../buffer/types.js';
 import type { Metrics } from '../metrics.js';
 import { Backoff } from '../backoff.js';
 import { VERSION } from '../package-info.js';
@@ -32,6 +46,7 @@ import { JsonFormat } from './json-format.js';
 import { Lane } from './lane.js';
 import { brokerUnreached, probeBroker, PROBE_INTERVAL_MS } from './broker-probe.js';
 import { brokerAddress, connectMqtt } from './mqtt-connect.js';
+import { publishBytes } from './encode.js';
 import { RateLimit } from './rate-limit.js';
 import { isRefusal, safeUrl, why } from './why.js';
 
@@ -65,6 +80,13 @@ const STOP_TIMEOUT_MS = 3_000;
 /** CONNACK wait: the keep-alive, within these bounds (an attempt into a dead link must end). */
 const CONNECT_TIMEOUT_MIN_MS = 5_000;
 const CONNECT_TIMEOUT_MAX_MS = 30_000;
+/**
+ * Hang-ups in a row on the same suspect out alone before it is set aside: one can be a
+ * coincidence (a broker restart, a reset at that moment), three are the broker's answer to it.
+ */
+const SET_ASIDE_AFTER = 3;
+/** How a broker that hangs up shows in Node: a clean close (no error) or these. */
+const HANG_UP_CODES: ReadonlySet<unknown> = new Set(['ECONNRESET', 'EPIPE']);
 
 /** What one connection knows; replaced wholesale on reconnect so nothing leaks across. */
 interface Session {
@@ -73,6 +95,93 @@ interface Session {
   lanes: Lanes | null;
   /** Set once a publish failed: the connection is being torn down. */
   closing: boolean;
+  /** What the broker has not answered yet; null at QoS 0, where it answers nothing. */
+  readonly unanswered: Unanswered | null;
+  /** Suspects go out one at a time before anything else (see the top of this file). */
+  careful: boolean;
+  /** The suspect out alone, until the broker acknowledges it. */
+  alone: Sent | null;
+}
+
+/** One publish on a connection: a data message, or anything else the link sent (status, births). */
+interface Sent {
+  readonly msg: StoredMessage | null;
+  readonly topic: string;
+  readonly payload: string | Buffer;
+  /** The MQTT packet id; null at QoS 0. */
+  readonly id: number | null;
+}
+
+/** A PINGREQ in the order of publishes: its PINGRESP answers for everything sent before it. */
+const PING: Sent = { msg: null, topic: '', payload: '', id: null };
+
+/**
+ * The publishes (and pings) of one connection the broker has not answered yet, in the order
+ * sent. A broker reads a connection's packets in order and answers them in that order (PUBACK,
+ * PUBREC, PINGRESP; MQTT 3.1.1 §4.6), so an answer to one means every packet before it was
+ * read, QoS 0 publishes included. Answers, not acknowledgements: at QoS 2 the PUBCOMP comes a
+ * round trip later, and a broker that hangs up meanwhile has still read the message.
+ */
+class Unanswered {
+  /** By the order sent. */
+  private readonly sent = new Map<number, Sent>();
+  /** Packet id → its key in `sent`. */
+  private readonly byId = new Map<number, number>();
+  /** Keys of the pings in `sent`, oldest first. */
+  private readonly pings: number[] = [];
+  private next = 0;
+
+  add(sent: Sent): void {
+    const key = this.next++;
+    this.sent.set(key, sent);
+    if (sent.id !== null) this.byId.set(sent.id, key);
+  }
+
+  ping(): void {
+    this.pings.push(this.next);
+    this.add(PING);
+  }
+
+  answered(id: number): void {
+    const key = this.byId.get(id);
+    if (key !== undefined) this.answeredUpTo(key);
+  }
+
+  pong(): void {
+    const key = this.pings[0];
+    if (key !== undefined) this.answeredUpTo(key);
+  }
+
+  get empty(): boolean {
+    return this.sent.size === 0;
+  }
+
+  /** Only QoS 0 publishes are left: nothing will ever answer for them but a ping. */
+  get waitsForPing(): boolean {
+    return this.sent.size > 0 && this.byId.size === 0 && this.pings.length === 0;
+  }
+
+  /** Nothing but this publish (and pings, which no broker refuses) is left unanswered. */
+  only(sent: Sent): boolean {
+    for (const e of this.sent.values()) if (e !== sent && e !== PING) return false;
+    return true;
+  }
+
+  /** The seqs of the data messages left, ascending. */
+  seqs(): number[] {
+    const seqs: number[] = [];
+    for (const sent of this.sent.values()) if (sent.msg) seqs.push(sent.msg.seq);
+    return seqs.sort((a, b) => a - b);
+  }
+
+  private answeredUpTo(upTo: number): void {
+    for (const [key, sent] of this.sent) {
+      if (key > upTo) break;
+      this.sent.delete(key);
+      if (sent.id !== null && this.byId.get(sent.id) === key) this.byId.delete(sent.id);
+    }
+    while (this.pings.length > 0 && this.pings[0] <= upTo) this.pings.shift();
+  }
 }
 
 interface Lanes {
@@ -118,6 +227,15 @@ export class Forwarder {
   private refused = false;
   /** The current attempt never reached the broker (refused, unreachable): probe while waiting. */
   private unreached = false;
+  /** The current connection failed on its own (keep-alive, timeout): the broker did not hang up. */
+  private linkFailed = false;
+  /**
+   * Data messages the broker left unanswered when it last hung up, ascending: the next
+   * connections send them one at a time, before anything else.
+   */
+  private suspects: number[] = [];
+  /** The suspect the broker last hung up on while it was out alone, and how many times in a row. */
+  private strikes: { seq: number; closes: number } | null = null;
   private stopProbe: (() => void) | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private rateTimer: NodeJS.Timeout | null = null;
@@ -209,6 +327,7 @@ export class Forwarder {
     this.stopProbe = null;
     this.attemptError = null;
     this.unreached = false;
+    this.linkFailed = false;
     let client: MqttClient;
     try {
       client = connectMqtt(this.config.mqtt.url, this.clientOptions());
@@ -224,6 +343,19 @@ export class Forwarder {
       this.attemptError = why(err);
       if (isRefusal(err)) this.refused = true;
       if (brokerUnreached(err)) this.unreached = true;
+      if (!HANG_UP_CODES.has((err as { code?: unknown }).code)) this.linkFailed = true;
+    });
+    client.on('packetsend', (packet) => {
+      // Ours (careful sending) and mqtt.js's keep-alive pings alike: each answers in turn.
+      if (packet.cmd === 'pingreq' && client === this.client) this.session?.unanswered?.ping();
+    });
+    client.on('packetreceive', (packet) => {
+      const s = this.session;
+      if (client !== this.client || !s?.unanswered) return;
+      if ((packet.cmd === 'puback' || packet.cmd === 'pubrec') && packet.messageId !== undefined) s.unanswered.answered(packet.messageId);
+      else if (packet.cmd === 'pingresp') s.unanswered.pong();
+      else return;
+      if (s.careful && !s.alone) this.pump();
     });
     client.on('close', () => this.onClose(client));
     client.on('message', (topic, payload, packet) => {
@@ -268,7 +400,8 @@ export class Forwarder {
     this.lastLogged = null;
     this.log.info(`connected to ${this.url}`);
     this.metrics?.mqttConnected.set(1);
-    const session: Session = { client, lanes: null, closing: false };
+    const unanswered = this.config.mqtt.qos > 0 ? new Unanswered() : null;
+    const session: Session = { client, lanes: null, closing: false, unanswered, careful: false, alone: null };
     this.session = session;
     const link = this.linkFor(session);
     for (const part of this.parts) part.open(link);
@@ -278,7 +411,9 @@ export class Forwarder {
     const live = () => s === this.session && !s.closing;
     return {
       publish: (m) => {
-        if (live()) s.client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain });
+        if (!live()) return;
+        s.client.publish(m.topic, m.payload, { qos: m.qos, retain: m.retain });
+        s.unanswered?.add({ msg: null, topic: m.topic, payload: m.payload, id: m.qos > 0 ? s.client.getLastMessageId() : null });
       },
       subscribe: (filters) => {
         if (!live()) return;
@@ -298,6 +433,7 @@ export class Forwarder {
           backlogAtRelease: this.store.stats().messages,
           backlogAcked: 0,
         };
+        s.careful = this.suspects.length > 0;
         this.pump();
       },
       close: (reason) => {
@@ -315,12 +451,52 @@ export class Forwarder {
   private onClose(client: MqttClient): void {
     if (client !== this.client) return;
     this.client = null;
-    const wasConnected = this.session !== null;
+    const session = this.session;
     this.endSession();
     client.end(true);
     if (this.stopping) return;
-    const reason = this.attemptError ?? (wasConnected ? 'the broker closed the connection' : 'the connection closed before the broker answered');
-    this.attemptFailed(reason, wasConnected);
+    const reason = this.attemptError ?? (session ? 'the broker closed the connection' : 'the connection closed before the broker answered');
+    this.attemptFailed(session ? reason + this.blame(session) : reason, session !== null);
+  }
+
+  /**
+   * A connection ended. If the broker hung up (not our close, not a dead link): on a careful
+   * connection with a suspect out alone, that suspect is named, and set aside the
+   * SET_ASIDE_AFTER-th time in a row; otherwise the data messages it left unanswered become the
+   * suspects. Returns what to add to the reason logged.
+   */
+  private blame(s: Session): string {
+    if (s.closing || this.linkFailed || !s.unanswered) return '';
+    if (!s.careful) {
+      this.suspects = s.unanswered.seqs();
+      const n = this.suspects.length;
+      return n === 0 ? '' : ` (${n} data messages unanswered, seq ${this.suspects[0]} to ${this.suspects[n - 1]}: sending them one at a time next)`;
+    }
+    const alone = s.alone;
+    // Something else went out beside it (a birth, a command's result): that may be what it refused.
+    if (!alone?.msg || !s.unanswered.only(alone)) return '';
+    const { seq, readings, device } = alone.msg;
+    const closes = this.strikes?.seq === seq ? this.strikes.closes + 1 : 1;
+    const bytes = publishBytes(alone.topic, alone.payload);
+    const what = ` (right after message seq ${seq}, ${bytes} bytes, sent alone`;
+    if (closes < SET_ASIDE_AFTER) {
+      this.strikes = { seq, closes };
+      return `${what}: ${closes} of ${SET_ASIDE_AFTER} closes before it is set aside)`;
+    }
+    this.strikes = null;
+    try {
+      this.store.ack(seq);
+    } catch (err) {
+      this.log.error({ err }, `buffer error: ${why(err)}`);
+      return `${what})`;
+    }
+    this.suspects = this.suspects.filter((x) => x !== seq);
+    this.metrics?.dropped.inc({ reason: 'rejected_by_broker' }, readings);
+    this.log.error({ seq, bytes, device, readings, topic: alone.topic },
+      `message seq ${seq} set aside (${bytes} bytes, ${readings} readings of ${device}): the broker closed the connection `
+      + `${closes} times right after this message; it is too large or not allowed (compare mqtt.max_message_bytes with the broker's `
+      + `limit, check its ACL). Counted in floorgate_dropped_total{reason="rejected_by_broker"}; consumers see a gap at seq ${seq}`);
+    return `${what}: set aside)`;
   }
 
   /** An attempt failed or a connection was lost: say so once, then retry after the backoff. */
@@ -374,7 +550,8 @@ export class Forwarder {
     if (!s?.lanes || s.closing || this.pumping || this.stopping) return;
     this.pumping = true;
     try {
-      while (this.inflight < this.window && !s.closing) {
+      if (s.careful) this.sendAlone(s, s.lanes);
+      while (!s.careful && this.inflight < this.window && !s.closing) {
         const lane = this.pick(s.lanes);
         if (!lane) break;
         this.send(s, s.lanes, lane);
@@ -430,6 +607,63 @@ export class Forwarder {
     return false;
   }
 
+  /**
+   * Careful sending: the next suspect, alone, once the broker has answered everything sent
+   * before it; when none is left, the lanes take over.
+   */
+  private sendAlone(s: Session, lanes: Lanes): void {
+    const unanswered = s.unanswered!;
+    if (s.alone || s.closing) return;
+    if (!unanswered.empty) {
+      if (unanswered.waitsForPing) s.client.sendPing();
+      return;
+    }
+    for (;;) {
+      const seq = this.suspects[0];
+      if (seq === undefined) {
+        s.careful = false;
+        return;
+      }
+      const [msg] = this.store.read(seq - 1, 1);
+      // Gone meanwhile (acknowledged before the hang-up reached us, dropped by max_age).
+      if (msg?.seq !== seq) {
+        this.suspects.shift();
+        continue;
+      }
+      const topic = this.format.topic(msg);
+      const payload = this.format.payload(msg, true);
+      if (payload === null) {
+        this.store.ack(seq);
+        this.suspects.shift();
+        lanes.backlogAcked++;
+        continue;
+      }
+      this.inflight++;
+      s.client.publish(topic, payload, this.publishOpts, (err) => this.aloneDone(s, lanes, seq, err));
+      s.alone = { msg, topic, payload, id: s.client.getLastMessageId() };
+      unanswered.add(s.alone);
+      return;
+    }
+  }
+
+  /** The publish callback of a suspect sent alone: it is no suspect any more. */
+  private aloneDone(s: Session, lanes: Lanes, seq: number, err: Error | undefined): void {
+    if (s !== this.session || s.closing) return;
+    this.inflight--;
+    if (err) return this.drop(s, `publish failed: ${err.message}`);
+    try {
+      this.store.ack(seq);
+    } catch (e) {
+      return this.storeFailed(s, e);
+    }
+    lanes.backlogAcked++;
+    this.metrics?.published.inc();
+    if (this.suspects[0] === seq) this.suspects.shift();
+    if (this.strikes?.seq === seq) this.strikes = null;
+    s.alone = null;
+    this.pump();
+  }
+
   private send(s: Session, lanes: Lanes, lane: Lane): void {
     const msg = lane.take();
     const seq = msg.seq;
@@ -463,6 +697,9 @@ export class Forwarder {
       this.metrics?.published.inc();
       this.pump();
     });
+    // Published synchronously once connected (mqtt.js queues only while replaying its own store,
+    // which is empty on a fresh client), so the last packet id is this message's.
+    s.unanswered?.add({ msg, topic, payload, id: s.client.getLastMessageId() });
   }
 }
 

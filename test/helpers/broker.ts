@@ -23,6 +23,11 @@ export interface BrokerOptions {
   tls?: { cert: string; key: string; ca?: string; requireCertificate?: boolean };
   /** Default mosquitto when installed, else aedes. */
   engine?: 'mosquitto' | 'aedes';
+  /**
+   * mosquitto's max_packet_size: a client sending a larger packet is disconnected at once (it
+   * counts the remaining length plus one byte). mosquitto only.
+   */
+  maxPacketSize?: number;
 }
 
 export interface Broker {
@@ -164,6 +169,7 @@ class MosquittoBroker implements Broker {
       'max_queued_messages 0',
       'max_inflight_messages 0',
     ];
+    if (this.opts.maxPacketSize !== undefined) lines.push(`max_packet_size ${this.opts.maxPacketSize}`);
     if (this.opts.users) {
       lines.push('allow_anonymous false', `password_file ${path.join(dir, 'passwd')}`);
     } else {
@@ -196,7 +202,9 @@ class AedesBroker implements Broker {
   private aedes: { close(cb?: () => void): void } | null = null;
   private readonly sockets = new Set<net.Socket>();
 
-  constructor(private readonly opts: BrokerOptions) {}
+  constructor(private readonly opts: BrokerOptions) {
+    if (opts.maxPacketSize !== undefined) throw new Error('maxPacketSize needs mosquitto: aedes has no packet size limit');
+  }
 
   get url(): string {
     return `${this.opts.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`;
