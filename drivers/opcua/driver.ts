@@ -297,7 +297,12 @@ export class OpcuaDriver implements Driver {
       if (abort.signal.aborted) return;
       if (event === 'channel_failed' || event === 'session_failed') {
         failures++;
-        if (this.cause !== this.lastLoggedCause) this.log.warn({ cause: this.cause, state: this.link }, 'opcua recovery step failed, retrying');
+        if (this.cause !== this.lastLoggedCause) {
+          this.log.warn({ cause: this.cause, state: this.link }, 'opcua recovery step failed, retrying');
+          // The tags went bad when the link was lost; this keeps /healthz on the current reason
+          // (say, a refused server certificate) rather than the first one.
+          this.sub?.markAllBad(`OPC UA link lost: ${this.cause}`);
+        }
         this.lastLoggedCause = this.cause;
       }
       if (event === 'transferred') transfers++;
