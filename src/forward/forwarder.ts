@@ -236,6 +236,13 @@ export class Forwarder {
   private suspects: number[] = [];
   /** The suspect the broker last hung up on while it was out alone, and how many times in a row. */
   private strikes: { seq: number; closes: number } | null = null;
+  /**
+   * The broker acknowledged a data message since this forwarder started: it takes data as
+   * floorgate sends it, so a message it keeps refusing is refused for itself. Until then the
+   * settings may be what it refuses (QoS 2 on nats-server before 2.10, an ACL on the topics),
+   * and nothing is set aside.
+   */
+  private tookData = false;
   private stopProbe: (() => void) | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private rateTimer: NodeJS.Timeout | null = null;
@@ -484,6 +491,7 @@ export class Forwarder {
       return `${what}: ${closes} of ${SET_ASIDE_AFTER} closes before it is set aside)`;
     }
     this.strikes = null;
+    if (!this.tookData) return what + this.suspectTheSettings(seq, alone.topic);
     try {
       this.store.ack(seq);
     } catch (err) {
@@ -497,6 +505,20 @@ export class Forwarder {
       + `${closes} times right after this message; it is too large or not allowed (compare mqtt.max_message_bytes with the broker's `
       + `limit, check its ACL). Counted in floorgate_dropped_total{reason="rejected_by_broker"}; consumers see a gap at seq ${seq}`);
     return `${what}: set aside)`;
+  }
+
+  /**
+   * Hung up on right after `seq` SET_ASIDE_AFTER times, and on every data message before it:
+   * the message is kept, and the next one goes out alone first as a control. Once the broker
+   * takes any, a message it still refuses is its own problem and is set aside.
+   */
+  private suspectTheSettings(seq: number, topic: string): string {
+    const [control] = this.store.read(seq, 1);
+    if (control) this.suspects = [control.seq, ...this.suspects.filter((x) => x !== control.seq)];
+    this.log.error({ seq, qos: this.config.mqtt.qos, topic },
+      `the broker closed the connection ${SET_ASIDE_AFTER} times right after message seq ${seq} and has acknowledged no data message yet: `
+      + `kept, not set aside. Check mqtt.qos (nats-server before 2.10 has no QoS 2), the broker's ACL for ${topic} and its packet limit`);
+    return `: kept, the broker has acknowledged no data message yet)`;
   }
 
   /** An attempt failed or a connection was lost: say so once, then retry after the backoff. */
@@ -657,6 +679,7 @@ export class Forwarder {
       return this.storeFailed(s, e);
     }
     lanes.backlogAcked++;
+    this.tookData = true;
     this.metrics?.published.inc();
     if (this.suspects[0] === seq) this.suspects.shift();
     if (this.strikes?.seq === seq) this.strikes = null;
@@ -694,6 +717,7 @@ export class Forwarder {
         return this.storeFailed(s, e);
       }
       if (lane.historical) lanes.backlogAcked++;
+      this.tookData = true;
       this.metrics?.published.inc();
       this.pump();
     });
