@@ -5,8 +5,8 @@
  *
  * `{data_dir}/seq-floor` holds `{"epoch": "…", "reserved": R, "committed": C}`. Invariants:
  *   - Every seq ever assigned is ≤ R: before a transaction could assign a seq above R, a larger
- *     R is written durably (temp file, fsync, rename, fsync of the directory), and the same
- *     transaction records R in the buffer's meta row.
+ *     R is committed to the buffer's meta row and then written here durably (temp file, fsync,
+ *     rename, fsync of the directory).
  *   - Every seq ≤ C had been committed to the buffer file when C was written: C is written
  *     after commits, at most every MARK_INTERVAL_MS while seq moves, and exactly at a clean stop.
  *   - So at open, the buffer file is the one written last when it recorded R and holds seqs up
@@ -83,10 +83,14 @@ export class SeqFloor {
     return this.state.reserved;
   }
 
-  /** Makes sure every seq up to `highest` is reserved durably; writes only when it is not. */
-  cover(highest: number): void {
-    if (highest <= this.state.reserved) return;
-    this.write({ ...this.state, reserved: highest + RESERVE_BLOCK });
+  /** The reservation to make so that every seq up to `highest` is covered; null when it already is. */
+  reservationFor(highest: number): number | null {
+    return highest <= this.state.reserved ? null : highest + RESERVE_BLOCK;
+  }
+
+  /** Raises the reservation durably (the buffer file has recorded it first). */
+  reserve(reservation: number): void {
+    if (reservation > this.state.reserved) this.write({ ...this.state, reserved: reservation });
   }
 
   /**

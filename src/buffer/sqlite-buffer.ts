@@ -17,9 +17,10 @@
  *     transaction, so a seq is never reused — not after every row was deleted, not after a crash.
  *     A queued message dropped before it could be committed (drop_newest, too old, too large)
  *     still consumes its seq: every loss, whatever the policy, is a gap a consumer can see.
- *   - Before a transaction could assign a seq above the seq floor's reservation, the floor is
- *     raised durably; a file whose meta.reserved is below the floor at open (moved aside,
- *     deleted, an old copy) continues above the floor.
+ *   - Before a transaction could assign a seq above the seq floor's reservation, the new
+ *     reservation is committed to meta.reserved and then written durably to the floor; a file
+ *     whose meta.reserved is below the floor at open (moved aside, deleted, an old copy)
+ *     continues above the floor.
  *   - Only committed messages are handed out by read(). A message is deleted only after ack()
  *     (in the next commit transaction), or by a drop.
  *   - Every dropped reading is counted (meta, onDrop) and logged: max_age for messages whose ts
@@ -346,9 +347,10 @@ class SqliteBuffer implements MessageStore {
       // While the file cannot be written, a retry writes (the meta row at least) even with
       // nothing queued: only a write that succeeds says the buffer is writable again.
       for (let wrote = false; this.hasWork() || (!this.isWritable && !wrote); wrote = true) {
-        this.makeWalRoom();
         // Every seq this transaction might assign (inserts and queued drops) is reserved first.
-        this.floor.cover(this.committed.lastSeq + this.pending.length - this.pendingHead);
+        const reservation = this.floor.reservationFor(this.committed.lastSeq + this.pending.length - this.pendingHead);
+        this.makeWalRoom(reservation === null ? 0 : TXN_BASE_FRAMES);
+        if (reservation !== null) this.reserve(reservation);
         this.startDraft();
         this.transaction();
         this.applyDraft(now);
@@ -375,6 +377,18 @@ class SqliteBuffer implements MessageStore {
     }
   }
 
+  /**
+   * A new reservation goes into this file first, then into the seq floor: a crash between the
+   * two leaves a file ahead of the floor, which is trusted at the next open (no seq above the old
+   * reservation was assigned yet). The other order would leave the floor ahead of the file,
+   * which reads as a stale copy and makes seq jump a block at a mere kill -9.
+   */
+  private reserve(reservation: number): void {
+    this.stmt.writeReserved.run(reservation);
+    this.walFrames += TXN_BASE_FRAMES;
+    this.floor.reserve(reservation);
+  }
+
   /** Tells the seq floor how far the file is committed (seq-floor.ts); a failure only delays it. */
   private markCommitted(now: boolean): void {
     if (!this.isWritable) return;
@@ -390,8 +404,8 @@ class SqliteBuffer implements MessageStore {
   }
 
   /** Restarts the WAL when the next transaction might not fit in what is left of its share. */
-  private makeWalRoom(): void {
-    if (this.walFrames + this.budget.txnFrames <= this.budget.walFrames) return;
+  private makeWalRoom(extraFrames: number): void {
+    if (this.walFrames + extraFrames + this.budget.txnFrames <= this.budget.walFrames) return;
     const [result] = this.db.pragma('wal_checkpoint(RESTART)') as { busy: number }[];
     if (result.busy !== 0) throw new Error('cannot checkpoint the WAL: a reader holds it');
     this.walFrames = 0;
@@ -703,6 +717,7 @@ function prepare(db: Database.Database, pageSize: number) {
     read: db.prepare('SELECT seq, device, tag, body, readings, ts FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     deleteRange: db.prepare('DELETE FROM messages WHERE seq BETWEEN ? AND ?'),
     seqsIn: db.prepare('SELECT seq FROM messages WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck(),
+    writeReserved: db.prepare('UPDATE meta SET reserved = ? WHERE id = 1'),
     rowSum: db.prepare(rowSumSql(pageSize)).raw(),
     head: db.prepare(`SELECT seq, ts, ${TEXT_BYTES_SQL} FROM messages ORDER BY seq LIMIT ?`).raw(),
     pageCounts: db.prepare('SELECT p.page_count, f.freelist_count FROM pragma_page_count() p, pragma_freelist_count() f').raw(),

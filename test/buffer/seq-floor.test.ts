@@ -177,3 +177,35 @@ describe('a buffer file from before the seq floor (schema version 1)', () => {
     store.close();
   });
 });
+
+describe('the seq floor file', () => {
+  it('is raised ahead of every seq handed out, before close', () => {
+    const { file } = newBufferIn();
+    const { store } = open(file);
+    const used = publish(store, RESERVE_BLOCK + 5);
+    const floor = JSON.parse(fs.readFileSync(seqFloorPath(file), 'utf8')) as { reserved: number };
+    expect(floor.reserved).toBeGreaterThanOrEqual(Math.max(...used));
+    store.close();
+  });
+
+  it.each([
+    ['not JSON', 'garbage'],
+    ['no epoch', '{"reserved": 10, "committed": 5}'],
+    ['an epoch that is not hex', '{"epoch": "xyz", "reserved": 10, "committed": 5}'],
+    ['hex with more around it', '{"epoch": "ab12 and more", "reserved": 10, "committed": 5}'],
+    ['a negative reservation', '{"epoch": "ab12", "reserved": -1, "committed": 0}'],
+    ['a fractional reservation', '{"epoch": "ab12", "reserved": 1.5, "committed": 0}'],
+    ['no committed mark', '{"epoch": "ab12", "reserved": 10}'],
+    ['a mark above the reservation', '{"epoch": "ab12", "reserved": 10, "committed": 11}'],
+  ])('%s stops the start with a clear error', (_what, text) => {
+    const { dir, file } = newBufferIn();
+    fs.writeFileSync(path.join(dir, SEQ_FLOOR_FILE), text);
+    expect(() => open(file)).toThrow(/is not a seq floor/);
+  });
+
+  it('one that cannot be read is an error, never taken for "no floor" (a new stream)', () => {
+    const { dir, file } = newBufferIn();
+    fs.mkdirSync(path.join(dir, SEQ_FLOOR_FILE));
+    expect(() => open(file)).toThrow(/EISDIR/);
+  });
+});
