@@ -166,7 +166,7 @@ for (const kind of ['mosquitto', 'aedes', 'nats', 'rabbitmq'] as const) {
       expect(await gw.stop('SIGTERM')).toBe(0);
 
       const report = auditFromSeq1(sub.messages);
-      const setAside = gw.stdout.filter((l) => /"level":50/.test(l) && /set aside/.test(l));
+      const setAside = gw.stdout.filter((l) => /"level":50/.test(l) && /"msg":"message seq \d+ set aside/.test(l));
       recordFigures(`broker matrix: ${broker.name}, QoS 2`, {
         answer, qos2_publishes: flows.length, connections_closed: hangUps, set_aside: setAside.length,
         seqs: report.lastSeq ?? 0, missing: report.missing, duplicates: report.duplicates,
