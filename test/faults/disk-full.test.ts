@@ -7,7 +7,7 @@
  * seq, so a consumer sees the loss as a gap, and can match it against the log); a named seq that
  * still arrived was in flight when it was dropped (bounded by max_inflight), never more.
  *
- * Needs root (mount -t tmpfs); skipped otherwise, saying so.
+ * Needs root (mount -t tmpfs): under CI=true its absence fails the test; elsewhere it is skipped, saying so.
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,6 +18,7 @@ import { readBufferStats } from '../../src/buffer/stats.js';
 import { parseRanges } from '../../src/buffer/drop-log.js';
 import { dataMessages, eventually, getJson, getText, metric, FaultRig } from './rig.js';
 import { recordFigures } from '../helpers/results.js';
+import { needTool } from '../helpers/tools.js';
 
 function canMountTmpfs(): boolean {
   if (process.getuid?.() !== 0) return false;
@@ -28,7 +29,7 @@ function canMountTmpfs(): boolean {
   return ok;
 }
 
-const mountable = canMountTmpfs();
+const mountable = needTool('root with mount -t tmpfs', canMountTmpfs(), 'the disk-full test (a tmpfs data dir)');
 let rig: FaultRig | undefined;
 let mounted: string | undefined;
 
@@ -53,7 +54,7 @@ function fill(file: string): number {
   return written;
 }
 
-describe.skipIf(!mountable)('disk full (tmpfs data dir; skipped unless root can mount tmpfs)', () => {
+describe.skipIf(!mountable)('disk full (tmpfs data dir)', () => {
   it('keeps running, drops by policy and counts, 503 while unwritable, recovers when space returns', async () => {
     rig = await FaultRig.start({ pollInterval: '10ms', buffer: { max_bytes: '256KiB' } });
     fs.mkdirSync(rig.dataDir);
