@@ -24,8 +24,8 @@ import { describeBroker, startPlantBroker, type BrokerKind, type PlantBroker } f
 import { recordFigures } from '../helpers/results.js';
 import { subscribe, type Subscriber } from '../helpers/subscriber.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
-import { auditFromSeq1, dataOf } from '../helpers/upstream.js';
-import { eventually, sleep } from '../faults/rig.js';
+import { auditFromSeq1 } from '../helpers/upstream.js';
+import { dataMessages, eventually, sleep } from '../faults/rig.js';
 
 const OUTAGE_MS = 3_000;
 
@@ -93,7 +93,7 @@ for (const kind of ['mosquitto', 'aedes', 'nats', 'rabbitmq'] as const) {
       closers.push(() => gate.close());
       const { config, db } = gatewayConfig(gate.port);
       let gw = runCli(['run', '-c', config]);
-      await sub.waitFor((m) => dataOf(m).length >= 5, 20_000);
+      await sub.waitFor((m) => dataMessages(m).length >= 5, 20_000);
 
       // The broker goes away and comes back; the gateway is let through once the subscriber is back.
       const down = Date.now();
@@ -106,8 +106,8 @@ for (const kind of ['mosquitto', 'aedes', 'nats', 'rabbitmq'] as const) {
       const before = sub.messages.length;
       gate.pass();
       const back = Date.now();
-      const firstAfter = await sub.waitFor((m) => dataOf(m.slice(before)).length > 0, 20_000);
-      const reconnectMs = dataOf(firstAfter.slice(before))[0].arrivedAt - back;
+      const firstAfter = await sub.waitFor((m) => dataMessages(m.slice(before)).length > 0, 20_000);
+      const reconnectMs = dataMessages(firstAfter.slice(before))[0].arrivedAt - back;
       await everySeqArrived(db);
       // Arrived is not yet acknowledged: a broker may confirm later than it delivers. Cut before
       // the acks, the restart below would measure redeliveries instead of a backlog.
@@ -160,7 +160,7 @@ for (const kind of ['mosquitto', 'aedes', 'nats', 'rabbitmq'] as const) {
       const seen = gw.stdout.length;
       gw.child.kill('SIGHUP');
       await gw.waitFor((l, j) => gw.stdout.indexOf(l) >= seen && j?.msg === 'configuration reloaded');
-      await sub.waitFor((m) => dataOf(m).length > 0, 20_000);
+      await sub.waitFor((m) => dataMessages(m).length > 0, 20_000);
       // Judged below, with the figures recorded either way: a seq that never comes is the finding.
       const complete = await everySeqArrived(db, 15_000).then(() => true, () => false);
       expect(await gw.stop('SIGTERM')).toBe(0);

@@ -21,8 +21,8 @@ import { runCli, stopAll, tempDir, writeGatewayConfig, type CliProcess } from '.
 import { recordFigures } from '../helpers/results.js';
 import { subscribe, type Received, type Subscriber } from '../helpers/subscriber.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
-import { auditFromSeq1, dataOf } from '../helpers/upstream.js';
-import { eventually, sleep } from '../faults/rig.js';
+import { auditFromSeq1 } from '../helpers/upstream.js';
+import { dataMessages, eventually, sleep } from '../faults/rig.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -89,7 +89,7 @@ describe('SIGHUP in the middle of a broker outage', () => {
 
     const config = writeGatewayConfig({ dir, mqttPort: first.broker.port, modbusPort: oldPlc.port });
     const gw = runCli(['run', '-c', config]);
-    await first.sub.waitFor((m) => dataOf(m).length >= 5, 15_000);
+    await first.sub.waitFor((m) => dataMessages(m).length >= 5, 15_000);
 
     // The outage: the first broker goes away; the daemon keeps polling into its buffer.
     await first.broker.stop();
@@ -103,7 +103,7 @@ describe('SIGHUP in the middle of a broker outage', () => {
     const hupAt = Date.now();
     const reloadedAt = await reload(gw);
 
-    await second.sub.waitFor((m) => dataOf(m).filter((x) => counterOf(x) >= NEW_PLC_START && !x.payload.historical).length >= 10, 15_000);
+    await second.sub.waitFor((m) => dataMessages(m).filter((x) => counterOf(x) >= NEW_PLC_START && !x.payload.historical).length >= 10, 15_000);
     const committed = readBufferStats(path.join(dir, 'data', 'buffer.db')).last_seq;
     await eventually(() => {
       const r = auditFromSeq1(first.sub.messages, second.sub.messages);
@@ -117,8 +117,8 @@ describe('SIGHUP in the middle of a broker outage', () => {
 
     // The backlog went to the second broker: every seq the first one never got arrived there,
     // the ones taken before the reload flagged historical.
-    const atFirst = new Set(dataOf(first.sub.messages).map((m) => m.payload.seq as number));
-    const atSecond = dataOf(second.sub.messages);
+    const atFirst = new Set(dataMessages(first.sub.messages).map((m) => m.payload.seq as number));
+    const atSecond = dataMessages(second.sub.messages);
     const lastAtFirst = Math.max(...atFirst);
     const secondSeqs = new Set(atSecond.map((m) => m.payload.seq as number));
     const notDelivered: number[] = [];
@@ -135,7 +135,7 @@ describe('SIGHUP in the middle of a broker outage', () => {
     expect(servedNew.filter((r) => r.time < hupAt)).toEqual([]);
     const oldCounters = servedCounters(servedOld);
     const newCounters = servedCounters(servedNew);
-    const all = [...dataOf(first.sub.messages), ...atSecond];
+    const all = [...dataMessages(first.sub.messages), ...atSecond];
     const unexplained = all.filter((m) => !(counterOf(m) >= NEW_PLC_START ? newCounters : oldCounters).has(counterOf(m)));
     expect(unexplained.map((m) => `seq ${m.payload.seq}: counter ${counterOf(m)}`)).toEqual([]);
     const fromNewPlc = all.filter((m) => counterOf(m) >= NEW_PLC_START);
@@ -160,7 +160,7 @@ describe('SIGHUP in the middle of a broker outage', () => {
     const config = writeGatewayConfig({ dir, mqttPort: link.port, modbusPort: plc.port, buffer: { max_age: '2s' } });
     const db = path.join(dir, 'data', 'buffer.db');
     const gw = runCli(['run', '-c', config]);
-    await sub.waitFor((m) => dataOf(m).length >= 5, 15_000);
+    await sub.waitFor((m) => dataMessages(m).length >= 5, 15_000);
 
     // The link goes down; max_age is enforced every 5 s, so within about 7 s the oldest of the
     // backlog is dropped. One more second of backlog, then the link comes back.
@@ -170,14 +170,14 @@ describe('SIGHUP in the middle of a broker outage', () => {
     await sleep(1_000);
     link.pass();
     const committed = readBufferStats(db).last_seq;
-    await sub.waitFor((m) => dataOf(m).some((x) => x.payload.seq >= committed + 10 && !x.payload.historical), 15_000);
+    await sub.waitFor((m) => dataMessages(m).some((x) => x.payload.seq >= committed + 10 && !x.payload.historical), 15_000);
     expect(await gw.stop('SIGTERM')).toBe(0);
 
     // Each seq the daemon used was delivered, is still in the buffer (in flight at the stop),
     // or was dropped — and every one missing is one the warnings name.
     const stats = readBufferStats(db);
     const stillBuffered = new Set(readonlySeqs(db));
-    const arrived = new Set(dataOf(sub.messages).map((m) => m.payload.seq as number));
+    const arrived = new Set(dataMessages(sub.messages).map((m) => m.payload.seq as number));
     const missing: number[] = [];
     for (let seq = 1; seq <= stats.last_seq; seq++) if (!arrived.has(seq) && !stillBuffered.has(seq)) missing.push(seq);
     const dropLines = gw.stdout.flatMap((l) => {
@@ -191,7 +191,7 @@ describe('SIGHUP in the middle of a broker outage', () => {
     // just before the cut, whose PUBACK the cut swallowed. floorgate cannot know it arrived; it
     // stays unacknowledged, ages out and is named. Only the newest messages that arrived before
     // the cut can be such; a named seq that arrived after the cut has no excuse.
-    const arrivedAt = new Map(dataOf(sub.messages).map((m) => [m.payload.seq as number, m.arrivedAt]));
+    const arrivedAt = new Map(dataMessages(sub.messages).map((m) => [m.payload.seq as number, m.arrivedAt]));
     const namedButDelivered = named.filter((seq) => arrived.has(seq)).sort((a, b) => a - b);
     const inFlightAtCut = namedButDelivered.filter((seq) => arrivedAt.get(seq)! <= cutAt);
     const deliveredAfterCut = namedButDelivered.filter((seq) => arrivedAt.get(seq)! > cutAt);

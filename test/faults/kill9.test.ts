@@ -34,6 +34,7 @@ import { readBufferStats } from '../../src/buffer/stats.js';
 import { parseDuration } from '../../src/config/units.js';
 import { runCli, type CliProcess } from '../helpers/gateway.js';
 import { dataMessages, eventually, sleep, FaultRig } from './rig.js';
+import { seededRandom } from '../helpers/random.js';
 import { recordFigures } from '../helpers/results.js';
 
 let rig: FaultRig | undefined;
@@ -296,17 +297,6 @@ function judge(rig: FaultRig, daemons: Daemons, test: string, shown: Record<stri
   expect.soft(report.firstSeq, `${what}: the first seq`).toBe(1);
 }
 
-/** mulberry32: small, seedable, good enough to pick moments. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KILLS = 12;
 
@@ -376,7 +366,7 @@ describe('kill -9', () => {
 
   it(`${KILLS} kills at random moments across outages and reconnects: nothing committed lost, seq only up, redeliveries identical`, async () => {
     const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const rand = random(seed);
+    const rand = seededRandom(seed);
     rig = await FaultRig.start({ pollInterval: '50ms' }, { recordServed: true });
     const r = rig;
     const link = r.mqttProxy;

@@ -30,7 +30,7 @@ import { startModbusSim, type ModbusSim } from '../../drivers/modbus/sim.js';
 import { recordFigures } from '../helpers/results.js';
 import { startProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventually, getJson, getText, metric, sleep, FaultRig, type Gateway } from './rig.js';
-import { accountForEverySeq, deviceReadings, goodPollTimes, jitter, ratePerSecond, round, type Jitter } from './upstream-verdicts.js';
+import { expectEverySeqAccounted, deviceReadings, goodPollTimes, jitter, ratePerSecond, round, type Jitter } from './upstream-verdicts.js';
 
 const PHASE_MS = 6_000;
 /** Readings of a phase's first moments still show the previous phase ending. */
@@ -82,13 +82,7 @@ afterAll(async () => {
   const code = await gw?.proc.stop('SIGTERM');
   try {
     expect(code).toBe(0);
-    const verdict = await accountForEverySeq(rig.sub.messages, rig.bufferFile);
-    recordFigures('noisy neighbour: seqs', {
-      committed: verdict.committed, lost: verdict.lost.length, still_buffered: verdict.stillBuffered,
-      missing: verdict.report.missing, duplicates: verdict.report.duplicates,
-    });
-    expect(verdict.lost).toEqual([]);
-    expect(verdict.report.missing).toBe(0);
+    await expectEverySeqAccounted('noisy neighbour', rig.sub.messages, rig.bufferFile);
   } finally {
     await rig?.close();
     await noisyProxy?.close();

@@ -37,7 +37,7 @@ import { runCli, stopAll, tempDir, type CliProcess } from '../helpers/gateway.js
 import { recordFigures } from '../helpers/results.js';
 import { dataMessages, eventually, getJson, sleep, FaultRig, GATEWAY, type Gateway } from './rig.js';
 import { startSwitchableEndpoint, type SwitchableEndpoint } from './switchable-endpoint.js';
-import { accountForEverySeq, goodPollTimes, ratePerSecond, round, type UpstreamReading } from './upstream-verdicts.js';
+import { expectEverySeqAccounted, goodPollTimes, ratePerSecond, round, type UpstreamReading } from './upstream-verdicts.js';
 
 const PRESS = 'press-1';
 const OVEN = 'oven';
@@ -105,13 +105,7 @@ afterAll(async () => {
   const code = await gw?.proc.stop('SIGTERM');
   try {
     expect(code).toBe(0);
-    const verdict = await accountForEverySeq(rig.sub.messages, rig.bufferFile);
-    recordFigures('opcua daemon: seqs', {
-      faults, committed: verdict.committed, lost: verdict.lost.length, still_buffered: verdict.stillBuffered,
-      missing: verdict.report.missing, duplicates: verdict.report.duplicates,
-    });
-    expect(verdict.lost).toEqual([]);
-    expect(verdict.report.missing).toBe(0);
+    await expectEverySeqAccounted('opcua daemon', rig.sub.messages, rig.bufferFile, { faults });
   } finally {
     // Every CLI process this file started (servers included), even when start-up failed half way.
     await stopAll();

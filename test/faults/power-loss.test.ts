@@ -37,7 +37,8 @@ import { killChildren, startChild } from '../buffer/child-process.js';
 import { bufferConfig, captureLog, removeTempDirs, tempDir } from '../buffer/helpers.js';
 import { recordFigures } from '../helpers/results.js';
 import { needTool, onPath } from '../helpers/tools.js';
-import { cutPoints, random, statesAtCuts, type CrashState } from './power-loss/crash-states.js';
+import { seededRandom } from '../helpers/random.js';
+import { cutPoints, statesAtCuts, type CrashState } from './power-loss/crash-states.js';
 import { acknowledged, readTrace } from './power-loss/trace.js';
 
 const SHIM_SOURCE = path.join(path.dirname(fileURLToPath(import.meta.url)), 'power-loss/shim.c');
@@ -174,7 +175,7 @@ async function powerCuts(shim: string, sync: 'full' | 'normal', seed: number): P
   const { dir, trace } = await record(shim, sync);
   const ops = readTrace(trace);
   const acked = acknowledged(ops);
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const cuts = cutPoints(ops, acked, CUTS[sync], rand);
   const seen = new Set<string>();
   let inFlight = 0;

@@ -22,8 +22,8 @@ import { startMqttCutProxy, type CutPacket, type MqttCutProxy } from '../helpers
 import { describeBroker, startPlantBroker, type PlantBroker } from '../helpers/plant-brokers.js';
 import { recordFigures } from '../helpers/results.js';
 import { subscribe, type Subscriber } from '../helpers/subscriber.js';
-import { auditFromSeq1, dataOf } from '../helpers/upstream.js';
-import { eventually } from './rig.js';
+import { auditFromSeq1 } from '../helpers/upstream.js';
+import { dataMessages, eventually } from './rig.js';
 
 for (const kind of ['mosquitto', 'aedes'] as const) {
   describeBroker(kind, `QoS 2 link cuts (${kind})`, () => {
@@ -44,7 +44,7 @@ for (const kind of ['mosquitto', 'aedes'] as const) {
       sub = await subscribe(broker.url, { topic: 'floorgate/#' });
       const config = writeGatewayConfig({ dir, mqttPort: proxy.port, modbusPort: plc.port, mqtt: { qos: 2 } });
       gw = runCli(['run', '-c', config]);
-      await sub.waitFor((m) => dataOf(m).length >= 5, 15_000);
+      await sub.waitFor((m) => dataMessages(m).length >= 5, 15_000);
     }, 30_000);
 
     afterAll(async () => {
@@ -89,7 +89,7 @@ for (const kind of ['mosquitto', 'aedes'] as const) {
       const seq = JSON.parse(cut.publish!.payload.toString('utf8')).seq as number;
       await eventually(() => proxy.accepted > accepted && proxy.connections > 0, 8_000, 'a new connection');
       await everySeqArrived();
-      const copies = dataOf(sub.messages).filter((m) => m.payload.seq === seq);
+      const copies = dataMessages(sub.messages).filter((m) => m.payload.seq === seq);
       return {
         copies: copies.length,
         sentAgain: copies.some((m) => m.payload.historical === true && m.arrivedAt >= cutAt),

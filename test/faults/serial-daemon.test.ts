@@ -27,7 +27,7 @@ import { startPtyPair, type PtyPair } from '../../src/serial/pty-pair.js';
 import { tempDir } from '../helpers/gateway.js';
 import { recordFigures } from '../helpers/results.js';
 import { eventually, getJson, sleep, FaultRig, type Gateway } from './rig.js';
-import { accountForEverySeq, deviceReadings, goodPollTimes, ratePerSecond, round } from './upstream-verdicts.js';
+import { expectEverySeqAccounted, deviceReadings, goodPollTimes, ratePerSecond, round } from './upstream-verdicts.js';
 
 const SCALE = 'scale-1';
 const LINE_MS = 100;
@@ -135,13 +135,7 @@ afterAll(async () => {
   const code = await gw?.proc.stop('SIGTERM');
   try {
     expect(code).toBe(0);
-    const verdict = await accountForEverySeq(rig.sub.messages, rig.bufferFile);
-    recordFigures('serial daemon: seqs', {
-      faults, committed: verdict.committed, lost: verdict.lost.length, still_buffered: verdict.stillBuffered,
-      missing: verdict.report.missing, duplicates: verdict.report.duplicates,
-    });
-    expect(verdict.lost).toEqual([]);
-    expect(verdict.report.missing).toBe(0);
+    await expectEverySeqAccounted('serial daemon', rig.sub.messages, rig.bufferFile, { faults });
   } finally {
     await rig?.close();
     await line?.sim.close();

@@ -6,9 +6,12 @@
  */
 import fs from 'node:fs';
 import Database from 'better-sqlite3';
-import { AuditSession, type CompletenessReport } from '../../src/audit/completeness.js';
+import { expect } from 'vitest';
+import type { CompletenessReport } from '../../src/audit/completeness.js';
 import { readBufferStats } from '../../src/buffer/stats.js';
+import { recordFigures, type Figures } from '../helpers/results.js';
 import type { Received } from '../helpers/subscriber.js';
+import { auditFromSeq1 } from '../helpers/upstream.js';
 import { dataMessages, eventually, GATEWAY, type Reading } from './rig.js';
 
 export interface UpstreamReading extends Reading {
@@ -77,7 +80,7 @@ export interface SeqVerdict {
  * receive what the daemon published just before it exited. The audit starts at seq 1, so a
  * message lost before the first arrival counts as missing too.
  */
-export async function accountForEverySeq(messages: readonly Received[], bufferFile: string): Promise<SeqVerdict> {
+async function accountForEverySeq(messages: readonly Received[], bufferFile: string): Promise<SeqVerdict> {
   const committed = readBufferStats(bufferFile).last_seq;
   const buffered = bufferedSeqs(bufferFile);
   const arrived = () => new Set(dataMessages(messages).map((m) => m.payload.seq as number));
@@ -89,7 +92,20 @@ export async function accountForEverySeq(messages: readonly Received[], bufferFi
   };
   // What the broker accepted just before the exit may still be on its way to the subscriber.
   await eventually(() => lostNow().length === 0, 5_000, 'every committed seq to arrive').catch(() => undefined);
-  const session = new AuditSession({ prefix: 'floorgate', gateways: [GATEWAY], tracker: { since: 1 } });
-  for (const m of messages) session.observe(m.topic, m.raw, m.arrivedAt);
-  return { committed, lost: lostNow(), stillBuffered: buffered.size, report: session.report(Date.now()).gateways[GATEWAY] };
+  return { committed, lost: lostNow(), stillBuffered: buffered.size, report: auditFromSeq1(messages) };
+}
+
+/**
+ * The closing verdict of a daemon fault suite: every seq accounted for (accountForEverySeq),
+ * recorded as `{name}: seqs` with any extra figures, and required: none lost, none missing.
+ */
+export async function expectEverySeqAccounted(name: string, messages: readonly Received[], bufferFile: string, extra: Figures = {}): Promise<SeqVerdict> {
+  const verdict = await accountForEverySeq(messages, bufferFile);
+  recordFigures(`${name}: seqs`, {
+    ...extra, committed: verdict.committed, lost: verdict.lost.length, still_buffered: verdict.stillBuffered,
+    missing: verdict.report.missing, duplicates: verdict.report.duplicates,
+  });
+  expect(verdict.lost).toEqual([]);
+  expect(verdict.report.missing).toBe(0);
+  return verdict;
 }

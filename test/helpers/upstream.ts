@@ -13,6 +13,3 @@ export function auditFromSeq1(...feeds: readonly (readonly Received[])[]): Compl
   for (const m of feeds.flat().sort((a, b) => a.arrivedAt - b.arrivedAt)) session.observe(m.topic, m.raw, m.arrivedAt);
   return session.report(Date.now()).gateways[TEST_GATEWAY];
 }
-
-/** The data messages (those with a seq), in arrival order. */
-export const dataOf = (messages: readonly Received[]): Received[] => messages.filter((m) => typeof m.payload?.seq === 'number');

@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { rssBytes, MB } from '../bench/procfs.js';
 import { readBufferStats } from '../../src/buffer/stats.js';
 import { eventually, getText, metric, sleep, FaultRig } from '../faults/rig.js';
+import { seededRandom } from '../helpers/random.js';
 import { recordFigures } from '../helpers/results.js';
 
 /** Tolerances between the first and last third after warm-up. */
@@ -31,16 +32,6 @@ interface Sample {
   readonly heap: number;
 }
 
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<number> {
@@ -48,7 +39,7 @@ async function main(): Promise<number> {
   const minutes = Number(values.minutes);
   if (!(minutes > 0)) throw new Error('--minutes takes a positive number');
   const seed = Number(values.seed ?? Math.floor(Math.random() * 2 ** 31));
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   const durationMs = minutes * 60_000;
   console.log(`soak: ${minutes} min, seed ${seed}`);
 

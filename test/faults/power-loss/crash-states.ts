@@ -307,15 +307,3 @@ export function* statesAtCuts(ops: readonly TraceOp[], dir: string, cuts: readon
     if (i < ops.length) model.apply(ops[i], i);
   }
 }
-
-/** mulberry32: small and seedable, so FAULT_SEED replays the choices. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
