@@ -36,9 +36,11 @@ interface Setup {
 async function setup(extra: Partial<GatewayConfigOptions> = {}): Promise<Setup> {
   const dir = tempDir();
   cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const broker = await startBroker();
+  // A persistent broker and a subscriber with a session: what the gateway publishes after a
+  // restart, before the subscriber has reconnected, is queued for it rather than lost to the test.
+  const broker = await startBroker({ persistent: true });
   cleanups.push(() => broker.kill());
-  const sub = await subscribe(broker.url, { topic: 'floorgate/#' });
+  const sub = await subscribe(broker.url, { topic: 'floorgate/#', session: 'test-subscriber' });
   cleanups.push(() => sub.close());
   await sub.subscribed();
   const plc = await startPlc();
@@ -55,6 +57,11 @@ function audit(sub: Subscriber) {
 
 const data = (messages: readonly Received[]) => messages.filter((m) => !m.topic.endsWith('/status'));
 const lastSeq = (sub: Subscriber) => Math.max(0, ...data(sub.messages).map((m) => m.payload.seq as number));
+/**
+ * Messages taken from an outage on: above the last seq seen before it. The subscriber's session
+ * may first be sent again what it had not acknowledged when the broker stopped.
+ */
+const takenSince = (seen: number) => (m: Received) => m.payload?.seq > seen;
 const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('store and forward, end to end', () => {
@@ -96,14 +103,15 @@ describe('store and forward, end to end', () => {
     s.gateway();
     await s.sub.waitFor((m) => data(m).length >= 5, 15_000);
     await s.broker.stop();
+    const taken = takenSince(lastSeq(s.sub));
     await wait(6_000);
     await s.broker.start();
     // The subscriber reconnects on its own; wait until live data flows again.
     const before = s.sub.messages.length;
-    await s.sub.waitFor((m) => m.slice(before).some((x) => x.payload?.seq !== undefined && !x.payload.historical), 20_000);
+    await s.sub.waitFor((m) => m.slice(before).some((x) => taken(x) && !x.payload.historical), 20_000);
     // Let the backlog drain, then nothing may be missing.
     await s.sub.waitFor(() => audit(s.sub).openGaps === 0 && audit(s.sub).historical > 30, 30_000);
-    const afterReconnect = s.sub.messages.slice(before).filter((m) => m.payload?.seq !== undefined);
+    const afterReconnect = s.sub.messages.slice(before).filter(taken);
     const firstLive = afterReconnect.findIndex((m) => !m.payload.historical);
     const lastHistorical = afterReconnect.map((m) => Boolean(m.payload.historical)).lastIndexOf(true);
     // ~60 messages went to the backlog; at 15/s it drains over ~4 s while live data flows at once.
@@ -122,11 +130,12 @@ describe('store and forward, end to end', () => {
     s.gateway();
     await s.sub.waitFor((m) => data(m).length >= 5, 15_000);
     await s.broker.stop();
+    const taken = takenSince(lastSeq(s.sub));
     await wait(3_000);
     await s.broker.start();
     const before = s.sub.messages.length;
-    await s.sub.waitFor((m) => m.slice(before).filter((x) => x.payload?.seq !== undefined && !x.payload.historical).length >= 5, 20_000);
-    const after = s.sub.messages.slice(before).filter((m) => m.payload?.seq !== undefined);
+    await s.sub.waitFor((m) => m.slice(before).filter((x) => taken(x) && !x.payload.historical).length >= 5, 20_000);
+    const after = s.sub.messages.slice(before).filter(taken);
     const seqs = after.map((m) => m.payload.seq as number);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     const lastHistorical = after.map((m) => Boolean(m.payload.historical)).lastIndexOf(true);

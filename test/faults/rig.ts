@@ -52,11 +52,13 @@ export class FaultRig {
   static async start(extra: Partial<GatewayConfigOptions> = {}, opts: RigOptions = {}): Promise<FaultRig> {
     const rig = new FaultRig();
     try {
-      rig.broker = await startBroker();
+      // Persistent broker, subscriber with a session: across a broker restart the subscriber still
+      // receives everything the broker accepted, whoever reconnects first.
+      rig.broker = await startBroker({ persistent: true });
       rig.plc = await startModbusSim(opts.recordServed ? { map: POLL_STAMPED_MAP, onServed: (r) => rig.served.push(r) } : {});
       rig.mqttProxy = await startProxy({ port: rig.broker.port });
       rig.plcProxy = await startProxy({ port: rig.plc.port });
-      rig.sub = await subscribe(rig.broker.url, { topic: 'floorgate/#' });
+      rig.sub = await subscribe(rig.broker.url, { topic: 'floorgate/#', session: 'fault-rig-subscriber' });
     } catch (err) {
       // Whatever did start is stopped: the caller never gets a rig to close.
       await rig.close();

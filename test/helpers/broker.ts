@@ -28,6 +28,12 @@ export interface BrokerOptions {
    * counts the remaining length plus one byte). mosquitto only.
    */
   maxPacketSize?: number;
+  /**
+   * Sessions, subscriptions and queued messages outlive stop()/start(), as on a production
+   * broker: a subscriber with a session (subscribe(url, { session })) then misses nothing the
+   * broker accepted while it was reconnecting. kill() still loses them (no shutdown save).
+   */
+  persistent?: boolean;
 }
 
 export interface Broker {
@@ -41,7 +47,7 @@ export interface Broker {
   stop(): Promise<void>;
   /** Start again on the same port; resolves once it accepts TCP connections. */
   start(): Promise<void>;
-  /** SIGKILL, no waiting for anything but the exit. */
+  /** SIGKILL, no waiting for anything but the exit; a persistent broker's state is discarded. */
   kill(): Promise<void>;
 }
 
@@ -100,8 +106,12 @@ class MosquittoBroker implements Broker {
   port = 0;
   private child: ChildProcess | null = null;
   private output = '';
+  /** mosquitto.db, kept across restarts when persistent; removed with the process otherwise. */
+  private readonly stateDir: string | null;
 
-  constructor(private readonly opts: BrokerOptions) {}
+  constructor(private readonly opts: BrokerOptions) {
+    this.stateDir = opts.persistent ? fs.mkdtempSync(path.join(os.tmpdir(), 'floorgate-broker-state-')) : null;
+  }
 
   get url(): string {
     return `${this.opts.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`;
@@ -144,8 +154,10 @@ class MosquittoBroker implements Broker {
     return this.signal('SIGTERM');
   }
 
-  kill(): Promise<void> {
-    return this.signal('SIGKILL');
+  /** SIGKILL; a persistent broker's saved state goes with it (kill is how tests end a broker). */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+    if (this.stateDir) fs.rmSync(this.stateDir, { recursive: true, force: true });
   }
 
   private async signal(sig: NodeJS.Signals): Promise<void> {
@@ -159,7 +171,7 @@ class MosquittoBroker implements Broker {
   private config(dir: string): string {
     const lines = [
       `listener ${this.port} 127.0.0.1`,
-      'persistence false',
+      ...(this.stateDir ? ['persistence true', `persistence_location ${this.stateDir}/`] : ['persistence false']),
       // Running as root, mosquitto would drop to user "mosquitto", who cannot read our temp dir.
       'user root',
       'log_dest stderr',
@@ -199,7 +211,7 @@ class AedesBroker implements Broker {
   readonly pid = null;
   port = 0;
   private server: net.Server | null = null;
-  private aedes: { close(cb?: () => void): void } | null = null;
+  private aedes: Awaited<ReturnType<typeof AedesBroker.prototype.createAedes>> | null = null;
   private readonly sockets = new Set<net.Socket>();
 
   constructor(private readonly opts: BrokerOptions) {
@@ -212,14 +224,8 @@ class AedesBroker implements Broker {
 
   async start(): Promise<void> {
     if (this.server) return;
-    const { Aedes } = await import('aedes');
-    const users = this.opts.users;
-    const aedes = await Aedes.createBroker(users ? {
-      authenticate: (_client, username, password, done) => {
-        if (username !== undefined && users[username] === password?.toString()) return done(null, true);
-        done(Object.assign(new Error('bad user name or password'), { returnCode: 4 as const }), null);
-      },
-    } : {});
+    // Persistent: the same in-memory broker serves again, sessions and queues included.
+    const aedes = this.aedes ?? (await this.createAedes());
     const tls = this.opts.tls;
     const onConnection = (socket: net.Socket) => {
       this.sockets.add(socket);
@@ -241,17 +247,38 @@ class AedesBroker implements Broker {
     this.aedes = aedes;
   }
 
+  private async createAedes() {
+    const { Aedes } = await import('aedes');
+    const users = this.opts.users;
+    return Aedes.createBroker(users ? {
+      authenticate: (_client, username, password, done) => {
+        if (username !== undefined && users[username] === password?.toString()) return done(null, true);
+        done(Object.assign(new Error('bad user name or password'), { returnCode: 4 as const }), null);
+      },
+    } : {});
+  }
+
   async stop(): Promise<void> {
+    await this.closeListener();
+    if (!this.opts.persistent) await this.closeBroker();
+  }
+
+  async kill(): Promise<void> {
+    await this.closeListener();
+    await this.closeBroker();
+  }
+
+  private async closeListener(): Promise<void> {
     const server = this.server;
     if (!server) return;
     this.server = null;
     for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    await new Promise<void>((resolve) => this.aedes!.close(() => resolve()));
-    this.aedes = null;
   }
 
-  kill(): Promise<void> {
-    return this.stop();
+  private async closeBroker(): Promise<void> {
+    const aedes = this.aedes;
+    this.aedes = null;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The receiving side in tests: an mqtt.js client that subscribes at QoS 1 and records every
  * message. It reconnects on its own (every 100 ms) and subscribes again after each connect,
- * because a broker restarted without persistence forgets subscriptions.
+ * because a broker restarted without persistence forgets subscriptions. With a `session` on a
+ * persistent broker it also receives what was published while it was away.
  */
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 
@@ -29,14 +30,16 @@ export interface Subscriber {
 export interface SubscriberOptions extends Pick<IClientOptions, 'username' | 'password' | 'ca' | 'rejectUnauthorized'> {
   /** Topic filter; default '#'. */
   topic?: string;
+  /** A client id with a persistent session (clean: false); default a clean, anonymous one. */
+  session?: string;
 }
 
 export async function subscribe(url: string, opts: SubscriberOptions = {}): Promise<Subscriber> {
-  const { topic = '#', ...connectOpts } = opts;
+  const { topic = '#', session, ...connectOpts } = opts;
   const client: MqttClient = mqtt.connect(url, {
     ...connectOpts,
     protocolVersion: 4,
-    clean: true,
+    ...(session ? { clientId: session, clean: false } : { clean: true }),
     reconnectPeriod: 100,
     connectTimeout: 5_000,
     resubscribe: false,
