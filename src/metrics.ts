@@ -13,7 +13,7 @@ export class Metrics {
   readonly bufferBytes = this.registry.gauge({ name: 'floorgate_buffer_bytes', help: 'Bytes of the buffer on disk' });
   /**
    * reason: full and max_age (the buffer), device_removed (Sparkplug), too_large (a value too
-   * large for mqtt.max_message_bytes even alone, src/forward/encode.ts), rejected_by_broker (a
+   * large for mqtt.max_message_bytes even alone, src/message/encode.ts), rejected_by_broker (a
    * message the broker kept refusing, set aside by the forwarder).
    */
   readonly dropped = this.registry.counter({ name: 'floorgate_dropped_total', help: 'Readings dropped, by reason', labelNames: ['reason'] });
@@ -24,9 +24,22 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
   readonly pollOverruns = this.registry.counter({ name: 'floorgate_poll_overruns_total', help: 'Polls skipped because the previous one was still running', labelNames: ['device'] });
-  readonly modbusRequests = this.registry.counter({ name: 'floorgate_modbus_requests_total', help: 'Modbus requests sent', labelNames: ['device'] });
+  private readonly requestCounters = new Map<string, ReturnType<Registry['counter']>>();
 
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) registerProcessMetrics(this.registry);
+  }
+
+  /**
+   * floorgate_<protocol>_requests_total{device}: requests a driver reports sending, under the
+   * name its module gives (DriverModule.requestsMetric, e.g. modbus); one counter per name.
+   */
+  requests(protocol: string): ReturnType<Registry['counter']> {
+    let counter = this.requestCounters.get(protocol);
+    if (counter === undefined) {
+      counter = this.registry.counter({ name: `floorgate_${protocol}_requests_total`, help: `${protocol} requests sent`, labelNames: ['device'] });
+      this.requestCounters.set(protocol, counter);
+    }
+    return counter;
   }
 }

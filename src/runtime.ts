@@ -9,36 +9,37 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { DeviceConfig, FloorgateConfig } from './config/types.js';
-import type { Reading, Value } from './driver.js';
+import type { Reading, Value } from './driver/contract.js';
 import type { MessageStore } from './buffer/types.js';
 import type { Health, StatusSource } from './http/health.js';
-import { getDriver } from './drivers/registry.js';
+import type { DriverRegistry } from './driver/registry.js';
 import { Metrics } from './metrics.js';
 import { bufferPath } from './data-dir.js';
 import { DeviceRunner } from './scheduler/device-runner.js';
 import { openBuffer } from './buffer/sqlite-buffer.js';
 import { Forwarder } from './forward/forwarder.js';
-import { JsonFormat } from './forward/json-format.js';
-import { VERSION } from './package-info.js';
-import type { SparkplugFormat, DeviceSource, DeviceView } from './forward/sparkplug-format.js';
+import { createFormat } from './forward/formats.js';
+import type { WireFormat } from './forward/format.js';
+import type { DeviceSource, DeviceView } from './forward/sparkplug-format.js';
 import { Commands } from './commands/commands.js';
 import { JsonCommands } from './commands/json-commands.js';
-import { BodyBudget, encodeTagReadingWithin, splitReadings, type Oversize } from './forward/encode.js';
+import { encodeTagReadingWithin, splitReadings, type Oversize } from './message/encode.js';
+import { BodyBudget } from './forward/message-size.js';
 import { startHttpServer } from './http/server.js';
 import { startLagMonitor, type LagMonitor } from './http/lag.js';
 
 export class Runtime implements StatusSource {
   readonly metrics: Metrics;
   private readonly runners = new Map<string, DeviceRunner>();
-  private forwarder: Forwarder;
+  private forwarder!: Forwarder;
   /** Body bytes per message under mqtt.max_message_bytes, for the format the forwarder speaks. */
-  private budget: BodyBudget;
+  private budget!: BodyBudget;
   /** Tags whose value was too large for a message, already logged at warn (once each). */
   private readonly tooLargeLogged = new Set<string>();
-  /** Write commands from MQTT (JSON …/set or Sparkplug DCMD), checked and routed to the runners. */
+  /** Write commands from MQTT (…/set topics, or the format's own, e.g. Sparkplug DCMD), checked and routed to the runners. */
   private readonly commands: Commands;
-  /** The Sparkplug format while mqtt.format is sparkplug_b: it follows device changes. */
-  private sparkplug: SparkplugFormat | null = null;
+  /** The wire format of mqtt.format (forward/formats.ts); it hears of device changes. */
+  private format!: WireFormat;
   private http: { port: number; close(): Promise<void> } | undefined;
   private lag: LagMonitor | undefined;
   private readonly startedAt = Date.now();
@@ -48,23 +49,23 @@ export class Runtime implements StatusSource {
     private config: FloorgateConfig,
     private readonly log: Logger,
     private readonly buffer: MessageStore,
+    private readonly drivers: DriverRegistry,
     metrics: Metrics,
   ) {
     this.metrics = metrics;
+    // Every protocol's request counter is on /metrics from the start, devices or not.
+    for (const protocol of drivers.requestsMetrics()) metrics.requests(protocol);
     this.commands = new Commands({
       target: { tagsOf: (device) => this.runners.get(device)?.device.tags, write: (device, tag, value) => this.write(device, tag, value) },
       log: log.child({ component: 'commands' }),
       registry: metrics.registry,
     });
-    this.forwarder = this.newForwarder(config);
-    this.budget = this.newBudget(config);
     // Gauges that mirror the buffer are refreshed on a slow timer rather than per commit.
     this.statsTimer = setInterval(() => this.refreshBufferGauges(), 1000).unref();
   }
 
-  /** Opens the buffer; nothing polls or publishes until start(). */
-  static async open(config: FloorgateConfig, log: Logger, metrics = new Metrics()): Promise<Runtime> {
-    await loadFormat(config);
+  /** Opens the buffer; nothing polls or publishes until start(). `drivers` serve the config's devices. */
+  static async open(config: FloorgateConfig, log: Logger, drivers: DriverRegistry, metrics = new Metrics()): Promise<Runtime> {
     fs.mkdirSync(config.gateway.data_dir, { recursive: true, mode: 0o700 });
     const buffer = openBuffer({
       path: bufferPath(config),
@@ -72,7 +73,9 @@ export class Runtime implements StatusSource {
       log: log.child({ component: 'buffer' }),
       onDrop: (reason, readings) => metrics.dropped.inc({ reason }, readings),
     });
-    return new Runtime(config, log, buffer, metrics);
+    const runtime = new Runtime(config, log, buffer, drivers, metrics);
+    await runtime.speak(config);
+    return runtime;
   }
 
   /** The HTTP port actually bound (http.listen may ask for port 0), or null when off. */
@@ -129,13 +132,11 @@ export class Runtime implements StatusSource {
     for (const device of next.devices) if (!this.runners.has(device.name)) this.startDevice(device);
 
     if (!sameConfig(prev.mqtt, next.mqtt)) {
-      await loadFormat(next);
       await this.forwarder.stop();
-      this.forwarder = this.newForwarder(next);
-      this.budget = this.newBudget(next);
+      await this.speak(next);
       this.forwarder.start();
     } else {
-      this.sparkplug?.devicesChanged();
+      this.format.devicesChanged?.();
     }
     this.log.info({ devices: next.devices.length }, 'configuration reloaded');
   }
@@ -179,28 +180,22 @@ export class Runtime implements StatusSource {
     return runner.write(tag, value);
   }
 
-  private newForwarder(config: FloorgateConfig): Forwarder {
+  /** The forwarder, its wire format (mqtt.format) and the message budget that format allows. */
+  private async speak(config: FloorgateConfig): Promise<void> {
     const log = this.log.child({ component: 'mqtt' });
-    const common = { config, store: this.buffer, log, metrics: this.metrics };
-    if (config.mqtt.format === 'sparkplug_b') {
-      this.sparkplug = new sparkplugModule!.SparkplugFormat({
-        config, log, source: this.deviceSource, commands: this.commands, metrics: this.metrics, epoch: this.buffer.epoch,
-      });
-      return new Forwarder({ ...common, format: this.sparkplug });
-    }
-    this.sparkplug = null;
-    const format = new JsonFormat(config, VERSION, this.buffer.epoch);
-    return new Forwarder({ ...common, format, parts: [new JsonCommands(config, this.commands)] });
-  }
-
-  private newBudget(config: FloorgateConfig): BodyBudget {
-    const json = new JsonFormat(config, VERSION, this.buffer.epoch);
+    const { format, hearsCommands } = await createFormat({
+      config, log, epoch: this.buffer.epoch, devices: this.deviceSource, commands: this.commands, metrics: this.metrics,
+    });
+    // A format that does not hear commands itself leaves them to the …/set topics.
+    const parts = hearsCommands ? [] : [new JsonCommands(config, this.commands)];
+    this.format = format;
+    this.forwarder = new Forwarder({ config, store: this.buffer, log, metrics: this.metrics, format, parts });
     this.tooLargeLogged.clear();
-    return new BodyBudget(config.mqtt.max_message_bytes, json, this.sparkplug ?? json);
+    this.budget = BodyBudget.of(config, this.buffer.epoch, format);
   }
 
   /**
-   * What the Sparkplug format births: each configured device, its state and last readings. From
+   * The devices as a format announces them (Sparkplug births): each configured device, its state and last readings. From
    * the config, not the runners, so the last buffered messages still find their device while the
    * runners are being stopped.
    */
@@ -225,11 +220,8 @@ export class Runtime implements StatusSource {
   }
 
   private startDevice(device: DeviceConfig): void {
-    const module = getDriver(device.driver);
-    // The config loader already refused unknown drivers; this guards a programming error only.
-    if (!module) throw new Error(`no driver registered as ${device.driver}`);
     const runner = new DeviceRunner({
-      device, module, log: this.log, metrics: this.metrics, dataDir: this.config.gateway.data_dir,
+      device, module: this.drivers.of(device), log: this.log, metrics: this.metrics, dataDir: this.config.gateway.data_dir,
       emit: this.commit,
     });
     this.runners.set(device.name, runner);
@@ -273,15 +265,6 @@ export class Runtime implements StatusSource {
     this.metrics.bufferMessages.set(stats.messages);
     this.metrics.bufferBytes.set(stats.bytes);
   }
-}
-
-/**
- * The Sparkplug format (protobufjs and its schema) is loaded only when configured: a JSON
- * gateway does not pay its memory.
- */
-let sparkplugModule: typeof import('./forward/sparkplug-format.js') | undefined;
-async function loadFormat(config: FloorgateConfig): Promise<void> {
-  if (config.mqtt.format === 'sparkplug_b') sparkplugModule ??= await import('./forward/sparkplug-format.js');
 }
 
 function sameConfig(a: unknown, b: unknown): boolean {

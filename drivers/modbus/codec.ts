@@ -10,7 +10,7 @@
  * Pure and allocation-light: it runs once per reading, so every numeric decode goes through one
  * module-level 8-byte scratch buffer instead of allocating.
  */
-import type { ByteOrder, ModbusTag, ModbusTagType } from '../../src/config/types.js';
+import type { ByteOrder, ModbusTag, ModbusTagType } from './schema.js';
 
 const scratch = new DataView(new ArrayBuffer(8));
 

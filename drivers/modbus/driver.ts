@@ -14,13 +14,11 @@
  * rebuilt from scratch: whatever the fix made readable gets merged again.
  */
 import type { Logger } from 'pino';
-import type { ModbusArea, ModbusRtuDevice, ModbusTag, ModbusTcpDevice, TagConfig } from '../../src/config/types.js';
-import type { Driver, DriverContext, PollGroup, Reading } from '../../src/driver.js';
+import type { Driver, DriverContext, PollGroup, Reading } from '../../src/driver/contract.js';
 import { decodeRegisters, encodeRegisters, tagWidth, toBool, type TagValue } from './codec.js';
 import { LinkLostError, ModbusRequestError, type ModbusLink } from './link.js';
 import { AREAS, isBitArea, maxPerRead, planRequests, type PlanLimits, type ReadRequest } from './planner.js';
-
-export type ModbusDevice = ModbusTcpDevice | ModbusRtuDevice;
+import type { ModbusArea, ModbusDevice, ModbusTag } from './schema.js';
 
 export type OpenLink = (signal: AbortSignal) => Promise<ModbusLink>;
 
@@ -39,7 +37,7 @@ interface Quarantine {
 }
 
 interface CachedPlan {
-  readonly tags: readonly TagConfig[];
+  readonly tags: readonly ModbusTag[];
   readonly version: number;
   readonly requests: readonly ReadRequest[];
 }
@@ -73,7 +71,7 @@ function hull(area: ModbusArea, tags: readonly ModbusTag[]): ReadRequest {
   return { area, start, count: end - start, tags };
 }
 
-export class ModbusDriver implements Driver {
+export class ModbusDriver implements Driver<ModbusTag> {
   private link: ModbusLink | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly log: Logger;
@@ -105,12 +103,11 @@ export class ModbusDriver implements Driver {
     this.link = await this.openLink(signal);
   }
 
-  read(group: PollGroup, signal: AbortSignal): Promise<Reading[]> {
+  read(group: PollGroup<ModbusTag>, signal: AbortSignal): Promise<Reading[]> {
     return this.exclusive(() => this.readGroup(group, signal));
   }
 
-  write(tag: TagConfig, value: unknown, signal: AbortSignal): Promise<void> {
-    const t = tag as ModbusTag;
+  write(t: ModbusTag, value: unknown, signal: AbortSignal): Promise<void> {
     if (t.area === 'input' || t.area === 'discrete') {
       return Promise.reject(new Error(`tag ${t.name} is in the ${t.area} area, which is read-only`));
     }
@@ -156,20 +153,20 @@ export class ModbusDriver implements Driver {
     };
   }
 
-  private planFor(group: PollGroup): readonly ReadRequest[] {
+  private planFor(group: PollGroup<ModbusTag>): readonly ReadRequest[] {
     const cached = this.plans.get(group.key);
     if (cached && cached.version === this.version && cached.tags === group.tags) return cached.requests;
-    const tags = (group.tags as readonly ModbusTag[]).filter((t) => !this.quarantined.has(t.name));
+    const tags = group.tags.filter((t) => !this.quarantined.has(t.name));
     const requests = planRequests(tags, this.limits());
     this.plans.set(group.key, { tags: group.tags, version: this.version, requests });
     return requests;
   }
 
-  private async readGroup(group: PollGroup, signal: AbortSignal): Promise<Reading[]> {
+  private async readGroup(group: PollGroup<ModbusTag>, signal: AbortSignal): Promise<Reading[]> {
     const pass: Pass = { link: this.currentLink(), signal, out: new Map() };
     const now = Date.now();
     const due: ModbusTag[] = [];
-    for (const tag of group.tags as readonly ModbusTag[]) {
+    for (const tag of group.tags) {
       const q = this.quarantined.get(tag.name);
       if (q === undefined) continue;
       if (now >= q.retryAt) due.push(tag);
@@ -179,7 +176,7 @@ export class ModbusDriver implements Driver {
     for (const tag of due) {
       if (await this.execute(singleRequest(tag), pass)) this.release(tag);
     }
-    return (group.tags as readonly ModbusTag[]).map((t) => pass.out.get(t.name)!);
+    return group.tags.map((t) => pass.out.get(t.name)!);
   }
 
   /**

@@ -17,7 +17,7 @@
  * long reads) cannot be split without tearing its value, so it is read alone, over exactly its
  * own registers, together with any tag lying inside it.
  */
-import type { ModbusArea, ModbusTag } from '../../src/config/types.js';
+import type { ModbusArea, ModbusTag } from './schema.js';
 import { tagWidth } from './codec.js';
 
 export interface ReadRequest {

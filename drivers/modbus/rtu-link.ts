@@ -16,7 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { ModbusRtuDevice } from '../../src/config/types.js';
+import type { ModbusRtuDevice } from './schema.js';
 import type { OpenLink } from './driver.js';
 import { LinkLostError, ModbusRequestError, type BitArea, type ModbusLink, type RegisterArea } from './link.js';
 import { acquireRtuBus, type RtuBus, type RtuOutcome } from './rtu-bus.js';

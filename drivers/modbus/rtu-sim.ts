@@ -13,7 +13,8 @@
  * may split a frame where a UART would not.
  */
 import { performance } from 'node:perf_hooks';
-import type { ModbusArea, SerialLine } from '../../src/config/types.js';
+import type { SerialLine } from '../../src/config/types.js';
+import type { ModbusArea } from './schema.js';
 import { openSerialPort, type OpenSerial } from '../../src/serial/open-port.js';
 import { silentIntervalMs } from './rtu-bus.js';
 import { crcMatches, FC, requestLength, withCrc } from './rtu-frame.js';

@@ -3,19 +3,24 @@
  * normalised ModbusTcpDevice / ModbusRtuDevice out, device defaults copied onto each tag.
  */
 import { isIP } from 'node:net';
-import { z, type ZodType } from 'zod';
-import type { ByteOrder, ModbusArea, ModbusRtuDevice, ModbusTagType, ModbusTcpDevice } from '../../src/config/types.js';
+import { z } from 'zod';
+import type { ValueType } from '../../src/driver/contract.js';
 import {
   checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, intIn, nonEmptyString, numberFromText, serialLineShape,
   tagCommonShape,
 } from '../../src/config/fields.js';
 import { repr } from '../../src/config/words.js';
 
-const AREAS = ['holding', 'input', 'coil', 'discrete'] as const satisfies readonly ModbusArea[];
+const AREAS = ['holding', 'input', 'coil', 'discrete'] as const;
 const TYPES = [
   'bool', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64', 'string',
-] as const satisfies readonly ModbusTagType[];
-const BYTE_ORDERS = ['ABCD', 'BADC', 'CDAB', 'DCBA'] as const satisfies readonly ByteOrder[];
+] as const satisfies readonly ValueType[];
+const BYTE_ORDERS = ['ABCD', 'BADC', 'CDAB', 'DCBA'] as const;
+
+export type ModbusArea = (typeof AREAS)[number];
+export type ModbusTagType = (typeof TYPES)[number];
+/** Word and byte order of multi-register values: ABCD is big-endian, as the Modbus spec sends. */
+export type ByteOrder = (typeof BYTE_ORDERS)[number];
 
 const WIDTH: Record<Exclude<ModbusTagType, 'string'>, number> = {
   bool: 1, int16: 1, uint16: 1, int32: 2, uint32: 2, float32: 2, int64: 4, uint64: 4, float64: 4,
@@ -106,7 +111,10 @@ function checkFitsOneRead(device: RawModbusDevice, ctx: z.RefinementCtx): void {
   });
 }
 
-function withTagDefaults<D extends RawModbusDevice>(device: D) {
+/** A tag as the driver receives it: its device's poll_interval and byte_order when it has none. */
+type NormalTag = Omit<RawTag, 'byte_order'> & { readonly poll_interval: number; readonly byte_order: ByteOrder };
+
+function withTagDefaults<D extends RawModbusDevice>(device: D): Omit<D, 'tags'> & { readonly tags: readonly NormalTag[] } {
   return {
     ...device,
     tags: device.tags.map((tag) => ({
@@ -116,7 +124,7 @@ function withTagDefaults<D extends RawModbusDevice>(device: D) {
   };
 }
 
-export const modbusTcpDeviceSchema: ZodType<ModbusTcpDevice> = z
+export const modbusTcpDeviceSchema = z
   .strictObject({
     ...modbusShape,
     driver: z.literal('modbus_tcp'),
@@ -132,7 +140,7 @@ const rtuDataBits = z
   .preprocess(numberFromText, z.literal(8, { error: 'Modbus RTU needs 8 data bits (7 is Modbus ASCII, which floorgate does not speak)' }))
   .default(8);
 
-export const modbusRtuDeviceSchema: ZodType<ModbusRtuDevice> = z
+export const modbusRtuDeviceSchema = z
   .strictObject({
     ...modbusShape,
     ...serialLineShape,
@@ -142,3 +150,9 @@ export const modbusRtuDeviceSchema: ZodType<ModbusRtuDevice> = z
   })
   .superRefine(checkFitsOneRead)
   .transform(withTagDefaults);
+
+/** Modbus devices as their driver receives them: validated, device defaults copied onto each tag. */
+export type ModbusTcpDevice = z.output<typeof modbusTcpDeviceSchema>;
+export type ModbusRtuDevice = z.output<typeof modbusRtuDeviceSchema>;
+export type ModbusDevice = ModbusTcpDevice | ModbusRtuDevice;
+export type ModbusTag = NormalTag;

@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { parse } from 'yaml';
 import { z } from 'zod';
-import type { ModbusTag } from '../../src/config/types.js';
+import type { ModbusTag } from './schema.js';
 import { encodeRegisters, tagWidth } from './codec.js';
 
 const finite = z.number().refine(Number.isFinite, 'must be a finite number');

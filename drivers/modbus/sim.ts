@@ -11,7 +11,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { ServerTCP, type IServiceVector } from 'modbus-serial';
-import type { ModbusArea } from '../../src/config/types.js';
+import type { ModbusArea } from './schema.js';
 import { encodeRegisters } from './codec.js';
 import { defaultSimMap, loadSimMap, type SimMap, type SimPoint } from './sim-map.js';
 

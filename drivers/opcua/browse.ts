@@ -12,20 +12,13 @@ import {
   AttributeIds, BrowseDirection, DataType, NodeClass, ObjectIds, ReferenceTypeIds, VariableIds, coerceNodeId,
   type BrowseResult, type NodeId, type ReferenceDescription,
 } from 'node-opcua-client';
-import type { OpcuaDevice } from '../../src/config/types.js';
+import type { BrowseListing, BrowseRow } from '../../src/driver/contract.js';
+import type { OpcuaDevice } from './schema.js';
 import { dropChannel, explain, openChannel, openSession, type RawSession } from './channel.js';
 import { defaultTuning, adaptLibrary } from './driver.js';
 import { Pki } from './pki.js';
 import { variantValue } from './values.js';
 
-export interface BrowseRow {
-  node_id: string;
-  /** Indented by depth. */
-  browse_name: string;
-  node_class: string;
-  data_type: string;
-  value: string;
-}
 
 export interface BrowseOptions {
   dataDir: string;
@@ -36,11 +29,6 @@ export interface BrowseOptions {
   maxNodes?: number;
 }
 
-export interface BrowseListing {
-  rows: BrowseRow[];
-  /** True when maxNodes cut the listing short. */
-  truncated: boolean;
-}
 
 const READ_BATCH = 500;
 const VALUE_WIDTH = 60;

@@ -10,8 +10,9 @@ import {
   type ClientSession, type DataValue, type NodeId, type ReadResponse, type ReadValueIdOptions, type ClientSessionPublishService, type ClientSessionRawSubscriptionService,
   type OPCUAClientOptions, type StatusCode, type UserIdentityInfo, type Variant, type WriteResponse,
 } from 'node-opcua-client';
-import type { OpcuaDevice } from '../../src/config/types.js';
+import type { OpcuaDevice } from './schema.js';
 import type { Pki } from './pki.js';
+import { errorText } from '../../src/error-text.js';
 
 export interface ChannelSettings {
   readonly device: OpcuaDevice;
@@ -161,13 +162,13 @@ export function statusName(err: unknown): string | undefined {
   const response = (err as { response?: { responseHeader?: { serviceResult?: { name?: string } } } })?.response;
   const fromResponse = response?.responseHeader?.serviceResult?.name;
   if (fromResponse && fromResponse !== 'Good') return fromResponse;
-  const m = /\b(Bad[A-Za-z]+)\b/.exec(err instanceof Error ? err.message : String(err));
+  const m = /\b(Bad[A-Za-z]+)\b/.exec(errorText(err));
   return m?.[1];
 }
 
 /** An error in one line: node-opcua wraps socket errors in a paragraph of advice; keep the cause. */
 export function explain(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorText(err);
   const inner = /Err = \((.*)\)/s.exec(message);
   return (inner ? inner[1] : message).replace(/\s+/g, ' ').trim();
 }

@@ -22,8 +22,8 @@ import {
   AttributeIds, ClientSecureChannelLayer, VariableIds, coerceNodeId, setErrorLogger, setWarningLogger,
   type DataValue, type NodeId, type OPCUAClient,
 } from 'node-opcua-client';
-import type { OpcuaDevice, OpcuaTag, TagConfig } from '../../src/config/types.js';
-import type { Driver, DriverContext, PollGroup, Reading, Unsubscribe } from '../../src/driver.js';
+import type { Driver, DriverContext, PollGroup, Reading, Unsubscribe } from '../../src/driver/contract.js';
+import type { OpcuaDevice, OpcuaTag } from './schema.js';
 import { Backoff, sleep } from '../../src/backoff.js';
 import {
   answered, dropChannel, explain as errorText, openChannel, openSession, reactivate, readValues, statusName, writeValue,
@@ -91,7 +91,7 @@ export async function createOpcuaDriver(device: OpcuaDevice, ctx: DriverContext,
   return new OpcuaDriver(device, ctx, { ...defaultTuning(device), ...tuning });
 }
 
-export class OpcuaDriver implements Driver {
+export class OpcuaDriver implements Driver<OpcuaTag> {
   private link: LinkState = 'idle';
   private pki: Pki | undefined;
   private client: OPCUAClient | undefined;
@@ -142,7 +142,7 @@ export class OpcuaDriver implements Driver {
     this.fire('connected');
   }
 
-  async read(group: PollGroup, _signal: AbortSignal): Promise<Reading[]> {
+  async read(group: PollGroup<OpcuaTag>, _signal: AbortSignal): Promise<Reading[]> {
     const tags = group.tags as readonly OpcuaTag[];
     if (this.link === 'ready') {
       try {
@@ -163,7 +163,7 @@ export class OpcuaDriver implements Driver {
     throw new Error(`connection lost: ${this.cause}`);
   }
 
-  async subscribe(tags: readonly TagConfig[], emit: (readings: Reading[]) => void): Promise<Unsubscribe> {
+  async subscribe(tags: readonly OpcuaTag[], emit: (readings: Reading[]) => void): Promise<Unsubscribe> {
     if (this.link !== 'ready' || !this.session) throw new Error(`cannot subscribe: ${this.cause || this.link}`);
     const session = this.session;
     // One subscription per device: a second subscribe() replaces the first.
@@ -202,8 +202,7 @@ export class OpcuaDriver implements Driver {
    * TypeError/RangeError before anything is sent; the server's refusal rejects with its status
    * name (BadNotWritable, BadUserAccessDenied, …); a link that is down rejects at once.
    */
-  async write(tag: TagConfig, value: unknown, signal: AbortSignal): Promise<void> {
-    const t = tag as OpcuaTag;
+  async write(t: OpcuaTag, value: unknown, signal: AbortSignal): Promise<void> {
     if (!t.writable) throw new Error(`tag ${t.name} is not writable (it needs writable: true)`);
     signal.throwIfAborted();
     const session = this.session;

@@ -2,20 +2,30 @@
  * Registration of the opcua driver. node-opcua (~50 MB of RSS) is imported inside create(), so a
  * gateway without OPC UA devices never loads it.
  */
-import type { DriverModule, PlanLine } from '../../src/driver.js';
-import type { OpcuaDevice, OpcuaTag } from '../../src/config/types.js';
-import { opcuaDeviceSchema } from './schema.js';
+import type { DriverModule, PlanLine } from '../../src/driver/contract.js';
+import { opcuaDeviceSchema, type OpcuaDevice, type OpcuaTag } from './schema.js';
 
-export const opcua: DriverModule = {
+export const opcua: DriverModule<OpcuaDevice> = {
   name: 'opcua',
   schema: opcuaDeviceSchema,
-  isPushTag: (_device, tag) => (tag as OpcuaTag).mode === 'subscribe',
+  isPushTag: (_device, tag) => tag.mode === 'subscribe',
   async create(device, ctx) {
     const { createOpcuaDriver } = await import('./driver.js');
-    return createOpcuaDriver(device as OpcuaDevice, ctx);
+    return createOpcuaDriver(device, ctx);
   },
-  address: (tag) => (tag as OpcuaTag).node_id,
-  plan: (device) => planOf(device as OpcuaDevice),
+  address: (tag) => tag.node_id,
+  plan: planOf,
+  async browse(device, opts) {
+    return (await import('./browse.js')).browseDevice(device, opts);
+  },
+  simulator: {
+    name: 'opcua',
+    defaultPort: 4840,
+    async start(opts) {
+      const sim = await (await import('./sim.js')).startOpcuaSim({ host: opts.host, port: opts.port, config: opts.config });
+      return { where: `${opts.host}:${sim.port}`, port: sim.port, requests: () => sim.requests(), close: () => sim.close() };
+    },
+  },
 };
 
 /** `floorgate check --plan`: the subscription's items, then one Read request per poll interval. */

@@ -2,8 +2,7 @@
  * Config schema of the opcua driver: one raw device mapping in, a normalised OpcuaDevice out.
  * A password_file has already been read into `password` by the loader.
  */
-import { z, type ZodType } from 'zod';
-import type { OpcuaDevice } from '../../src/config/types.js';
+import { z } from 'zod';
 import { boolean, deviceCommonShape, inheritDeviceDefaults, intIn, nonEmptyString, tagCommonShape } from '../../src/config/fields.js';
 import { duration } from '../../src/config/units.js';
 import { repr } from '../../src/config/words.js';
@@ -23,7 +22,7 @@ const tagSchema = z.strictObject({
   queue_size: intIn(1, 65535).default(10),
 });
 
-export const opcuaDeviceSchema: ZodType<OpcuaDevice> = z
+export const opcuaDeviceSchema = z
   .strictObject({
     ...deviceCommonShape,
     driver: z.literal('opcua'),
@@ -52,3 +51,7 @@ export const opcuaDeviceSchema: ZodType<OpcuaDevice> = z
       return { ...inherited, sampling_interval: tag.sampling_interval ?? inherited.poll_interval };
     }),
   }));
+
+/** An OPC UA device as its driver receives it: validated, defaults applied, pki_dir absolute. */
+export type OpcuaDevice = z.output<typeof opcuaDeviceSchema>;
+export type OpcuaTag = OpcuaDevice['tags'][number];

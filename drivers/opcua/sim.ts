@@ -16,7 +16,6 @@ import {
 } from 'node-opcua-client';
 import { OPCUACertificateManager } from 'node-opcua-certificate-manager';
 import { OPCUAServer, RegisterServerMethod } from 'node-opcua-server';
-import type { RunningSimulator } from '../../src/drivers/simulators.js';
 import {
   DEFAULT_SPACE, initialValue, loadSimSpace, movingValue, type SimSpace, type SimType, type SimValue, type SimVariable,
 } from './sim-space.js';
@@ -34,7 +33,11 @@ export interface OpcuaSimOptions {
   pkiDir?: string;
 }
 
-export interface RunningOpcuaSim extends RunningSimulator {
+export interface RunningOpcuaSim {
+  readonly port: number;
+  /** Requests served so far. */
+  requests(): number;
+  close(): Promise<void>;
   /** opc.tcp://HOST:PORT */
   readonly endpoint: string;
   /** The server's certificate (DER). */

@@ -22,8 +22,8 @@ import {
   type RepublishResponse, type DeleteSubscriptionsRequestOptions, type TransferSubscriptionsRequestOptions,
   type TransferSubscriptionsResponse,
 } from 'node-opcua-client';
-import type { OpcuaTag } from '../../src/config/types.js';
-import type { Reading } from '../../src/driver.js';
+import type { OpcuaTag } from './schema.js';
+import type { Reading } from '../../src/driver/contract.js';
 import { statusName, type RawSession } from './channel.js';
 import { toReading } from './values.js';
 

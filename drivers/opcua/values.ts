@@ -21,8 +21,8 @@
  * kept, status name in `error`), Bad → bad (value null, status name in `error`).
  */
 import { DataType, VariantArrayType, type DataValue, type StatusCode, type Variant } from 'node-opcua-client';
-import type { OpcuaTag } from '../../src/config/types.js';
-import type { Quality, Reading, Value } from '../../src/driver.js';
+import type { OpcuaTag } from './schema.js';
+import type { Quality, Reading, Value } from '../../src/driver/contract.js';
 
 type Element = boolean | number | string | null;
 

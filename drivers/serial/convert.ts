@@ -10,8 +10,8 @@
  * - string: the text as it came (latin1), empty included.
  * A group that took no part in the match gives a bad reading, except for bool.
  */
-import type { SerialTag } from '../../src/config/types.js';
-import type { Value } from '../../src/driver.js';
+import type { SerialTag } from './schema.js';
+import type { Value } from '../../src/driver/contract.js';
 import { escapeText } from './escape.js';
 
 export type Converted = { readonly value: Value } | { readonly error: string };

@@ -14,14 +14,15 @@
  * probe` can show a streaming instrument's values.
  */
 import type { Logger } from 'pino';
-import type { SerialDevice, SerialTag, TagConfig } from '../../src/config/types.js';
-import type { Driver, DriverContext, PollGroup, Reading, Unsubscribe } from '../../src/driver.js';
+import type { Driver, DriverContext, PollGroup, Reading, Unsubscribe } from '../../src/driver/contract.js';
+import type { SerialDevice, SerialTag } from './schema.js';
 import { Backoff, sleep } from '../../src/backoff.js';
 import { openSerialPort, type OpenSerial } from '../../src/serial/open-port.js';
 import { BadLineLog } from './bad-lines.js';
 import { escapeText } from './escape.js';
 import { LineSplitter, type LineSink } from './lines.js';
 import { LineMatcher } from './match.js';
+import { errorText } from '../../src/error-text.js';
 
 export interface SerialDriverOptions {
   /** Longest line kept while waiting for its delimiter, bytes. Default 4 KiB. */
@@ -62,7 +63,7 @@ function badReadings(tags: readonly SerialTag[], error: string, ts = Date.now())
   return tags.map((t): Reading => ({ tag: t.name, value: null, quality: 'bad', ts, error }));
 }
 
-export class SerialDriver implements Driver {
+export class SerialDriver implements Driver<SerialTag> {
   private port: OpenSerial | undefined;
   private readonly splitter: LineSplitter;
   private readonly sink: LineSink;
@@ -109,15 +110,14 @@ export class SerialDriver implements Driver {
     this.port = await this.open(signal);
   }
 
-  read(group: PollGroup, signal: AbortSignal): Promise<Reading[]> {
-    return this.exclusive(() => this.nextLine(group.tags as readonly SerialTag[], signal));
+  read(group: PollGroup<SerialTag>, signal: AbortSignal): Promise<Reading[]> {
+    return this.exclusive(() => this.nextLine(group.tags, signal));
   }
 
-  async subscribe(tags: readonly TagConfig[], emit: (readings: Reading[]) => void): Promise<Unsubscribe> {
+  async subscribe(tags: readonly SerialTag[], emit: (readings: Reading[]) => void): Promise<Unsubscribe> {
     if (this.request !== undefined) throw new Error('this device has a request: its tags are polled, not pushed');
     const port = this.livePort();
-    const serialTags = tags as readonly SerialTag[];
-    const sub: Subscriber = { tags: serialTags, names: new Set(serialTags.map((t) => t.name)), emit };
+    const sub: Subscriber = { tags, names: new Set(tags.map((t) => t.name)), emit };
     this.subscriber = sub;
     this.log.info({ port: port.path }, 'listening for lines');
     return async () => {
@@ -244,7 +244,7 @@ export class SerialDriver implements Driver {
         this.log.info({ port: port.path }, 'serial port reopened');
         return;
       } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
+        const why = errorText(err);
         // Reported when the reason changes (unplugged → permission denied), not every attempt.
         if (why !== lastError && !control.signal.aborted) {
           lastError = why;

@@ -1,8 +1,7 @@
-import type { SerialDevice, SerialTag } from '../../src/config/types.js';
-import type { DriverModule, PlanLine } from '../../src/driver.js';
+import type { DriverModule, PlanLine } from '../../src/driver/contract.js';
 import { lineSettings } from '../../src/serial/line-settings.js';
 import { escapeText } from './escape.js';
-import { serialDeviceSchema } from './schema.js';
+import { serialDeviceSchema, type SerialDevice } from './schema.js';
 
 /** `floorgate check --plan`: what goes on the line each cycle, or that the device is only listened to. */
 function planLines(device: SerialDevice): PlanLine[] {
@@ -18,15 +17,22 @@ function planLines(device: SerialDevice): PlanLine[] {
   }));
 }
 
-export const serial: DriverModule = {
+export const serial: DriverModule<SerialDevice> = {
   name: 'serial',
   schema: serialDeviceSchema,
-  isPushTag: (device) => (device as SerialDevice).request === undefined,
+  isPushTag: (device) => device.request === undefined,
   async create(device, ctx) {
     // serialport's native binding loads only when a serial device is configured.
     const { SerialDriver } = await import('./driver.js');
-    return new SerialDriver(device as SerialDevice, ctx);
+    return new SerialDriver(device, ctx);
   },
-  address: (tag) => `group ${(tag as SerialTag).group}`,
-  plan: (device) => planLines(device as SerialDevice),
+  address: (tag) => `group ${tag.group}`,
+  plan: planLines,
+  lineSimulator: {
+    name: 'serial',
+    async start(opts) {
+      const sim = await (await import('./sim.js')).startSerialSim({ path: opts.path, baudRate: opts.baudRate });
+      return { where: opts.path, requests: () => sim.linesSent(), close: () => sim.close() };
+    },
+  },
 };

@@ -3,8 +3,8 @@
  * pattern does not match gives nothing (the caller counts it); a line that matches gives a
  * reading for every tag, bad where a group's text is not a value of the tag's type.
  */
-import type { SerialTag } from '../../src/config/types.js';
-import type { Reading } from '../../src/driver.js';
+import type { SerialTag } from './schema.js';
+import type { Reading } from '../../src/driver/contract.js';
 import { convert } from './convert.js';
 
 export class LineMatcher {

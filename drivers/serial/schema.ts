@@ -2,8 +2,7 @@
  * Config schema of the serial driver: an instrument that sends lines of text. Each line is
  * matched against `pattern`; each tag takes one named group of it.
  */
-import { z, type ZodType } from 'zod';
-import type { SerialDevice } from '../../src/config/types.js';
+import { z } from 'zod';
 import {
   checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, name, nonEmptyString, serialLineShape, tagCommonShape,
 } from '../../src/config/fields.js';
@@ -32,7 +31,7 @@ function namedGroups(pattern: string): { groups: string[] } | { error: string } 
   }
 }
 
-export const serialDeviceSchema: ZodType<SerialDevice> = z
+export const serialDeviceSchema = z
   .strictObject({
     ...deviceCommonShape,
     ...serialLineShape,
@@ -64,3 +63,7 @@ export const serialDeviceSchema: ZodType<SerialDevice> = z
     ...device,
     tags: device.tags.map((tag) => ({ ...inheritDeviceDefaults(device, tag), group: tag.group ?? tag.name })),
   }));
+
+/** A serial instrument as its driver receives it: validated, defaults applied, frozen. */
+export type SerialDevice = z.output<typeof serialDeviceSchema>;
+export type SerialTag = SerialDevice['tags'][number];

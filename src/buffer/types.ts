@@ -8,7 +8,7 @@ export interface NewMessage {
   readonly device: string;
   /** Set for publish: per_tag; null for a per-device batch. */
   readonly tag: string | null;
-  /** Format-neutral encoded readings (see src/forward/encode.ts); opaque to the buffer. */
+  /** Format-neutral encoded readings (see src/message/encode.ts); opaque to the buffer. */
   readonly body: string;
   /** Readings inside, for drop counting. */
   readonly readings: number;

@@ -1,4 +1,5 @@
-import { loadConfig, formatProblem } from '../config/load.js';
+import { formatProblem } from '../config/load.js';
+import { loadFloorgateConfig } from '../assembly.js';
 import { readBufferStats, formatBufferStats } from '../buffer/stats.js';
 import { bufferPath } from '../data-dir.js';
 import { EXIT } from './exit.js';
@@ -9,7 +10,7 @@ export async function runBufferStats(sub: string | undefined, file: string, out:
     out('usage: floorgate buffer stats [-c FILE]');
     return EXIT.usage;
   }
-  const loaded = loadConfig(file);
+  const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) {
     for (const p of loaded.problems) out(formatProblem(p));
     return EXIT.config;

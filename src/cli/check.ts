@@ -2,13 +2,14 @@
  * `floorgate check -c FILE [--plan]`: validate the config, print every problem as
  * FILE:LINE:COL: path: message, and with --plan the requests each device will send per cycle.
  */
-import { formatProblem, loadConfig } from '../config/load.js';
-import { getDriver } from '../drivers/registry.js';
+import { formatProblem } from '../config/load.js';
+import { drivers, loadFloorgateConfig } from '../assembly.js';
+import { errorText } from '../error-text.js';
 import { EXIT } from './exit.js';
 
 export async function runCheck(file: string, opts: { plan: boolean; out: (line: string) => void }): Promise<number> {
   const { out } = opts;
-  const loaded = loadConfig(file);
+  const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) {
     for (const problem of loaded.problems) out(formatProblem(problem));
     return EXIT.config;
@@ -21,7 +22,7 @@ export async function runCheck(file: string, opts: { plan: boolean; out: (line: 
   let code: number = EXIT.ok;
   for (const device of devices) {
     out(`${device.name} (${device.driver}):`);
-    const module = getDriver(device.driver);
+    const module = drivers.of(device);
     if (module?.plan === undefined) {
       out(`  (no plan available for driver ${device.driver})`);
       continue;
@@ -30,7 +31,7 @@ export async function runCheck(file: string, opts: { plan: boolean; out: (line: 
       for (const line of module.plan(device)) out(`  ${line.text}`);
     } catch (err) {
       // A planner bug is a runtime failure, not a config error; still no stack trace.
-      out(`  (planning failed: ${(err as Error).message})`);
+      out(`  (planning failed: ${errorText(err)})`);
       code = EXIT.failure;
     }
   }

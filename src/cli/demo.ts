@@ -10,14 +10,15 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import { loadConfig, formatProblem } from '../config/load.js';
+import { formatProblem } from '../config/load.js';
+import { drivers, loadFloorgateConfig } from '../assembly.js';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../log.js';
 import { PACKAGE_ROOT } from '../package-info.js';
 import { Runtime } from '../runtime.js';
-import { lineSimulators, simulators } from '../drivers/simulators.js';
 import { startPtyPair } from '../serial/pty-pair.js';
 import { startEmbeddedBroker } from '../broker/embedded.js';
+import { errorText } from '../error-text.js';
 import { EXIT } from './exit.js';
 
 export async function runDemo(opts: { duration?: string; out: (line: string) => void }): Promise<number> {
@@ -35,15 +36,15 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
   try {
     const broker = await startEmbeddedBroker();
     cleanups.push(() => broker.close());
-    const plc = await simulators.modbus({ host: '127.0.0.1', port: 0 });
+    const plc = await simulator('modbus').start({ host: '127.0.0.1', port: 0 });
     cleanups.push(() => plc.close());
-    const oven = await simulators.opcua({ host: '127.0.0.1', port: 0 });
+    const oven = await simulator('opcua').start({ host: '127.0.0.1', port: 0 });
     cleanups.push(() => oven.close());
     const scalePath = await startScale(dataDir, cleanups, out);
     const httpPort = await freePort();
 
     const file = path.join(PACKAGE_ROOT, 'config', 'demo.yaml');
-    const loaded = loadConfig(file, {
+    const loaded = loadFloorgateConfig(file, {
       ...process.env, DEMO_MQTT_PORT: String(broker.port), DEMO_MODBUS_PORT: String(plc.port), DEMO_HTTP_PORT: String(httpPort),
       DEMO_OPCUA_PORT: String(oven.port), DEMO_SERIAL_PATH: scalePath ?? '/dev/null',
     });
@@ -58,7 +59,7 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
       devices: loaded.config.devices.filter((d) => d.driver !== 'serial' || scalePath !== undefined),
     };
     // The gateway's own log goes to stderr at warn, so stdout shows only what arrives upstream.
-    const runtime = await Runtime.open(config, createLogger('warn', process.stderr));
+    const runtime = await Runtime.open(config, createLogger('warn', process.stderr), drivers);
     await runtime.start();
     cleanups.push(() => runtime.stop());
 
@@ -119,13 +120,20 @@ async function startScale(dir: string, cleanups: (() => Promise<void> | void)[],
   try {
     pty = await startPtyPair(path.join(dir, 'scale-sim'), path.join(dir, 'scale'));
   } catch (err) {
-    out(`(no serial scale in this demo: ${(err as Error).message}; install socat to see one)`);
+    out(`(no serial scale in this demo: ${errorText(err)}; install socat to see one)`);
     return undefined;
   }
   cleanups.push(() => pty.close());
-  const scale = await lineSimulators.serial({ path: pty.dev });
+  const scale = await drivers.lineSimulator('serial')!.start({ path: pty.dev });
   cleanups.push(() => scale.close());
   return pty.peer;
+}
+
+/** The demo's simulators are registered by the drivers it runs. */
+function simulator(name: string) {
+  const sim = drivers.networkSimulator(name);
+  if (!sim) throw new Error(`no ${name} simulator registered`);
+  return sim;
 }
 
 function freePort(): Promise<number> {

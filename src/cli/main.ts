@@ -15,6 +15,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EXIT } from './exit.js';
+import { errorText } from '../error-text.js';
 
 interface Command {
   usage: string;
@@ -152,7 +153,7 @@ main(process.argv.slice(2)).then(
   (code) => { process.exitCode = code; },
   (err) => {
     // A bug, not an operator's mistake: say so in one line; the stack only when asked for.
-    process.stderr.write(`floorgate: internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`floorgate: internal error: ${errorText(err)}\n`);
     if (process.env.FLOORGATE_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     process.exitCode = EXIT.failure;
   },

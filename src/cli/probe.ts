@@ -2,13 +2,11 @@
  * `floorgate probe`: commissioning. Connects to each device, reads every tag once (push tags
  * included), prints one row per tag, publishes nothing. Exit 1 when a device is unreachable.
  */
-import { performance } from 'node:perf_hooks';
-import { loadConfig, formatProblem } from '../config/load.js';
-import { createLogger } from '../log.js';
-import { getDriver } from '../drivers/registry.js';
-import type { DeviceConfig } from '../config/types.js';
-import type { Reading } from '../driver.js';
-import { errorText } from '../scheduler/device-runner.js';
+import { formatProblem } from '../config/load.js';
+import { drivers, loadFloorgateConfig } from '../assembly.js';
+import { createLogger, type Logger } from '../log.js';
+import type { DeviceConfig, Reading, TagCommon } from '../driver/contract.js';
+import { readOnce } from '../scheduler/read-once.js';
 import { formatTable } from './table.js';
 import { EXIT } from './exit.js';
 
@@ -17,7 +15,7 @@ interface Row {
 }
 
 export async function runProbe(file: string, opts: { device?: string; out: (line: string) => void }): Promise<number> {
-  const loaded = loadConfig(file);
+  const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) {
     for (const p of loaded.problems) opts.out(formatProblem(p));
     return EXIT.config;
@@ -41,41 +39,25 @@ export async function runProbe(file: string, opts: { device?: string; out: (line
   return unreachable > 0 ? EXIT.failure : EXIT.ok;
 }
 
-async function probeDevice(device: DeviceConfig, dataDir: string, log: ReturnType<typeof createLogger>): Promise<{ rows: Row[]; error?: string }> {
-  const module = getDriver(device.driver)!;
-  const address = (tag: DeviceConfig['tags'][number]) => module.address?.(tag) ?? '';
-  const signal = AbortSignal.timeout(Math.max(device.timeout * 3, 5000));
-  let driver;
-  try {
-    driver = await module.create(device, { log: log.child({ device: device.name }), dataDir, countRequest: () => {} });
-    await driver.connect(signal);
-  } catch (err) {
-    await driver?.close().catch(() => {});
-    const error = `unreachable: ${errorText(err)}`;
+async function probeDevice(device: DeviceConfig, dataDir: string, log: Logger): Promise<{ rows: Row[]; error?: string }> {
+  const module = drivers.of(device);
+  const address = (tag: TagCommon) => module.address?.(tag) ?? '';
+  const result = await readOnce(device, module, { log, dataDir });
+  if (!result.ok) {
+    const { error } = result;
     return { error, rows: device.tags.map((t) => ({ device: device.name, tag: t.name, address: address(t), value: '', quality: 'bad', latency: '', error })) };
   }
-  const rows: Row[] = [];
-  try {
-    const started = performance.now();
-    let readings: Reading[];
-    try {
-      readings = await driver.read({ key: 'probe', interval: device.poll_interval, tags: device.tags }, signal);
-    } catch (err) {
-      readings = device.tags.map((t) => ({ tag: t.name, value: null, quality: 'bad', ts: Date.now(), error: errorText(err) }));
-    }
-    const latency = `${(performance.now() - started).toFixed(1)} ms`;
-    const byName = new Map(readings.map((r) => [r.tag, r]));
-    for (const tag of device.tags) {
+  const latency = `${result.latencyMs.toFixed(1)} ms`;
+  const byName = new Map(result.readings.map((r) => [r.tag, r]));
+  return {
+    rows: device.tags.map((tag) => {
       const r = byName.get(tag.name);
-      rows.push({
+      return {
         device: device.name, tag: tag.name, address: address(tag),
         value: r ? showValue(r.value) : '', quality: r?.quality ?? 'bad', latency, error: r?.error ?? (r ? '' : 'no reading'),
-      });
-    }
-  } finally {
-    await driver.close().catch(() => {});
-  }
-  return { rows };
+      };
+    }),
+  };
 }
 
 function showValue(v: Reading['value']): string {

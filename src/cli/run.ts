@@ -2,7 +2,8 @@
  * `floorgate run`: the daemon. SIGTERM/SIGINT stop it cleanly within 10 s; SIGHUP reloads the
  * config, keeping the running one when the new one is invalid.
  */
-import { loadConfig, formatProblem } from '../config/load.js';
+import { formatProblem } from '../config/load.js';
+import { drivers, loadFloorgateConfig } from '../assembly.js';
 import { DataDirInUse, lockDataDir, type DataDirLock } from '../data-dir-lock.js';
 import { createLogger, type Logger } from '../log.js';
 import { Runtime } from '../runtime.js';
@@ -12,7 +13,7 @@ import { EXIT } from './exit.js';
 const STOP_DEADLINE_MS = 10_000;
 
 export async function runDaemon(file: string): Promise<number> {
-  const loaded = loadConfig(file);
+  const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) {
     for (const p of loaded.problems) process.stderr.write(formatProblem(p) + '\n');
     return EXIT.config;
@@ -29,7 +30,7 @@ export async function runDaemon(file: string): Promise<number> {
     return exitAfterFlush(log, EXIT.failure);
   }
   try {
-    runtime = await Runtime.open(loaded.config, log);
+    runtime = await Runtime.open(loaded.config, log, drivers);
     await runtime.start();
   } catch (err) {
     log.fatal({ err }, 'floorgate could not start');
@@ -62,7 +63,7 @@ export async function runDaemon(file: string): Promise<number> {
 }
 
 async function reload(file: string, runtime: Runtime, log: Logger): Promise<void> {
-  const loaded = loadConfig(file);
+  const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) {
     log.error({ problems: loaded.problems.map(formatProblem) }, 'reload refused: the new configuration is invalid; the running one is kept');
     return;

@@ -1,7 +1,5 @@
-import { lineSimulators, simulators } from '../drivers/simulators.js';
+import { drivers } from '../assembly.js';
 import { EXIT } from './exit.js';
-
-const DEFAULT_PORTS: Record<string, number> = { modbus: 5020, opcua: 4840 };
 
 export interface SimArgs {
   host: string;
@@ -28,28 +26,34 @@ export async function runSim(kind: string | undefined, args: SimArgs): Promise<n
   const numbers = (text: string | undefined) => text === undefined ? undefined : text.split(',').map(Number);
   const units = numbers(args.unit);
   const baud = args.baud === undefined ? undefined : Number(args.baud);
-  const linePath = kind === 'serial' ? args.path : args.rtu;
   if (units?.some((u) => !Number.isInteger(u) || u < 0 || u > 255) || (baud !== undefined && !(baud > 0))) {
     args.out('--unit takes whole numbers 0–255 (RTU: a list, e.g. 1,2,3); --baud a positive number');
     return EXIT.usage;
   }
+  // A serial path (--path, or --rtu for Modbus RTU) picks the protocol's line simulator.
+  const linePath = args.path ?? args.rtu;
+  const onLine = kind === undefined ? undefined : drivers.lineSimulator(kind);
+  const onPort = kind === undefined ? undefined : drivers.networkSimulator(kind);
 
-  let running: { where: string; requests(): number; close(): Promise<void> };
-  if (linePath !== undefined && kind && lineSimulators[kind]) {
-    const sim = await lineSimulators[kind]({ path: linePath, baudRate: baud, units, config: args.config });
-    running = { where: sim.path, requests: sim.requests, close: sim.close };
-  } else if (kind && simulators[kind] && kind !== 'serial') {
-    const port = args.port === undefined ? DEFAULT_PORTS[kind] : Number(args.port);
+  let start;
+  if (onLine && (linePath !== undefined || !onPort)) {
+    if (linePath === undefined) {
+      args.out(`floorgate sim ${kind} needs --path PATH (a serial port or a socat pty)`);
+      return EXIT.usage;
+    }
+    start = () => onLine.start({ path: linePath, baudRate: baud, units, config: args.config });
+  } else if (onPort) {
+    const port = args.port === undefined ? onPort.defaultPort : Number(args.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535 || (units && units.length > 1)) {
       args.out('--port takes a whole number 0–65535 (0 picks a free port); --unit one unit id');
       return EXIT.usage;
     }
-    const sim = await simulators[kind]({ host: args.host, port, unitId: units?.[0], config: args.config });
-    running = { where: `${args.host}:${sim.port}`, requests: sim.requests, close: sim.close };
+    start = () => onPort.start({ host: args.host, port, unitId: units?.[0], config: args.config });
   } else {
     args.out(USAGE);
     return EXIT.usage;
   }
+  const running = await start();
   args.out(`simulated ${kind} device listening on ${running.where} (Ctrl-C stops it)`);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);

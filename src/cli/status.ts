@@ -3,7 +3,8 @@
  * prints it for a person. Exit 0 when healthy; 1 when degraded, failing or not reachable;
  * 78 when the config is invalid or has no HTTP listener to ask.
  */
-import { loadConfig, formatProblem } from '../config/load.js';
+import { formatProblem } from '../config/load.js';
+import { loadFloorgateConfig } from '../assembly.js';
 import type { Health } from '../http/health.js';
 import { hostForUrl } from '../http/server.js';
 import { EXIT } from './exit.js';
@@ -12,7 +13,7 @@ import { formatTable } from './table.js';
 const TIMEOUT_MS = 3_000;
 
 export async function runStatus(file: string, out: (line: string) => void): Promise<number> {
-  const loaded = loadConfig(file);
+  const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) {
     for (const p of loaded.problems) out(formatProblem(p));
     return EXIT.config;

@@ -12,8 +12,9 @@
  * `floorgate_write_commands_total{result}` (ok | refused | failed).
  */
 import type { Logger } from 'pino';
-import type { TagConfig } from '../config/types.js';
-import type { Value } from '../driver.js';
+import type { TagCommon } from '../config/types.js';
+import type { Value } from '../driver/contract.js';
+import type { CommandSink } from '../forward/format.js';
 import { RateLimit } from '../forward/rate-limit.js';
 import type { Counter, Registry } from '../metrics/registry.js';
 import { checkWriteValue } from './value.js';
@@ -21,19 +22,17 @@ import { checkWriteValue } from './value.js';
 /** Commands per second per gateway, and the burst allowed. */
 export const COMMAND_RATE = 10;
 export const RATE_LIMITED = `rate limit: more than ${COMMAND_RATE} write commands per second`;
-/** The largest message accepted on any subscribed topic. */
-export const MAX_COMMAND_BYTES = 4096;
 
 /** What commands need from the runtime. */
 export interface WriteTarget {
   /** The device's configured tags, or undefined when no such device runs. */
-  tagsOf(device: string): readonly TagConfig[] | undefined;
+  tagsOf(device: string): readonly TagCommon[] | undefined;
   /** Queues the write on the device and resolves once the device confirmed it. */
   write(device: string, tag: string, value: Value): Promise<void>;
 }
 
 export type WriteOutcome =
-  | { readonly ok: true; readonly tag: TagConfig; readonly value: Value }
+  | { readonly ok: true; readonly tag: TagCommon; readonly value: Value }
   /** refused: never reached the device (unknown, not writable, wrong type, out of range, flood). */
   | { readonly ok: false; readonly refused: boolean; readonly error: string };
 
@@ -44,7 +43,7 @@ export interface CommandsOptions {
   readonly registry?: Registry;
 }
 
-export class Commands {
+export class Commands implements CommandSink {
   private readonly target: WriteTarget;
   private readonly log: Logger;
   private readonly rate = new RateLimit(COMMAND_RATE, COMMAND_RATE);

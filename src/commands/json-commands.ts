@@ -14,8 +14,8 @@
  * or non-writable tag, wrong type, out of range).
  */
 import type { FloorgateConfig } from '../config/types.js';
-import type { Link, SessionPart } from '../forward/format.js';
-import { MAX_COMMAND_BYTES, RATE_LIMITED, type Commands, type WriteOutcome } from './commands.js';
+import { MAX_COMMAND_BYTES, type Link, type SessionPart } from '../forward/format.js';
+import { RATE_LIMITED, type Commands, type WriteOutcome } from './commands.js';
 
 type Id = string | number;
 

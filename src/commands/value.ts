@@ -3,16 +3,16 @@
  * is queued for the device. Ranges, scale/offset and the encoding are the driver's (the Modbus
  * codec refuses 70000 for a uint16 with the raw value and the allowed range).
  */
-import type { TagConfig } from '../config/types.js';
-import type { Value } from '../driver.js';
+import type { TagCommon } from '../config/types.js';
+import type { Value } from '../driver/contract.js';
 import { describeValue as describe } from '../value-text.js';
 
 const DECIMAL = /^-?\d+$/;
 
 /** The value to write, or a TypeError saying what the tag accepts. */
-export function checkWriteValue(tag: TagConfig, value: unknown): Value {
+export function checkWriteValue(tag: TagCommon, value: unknown): Value {
   if (value === null || value === undefined) throw new TypeError('a value is required');
-  if (!('type' in tag)) return checkUntyped(value);
+  if (tag.type === undefined) return checkUntyped(value);
   switch (tag.type) {
     case 'bool':
       if (typeof value === 'boolean') return value;

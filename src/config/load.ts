@@ -4,8 +4,9 @@
  *
  * Steps: YAML with positions and `${VAR}` expansion (yaml-source.ts) → password_file read into
  * password (secrets.ts) → the core schema (schema.ts) → each device through its driver's schema,
- * found in the registry → rules across devices (unique names, shared serial lines) → paths
- * resolved → frozen.
+ * handed in by the caller (the registry) → rules across devices (unique names, shared serial
+ * lines) → paths resolved → frozen. Config is the ground floor: what it checks against from the
+ * parts it configures (driver schemas, the buffer's smallest size) comes in as a LoadContext.
  *
  * Relative paths: gateway.data_dir, mqtt.tls files and password_file resolve against the config
  * file's directory, so a config and its files can move together; a device's `*_dir` keys (the
@@ -13,23 +14,36 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { driverNames, getDriver } from '../drivers/registry.js';
+import type { ZodType } from 'zod';
 import type { DeviceConfig, FloorgateConfig } from './types.js';
 import { ROOT_PATH, formatPath, type ConfigProblem, type KeyPath } from './problem.js';
 import { readYaml, type SourceMap, type SourceProblem, type YamlSource } from './yaml-source.js';
 import { readPasswordFiles } from './secrets.js';
-import { coreSchema, type CoreConfig } from './schema.js';
+import { coreSchema, type ConfigLimits, type CoreConfig } from './schema.js';
 import { IssueReader } from './issues.js';
 import { checkSharedLines } from './shared-lines.js';
 import { didYouMean, repr } from './words.js';
 
 export { formatProblem, type ConfigProblem } from './problem.js';
 
+export type { ConfigLimits } from './schema.js';
+
+/** The device schemas by driver name: what the loader needs of the driver registry. */
+export interface DeviceSchemas {
+  names(): string[];
+  schemaOf(driver: string): ZodType<DeviceConfig> | undefined;
+}
+
+export interface LoadContext {
+  readonly drivers: DeviceSchemas;
+  readonly limits: ConfigLimits;
+}
+
 export type LoadResult =
   | { readonly ok: true; readonly config: FloorgateConfig }
   | { readonly ok: false; readonly problems: ConfigProblem[] };
 
-export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+export function loadConfig(file: string, context: LoadContext, env: NodeJS.ProcessEnv = process.env): LoadResult {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
@@ -37,18 +51,18 @@ export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): 
     const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
     return { ok: false, problems: [{ file, line: 1, col: 1, path: ROOT_PATH, message: `cannot read the config file: ${reason}` }] };
   }
-  return loadConfigText(text, file, env);
+  return loadConfigText(text, file, context, env);
 }
 
 /** `file` names the text in problems and anchors relative paths; it is not read. */
-export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEnv = process.env): LoadResult {
+export function loadConfigText(text: string, file: string, context: LoadContext, env: NodeJS.ProcessEnv = process.env): LoadResult {
   const source = readYaml(text, env);
   const problems = [...source.problems];
   let config: FloorgateConfig | undefined;
   if (source.value === undefined) {
     if (problems.length === 0) problems.push({ offset: 0, path: [], message: 'the file is empty: it needs gateway, mqtt and devices' });
   } else {
-    config = validate(source, path.resolve(file), problems);
+    config = validate(source, path.resolve(file), context, problems);
   }
   if (config === undefined || problems.length > 0) {
     return { ok: false, problems: located(problems, source, file) };
@@ -56,29 +70,31 @@ export function loadConfigText(text: string, file: string, env: NodeJS.ProcessEn
   return { ok: true, config: deepFreeze(config) };
 }
 
-function validate(source: YamlSource, absFile: string, problems: SourceProblem[]): FloorgateConfig | undefined {
+function validate(source: YamlSource, absFile: string, context: LoadContext, problems: SourceProblem[]): FloorgateConfig | undefined {
   const baseDir = path.dirname(absFile);
   readPasswordFiles(source.value, source.map, baseDir, problems);
   const reader = new IssueReader(source.map, source.unexpanded);
-  const core = reader.parse(coreSchema, source.value, [], problems);
+  const core = reader.parse(coreSchema(context.limits), source.value, [], problems);
 
   const raw = source.value as { devices?: unknown };
   const rawDevices = Array.isArray(raw.devices) ? (raw.devices as unknown[]) : [];
-  const devices = rawDevices.map((device, i) => validateDevice(device, i, reader, source.map, problems));
+  const devices = rawDevices.map((device, i) => validateDevice(device, i, context.drivers, reader, source.map, problems));
   problems.push(...checkUniqueNames(rawDevices, source.map), ...checkSharedLines(devices, source.map));
 
   if (core === undefined || problems.length > 0) return undefined;
   return normalise(core, devices as DeviceConfig[], absFile);
 }
 
-function validateDevice(raw: unknown, i: number, reader: IssueReader, map: SourceMap, problems: SourceProblem[]): DeviceConfig | undefined {
+function validateDevice(
+  raw: unknown, i: number, drivers: DeviceSchemas, reader: IssueReader, map: SourceMap, problems: SourceProblem[],
+): DeviceConfig | undefined {
   // Not a mapping: the core schema has said so already.
   if (!isMapping(raw)) return undefined;
   const driverPath = ['devices', i, 'driver'];
   const name = raw.driver;
-  const module = typeof name === 'string' ? getDriver(name) : undefined;
-  if (module === undefined) {
-    const known = driverNames();
+  const schema = typeof name === 'string' ? drivers.schemaOf(name) : undefined;
+  if (schema === undefined) {
+    const known = drivers.names();
     const message =
       name === undefined
         ? `missing required key "driver" (one of ${known.join(', ')})`
@@ -86,7 +102,7 @@ function validateDevice(raw: unknown, i: number, reader: IssueReader, map: Sourc
     problems.push({ offset: map.offsetOf(driverPath, 'value'), path: driverPath, message });
     return undefined;
   }
-  return reader.parse(module.schema, raw, ['devices', i], problems);
+  return reader.parse(schema, raw, ['devices', i], problems);
 }
 
 /**

@@ -1,11 +1,9 @@
 /**
  * The core of the config: everything except what is inside a device, which each driver's
- * own schema validates (reached through the registry, see load.ts).
+ * own schema validates (handed to the loader with the registry, see load.ts).
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
-import { MIN_BUFFER_BYTES } from '../buffer/budget.js';
-import { MAX_MESSAGE_BYTES, MIN_MESSAGE_BYTES } from '../forward/encode.js';
 import type { HttpConfig, LogLevel } from './types.js';
 import { boolean, intIn, name, nonEmptyString, number, numberFromText } from './fields.js';
 import { duration, size } from './units.js';
@@ -47,7 +45,19 @@ const topicPrefix = z.string().refine((s) => s.length > 0 && !/[+#\0]/.test(s) &
   abort: true,
 });
 
-const mqtt = z
+/**
+ * Bounds the parts downstream set for themselves, handed to the loader as data: config is the
+ * ground floor and imports nothing it configures.
+ */
+export interface ConfigLimits {
+  /** The smallest buffer that has room for its own pages and a WAL share (src/buffer/budget.ts). */
+  readonly minBufferBytes: number;
+  /** mqtt.max_message_bytes: room for one reading (src/message/encode.ts) … the largest MQTT packet. */
+  readonly minMessageBytes: number;
+  readonly maxMessageBytes: number;
+}
+
+const mqtt = (limits: ConfigLimits) => z
   .strictObject({
     url: mqttUrl,
     /** Default: gateway.id. */
@@ -69,8 +79,8 @@ const mqtt = z
     publish: z.enum(['per_device', 'per_tag']).default('per_device'),
     // 128 KB: AWS IoT Core refuses more (Azure IoT Hub 256 KB, EMQX 1 MB by default), and a
     // broker closes the connection on a packet over its limit. Counted as the whole PUBLISH.
-    max_message_bytes: size(MIN_MESSAGE_BYTES).refine((n) => n <= MAX_MESSAGE_BYTES, {
-      error: (iss) => `must be at most ${MAX_MESSAGE_BYTES} bytes (the largest MQTT packet), got ${repr(iss.input)}`,
+    max_message_bytes: size(limits.minMessageBytes).refine((n) => n <= limits.maxMessageBytes, {
+      error: (iss) => `must be at most ${limits.maxMessageBytes} bytes (the largest MQTT packet), got ${repr(iss.input)}`,
       abort: true,
     }).default(128_000),
     keepalive: duration('nonnegative').default(30_000),
@@ -97,9 +107,8 @@ const mqtt = z
     }
   });
 
-const buffer = z.strictObject({
-  // Below this the buffer has no room for its own pages and a WAL share (src/buffer/budget.ts).
-  max_bytes: size(MIN_BUFFER_BYTES).default(512 * 2 ** 20),
+const buffer = (limits: ConfigLimits) => z.strictObject({
+  max_bytes: size(limits.minBufferBytes).default(512 * 2 ** 20),
   max_age: duration().default(7 * 86_400_000),
   when_full: z.enum(['drop_oldest', 'drop_newest']).default('drop_oldest'),
   sync: z.enum(['normal', 'full']).default('normal'),
@@ -149,7 +158,7 @@ const http = z
     }
   });
 
-export const coreSchema = z
+export const coreSchema = (limits: ConfigLimits) => z
   .strictObject({
     gateway: z.strictObject({
       id: name,
@@ -157,8 +166,8 @@ export const coreSchema = z
       data_dir: nonEmptyString.default('/var/lib/floorgate'),
     }),
     log: z.strictObject({ level: z.enum(LOG_LEVELS).default('info') }).prefault({}),
-    mqtt,
-    buffer: buffer.prefault({}),
+    mqtt: mqtt(limits),
+    buffer: buffer(limits).prefault({}),
     http: http.prefault({}),
     /** Each device is validated by its driver's schema afterwards. */
     devices: z.array(z.looseObject({})),
@@ -172,4 +181,4 @@ export const coreSchema = z
     },
   }));
 
-export type CoreConfig = z.output<typeof coreSchema>;
+export type CoreConfig = z.output<ReturnType<typeof coreSchema>>;

@@ -37,7 +37,7 @@ export function checkSharedLines(devices: readonly (DeviceConfig | undefined)[],
       }
     }
     // Compare with every earlier device on this port, not just the first.
-    const clash = devices.slice(0, i).find((e) => e !== undefined && 'baud_rate' in e && e.port === device.port && (e as OnLine).unit_id === device.unit_id);
+    const clash = devices.slice(0, i).find((e) => e !== undefined && 'baud_rate' in e && (e as OnLine).port === device.port && (e as OnLine).unit_id === device.unit_id);
     if (clash) report(i, 'unit_id', `device "${clash.name}" on the same port ${device.port} already has unit_id ${device.unit_id}`);
   });
   return problems;

@@ -7,14 +7,17 @@
  * heartbeat, deadband) copied down onto each tag. The loader deep-freezes the result.
  */
 
-export type ByteOrder = 'ABCD' | 'BADC' | 'CDAB' | 'DCBA';
-export type ModbusArea = 'holding' | 'input' | 'coil' | 'discrete';
-export type ModbusTagType =
-  | 'bool' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
-  | 'float32' | 'float64' | 'string';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
 
-/** Keys every tag has, whatever its driver. */
+/**
+ * A tag's value type, when its config decides one (Modbus, serial). Sparkplug datatypes and the
+ * checks of written values follow it; tags without one (OPC UA) are typed by their values.
+ */
+export type ValueType =
+  | 'bool' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
+  | 'float32' | 'float64' | 'string';
+
+/** Keys every tag has, whatever its driver. A driver's schema adds its own (drivers/<protocol>/schema.ts). */
 export interface TagCommon {
   readonly name: string;
   /** ms; the tag's own or its device's. */
@@ -27,38 +30,11 @@ export interface TagCommon {
   /** ms; republish an unchanged value at least this often (with a deadband). */
   readonly heartbeat?: number;
   readonly writable: boolean;
+  readonly type?: ValueType;
 }
 
-export interface ModbusTag extends TagCommon {
-  readonly area: ModbusArea;
-  /** 0-based protocol address within the area. */
-  readonly address: number;
-  readonly type: ModbusTagType;
-  /** 0–15, 0 = least significant; only with type bool on holding/input registers. */
-  readonly bit?: number;
-  /** Registers, for type string. */
-  readonly length?: number;
-  /** The tag's own or its device's. */
-  readonly byte_order: ByteOrder;
-}
-
-export interface OpcuaTag extends TagCommon {
-  readonly node_id: string;
-  readonly mode: 'subscribe' | 'poll';
-  /** ms, subscribe mode. */
-  readonly sampling_interval: number;
-  readonly queue_size: number;
-}
-
-export interface SerialTag extends TagCommon {
-  /** Named group of the device's pattern. */
-  readonly group: string;
-  readonly type: 'string' | 'float64' | 'int64' | 'bool';
-}
-
-export type TagConfig = ModbusTag | OpcuaTag | SerialTag;
-
-interface DeviceCommon {
+/** Keys every device has, whatever its driver. */
+export interface DeviceCommon {
   readonly name: string;
   readonly driver: string;
   /** ms */
@@ -69,24 +45,10 @@ interface DeviceCommon {
   readonly deadband?: number;
 }
 
-interface ModbusDeviceCommon extends DeviceCommon {
-  readonly unit_id: number;
-  readonly byte_order: ByteOrder;
-  /** Registers per FC03/FC04 read, 1–125. */
-  readonly max_registers_per_read: number;
-  /** Bits per FC01/FC02 read, 1–2000. */
-  readonly max_bits_per_read: number;
-  /** Registers (or bits) read over and discarded to merge two blocks. */
-  readonly max_gap: number;
-  readonly tags: readonly ModbusTag[];
-}
+/** A device as the core sees it: open to every driver, which narrows it with its own schema. */
+export type DeviceConfig = DeviceCommon & { readonly tags: readonly TagCommon[] };
 
-export interface ModbusTcpDevice extends ModbusDeviceCommon {
-  readonly driver: 'modbus_tcp';
-  readonly host: string;
-  readonly port: number;
-}
-
+/** An RS-232/485 line: Modbus RTU devices and raw serial instruments. */
 export interface SerialLine {
   /** Device path, e.g. /dev/ttyUSB0. */
   readonly port: string;
@@ -95,36 +57,6 @@ export interface SerialLine {
   readonly data_bits: 7 | 8;
   readonly stop_bits: 1 | 2;
 }
-
-export interface ModbusRtuDevice extends ModbusDeviceCommon, SerialLine {
-  readonly driver: 'modbus_rtu';
-}
-
-export interface OpcuaDevice extends DeviceCommon {
-  readonly driver: 'opcua';
-  readonly endpoint: string;
-  readonly security_mode: 'None' | 'Sign' | 'SignAndEncrypt';
-  readonly security_policy: 'Basic256Sha256' | 'Aes128_Sha256_RsaOaep' | 'Aes256_Sha256_RsaPss';
-  readonly username?: string;
-  readonly password?: string;
-  /** Default {gateway.data_dir}/pki. */
-  readonly pki_dir: string;
-  /** Trust an unknown server certificate the first time it is seen. Off by default. */
-  readonly trust_on_first_use: boolean;
-  readonly tags: readonly OpcuaTag[];
-}
-
-export interface SerialDevice extends DeviceCommon, SerialLine {
-  readonly driver: 'serial';
-  readonly delimiter: string;
-  /** Source of a regular expression with named groups. */
-  readonly pattern: string;
-  /** Written every poll_interval for instruments that must be asked; absent = listen only. */
-  readonly request?: string;
-  readonly tags: readonly SerialTag[];
-}
-
-export type DeviceConfig = ModbusTcpDevice | ModbusRtuDevice | OpcuaDevice | SerialDevice;
 
 export interface MqttConfig {
   readonly url: string;
@@ -144,7 +76,7 @@ export interface MqttConfig {
   readonly topic_prefix: string;
   readonly max_inflight: number;
   readonly publish: 'per_device' | 'per_tag';
-  /** bytes: the largest PUBLISH packet; a poll's readings are split under it (src/forward/encode.ts). */
+  /** bytes: the largest PUBLISH packet; a poll's readings are split under it (src/message/encode.ts). */
   readonly max_message_bytes: number;
   /** ms */
   readonly keepalive: number;

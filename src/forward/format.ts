@@ -2,9 +2,28 @@
  * A wire format: what a buffered message looks like on MQTT, and what the format says and hears
  * on each connection. The forwarder owns delivery (windows, lanes, acks); a format owns topics,
  * bytes and its session protocol. json-format.ts is one, sparkplug-format.ts another; write
- * commands (src/commands/) live on the connection beside them as a SessionPart.
+ * commands (src/commands/) live on the connection beside them as a SessionPart, and reach a
+ * format that hears commands itself (Sparkplug DCMD) as a CommandSink. The arrow points one
+ * way: commands know these interfaces, forward knows nothing of commands.
  */
 import type { StoredMessage } from '../buffer/types.js';
+import type { Value } from '../driver/contract.js';
+
+/** The largest message accepted on any subscribed topic (commands, Sparkplug STATE). */
+export const MAX_COMMAND_BYTES = 4096;
+
+/** A write command's fate, as the format that heard it needs to know it. */
+export type CommandOutcome = { readonly ok: true; readonly value: Value } | { readonly ok: false; readonly error: string };
+
+/** Where a format hands the write commands it hears (src/commands/commands.ts). */
+export interface CommandSink {
+  /** Takes one command from the rate limit; false when over it (already counted and logged). */
+  admit(): boolean;
+  /** Checks and performs one admitted write; never rejects. */
+  write(device: string, tag: string, value: unknown, source: string): Promise<CommandOutcome>;
+  /** A command refused before it could become a write: logged and counted. */
+  refuse(fields: Readonly<Record<string, unknown>>, error: string): void;
+}
 
 export interface OutgoingMessage {
   readonly topic: string;
@@ -50,4 +69,6 @@ export interface WireFormat extends SessionPart {
    * longer be sent in this format (the format logged why); it is acknowledged unsent.
    */
   payload(msg: StoredMessage, historical: boolean): string | Buffer | null;
+  /** The configured devices changed (a reload that left mqtt alone): a format that announces devices does so again. */
+  devicesChanged?(): void;
 }

@@ -40,13 +40,11 @@ import type { FloorgateConfig } from '../config/types.js';
 import type { MessageStore, StoredMessage } from '../buffer/types.js';
 import type { Metrics } from '../metrics.js';
 import { Backoff } from '../backoff.js';
-import { VERSION } from '../package-info.js';
 import type { Link, OutgoingMessage, SessionPart, WireFormat } from './format.js';
-import { JsonFormat } from './json-format.js';
 import { Lane } from './lane.js';
 import { brokerUnreached, probeBroker, PROBE_INTERVAL_MS } from './broker-probe.js';
 import { brokerAddress, connectMqtt } from './mqtt-connect.js';
-import { publishBytes } from './encode.js';
+import { publishBytes } from './message-size.js';
 import { RateLimit } from './rate-limit.js';
 import { isRefusal, safeUrl, why } from './why.js';
 
@@ -55,8 +53,8 @@ export interface ForwarderOptions {
   readonly store: MessageStore;
   readonly log: Logger;
   readonly metrics?: Metrics;
-  /** Default: the JSON format (mqtt.format json). Sparkplug needs the runtime's, see runtime.ts. */
-  readonly format?: WireFormat;
+  /** The wire format of mqtt.format (formats.ts builds it). */
+  readonly format: WireFormat;
   /** Further parts living on each connection (write commands). */
   readonly parts?: readonly SessionPart[];
 }
@@ -254,10 +252,7 @@ export class Forwarder {
     this.log = opts.log;
     this.metrics = opts.metrics;
     const mqttConfig = opts.config.mqtt;
-    if (!opts.format && mqttConfig.format !== 'json') {
-      throw new Error(`mqtt.format ${mqttConfig.format} needs its format object (the runtime builds it)`);
-    }
-    this.format = opts.format ?? new JsonFormat(opts.config, VERSION, opts.store.epoch);
+    this.format = opts.format;
     this.parts = [this.format, ...(opts.parts ?? [])];
     this.url = safeUrl(mqttConfig.url);
     this.window = Math.max(1, Math.min(mqttConfig.max_inflight, MAX_WINDOW));

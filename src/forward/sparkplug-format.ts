@@ -35,12 +35,11 @@
  * `floorgate/seq` as belonging to the epoch of its device's last DBIRTH.
  */
 import type { Logger } from 'pino';
-import type { DeviceConfig, FloorgateConfig, TagConfig } from '../config/types.js';
-import type { Quality, Reading, Value } from '../driver.js';
+import type { DeviceConfig, FloorgateConfig, TagCommon } from '../config/types.js';
+import type { Quality, Reading, Value } from '../driver/contract.js';
 import type { StoredMessage } from '../buffer/types.js';
 import type { Metrics } from '../metrics.js';
-import { MAX_COMMAND_BYTES, type Commands } from '../commands/commands.js';
-import type { Link, OutgoingMessage, WireFormat } from './format.js';
+import { MAX_COMMAND_BYTES, type CommandSink, type Link, type OutgoingMessage, type WireFormat } from './format.js';
 import { BdSeq } from './sparkplug-bdseq.js';
 import { DataType, decodePayload, encodePayload, numberOf, type Metric, type Payload } from './sparkplug-codec.js';
 import { commandValue, configuredType, fits, setValue, typeOfValue } from './sparkplug-types.js';
@@ -77,13 +76,13 @@ export interface SparkplugFormatOptions {
   readonly config: FloorgateConfig;
   readonly log: Logger;
   readonly source: DeviceSource;
-  readonly commands: Commands;
+  readonly commands: CommandSink;
   readonly metrics?: Metrics;
   /** The buffer's stream id (MessageStore.epoch). */
   readonly epoch: string;
 }
 
-/** A reading as a buffered body holds it (src/forward/encode.ts). */
+/** A reading as a buffered body holds it (src/message/encode.ts). */
 interface BodyReading {
   readonly tag: string;
   readonly value: Value;
@@ -116,7 +115,7 @@ interface Session {
 export class SparkplugFormat implements WireFormat {
   private readonly log: Logger;
   private readonly source: DeviceSource;
-  private readonly commands: Commands;
+  private readonly commands: CommandSink;
   private readonly metrics?: Metrics;
   private readonly bdSeq: BdSeq;
   private readonly epoch: string;
@@ -367,7 +366,7 @@ export class SparkplugFormat implements WireFormat {
   }
 
   /** The configured datatype, else the one learned from values, else the sample's, else Double. */
-  private typeOf(device: string, tag: TagConfig, sample: Value): DataType {
+  private typeOf(device: string, tag: TagCommon, sample: Value): DataType {
     const configured = configuredType(tag);
     if (configured !== undefined) return configured;
     const key = `${device}/${tag.name}`;

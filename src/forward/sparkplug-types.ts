@@ -14,8 +14,8 @@
  * An OPC UA tag without a value yet is declared Double; when its first value does not fit, the
  * device is born again with the learned type (see sparkplug-format.ts).
  */
-import type { TagConfig } from '../config/types.js';
-import type { Value } from '../driver.js';
+import type { TagCommon } from '../config/types.js';
+import type { Value } from '../driver/contract.js';
 import { DataType, bigintOf, longOf, type Metric } from './sparkplug-codec.js';
 
 const CONFIGURED: Readonly<Record<string, DataType>> = {
@@ -32,8 +32,8 @@ const CONFIGURED: Readonly<Record<string, DataType>> = {
 };
 
 /** The datatype a config alone decides, or undefined when only a value can tell (OPC UA). */
-export function configuredType(tag: TagConfig): DataType | undefined {
-  if (!('type' in tag)) return undefined;
+export function configuredType(tag: TagCommon): DataType | undefined {
+  if (tag.type === undefined) return undefined;
   const type = CONFIGURED[tag.type];
   const numeric = type !== DataType.Boolean && type !== DataType.String;
   return numeric && (tag.scale !== 1 || tag.offset !== 0) ? DataType.Double : type;

@@ -1,4 +1,5 @@
 /** MQTT and socket failures in words an operator can act on, for the one log line per change. */
+import { errorText } from '../error-text.js';
 
 // MQTT 3.1.1 CONNACK return codes (and their MQTT 5 reason-code equivalents).
 const REFUSALS: Readonly<Record<number, string>> = {
@@ -37,7 +38,7 @@ export function why(err: unknown): string {
   if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') {
     return 'the broker requires a client certificate: set mqtt.tls.cert and mqtt.tls.key';
   }
-  const message = err instanceof Error ? err.message : String(err);
+  const message = errorText(err);
   if (typeof code === 'string' && code in TLS_HINTS) return `${message} (${TLS_HINTS[code]})`;
   if (message === 'Keepalive timeout') return 'no answer from the broker within the keep-alive time (link down or half-open)';
   return message;

@@ -3,7 +3,7 @@
  * `floorgate status`. A superset of reference §5's shape; the runtime builds it, the HTTP layer only
  * serialises it. Timestamps are epoch milliseconds.
  */
-import type { Reading } from '../driver.js';
+import type { Reading } from '../driver/contract.js';
 
 export interface DeviceHealth {
   up: boolean;

@@ -11,12 +11,13 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
-import type { DeviceConfig, TagConfig } from '../config/types.js';
-import type { Driver, DriverModule, PollGroup, Reading, Unsubscribe } from '../driver.js';
+import type { DeviceConfig, TagCommon } from '../config/types.js';
+import type { Driver, DriverModule, PollGroup, Reading, Unsubscribe } from '../driver/contract.js';
 import type { Metrics } from '../metrics.js';
 import { Backoff, sleep } from '../backoff.js';
 import { ReportFilter } from './report-filter.js';
 import { pollGroups } from './groups.js';
+import { errorText } from '../error-text.js';
 
 export interface DeviceStatus {
   up: boolean;
@@ -45,7 +46,7 @@ export class DeviceRunner {
   readonly device: DeviceConfig;
   private readonly log: Logger;
   private readonly filter = new ReportFilter();
-  private readonly tagsByName: ReadonlyMap<string, TagConfig>;
+  private readonly tagsByName: ReadonlyMap<string, TagCommon>;
   private readonly abort = new AbortController();
   private readonly backoff: Backoff;
   private driver: Driver | undefined;
@@ -69,7 +70,7 @@ export class DeviceRunner {
     this.tagsByName = new Map(opts.device.tags.map((t) => [t.name, t]));
     this.log = opts.log.child({ device: opts.device.name });
     this.backoff = new Backoff(opts.reconnectMinMs ?? 1000, opts.reconnectMaxMs ?? 30_000);
-    this.metrics = deviceSeries(opts.metrics, opts.device.name);
+    this.metrics = deviceSeries(opts.metrics, opts.device.name, opts.module.requestsMetric);
     this.metrics.up.set(0);
   }
 
@@ -138,7 +139,7 @@ export class DeviceRunner {
       this.driver ??= await this.opts.module.create(this.device, {
         log: this.log,
         dataDir: this.opts.dataDir,
-        countRequest: this.metrics.modbusRequests.inc,
+        countRequest: this.metrics.requests,
       });
       await this.driver.connect(signal);
       if (signal.aborted) return undefined;
@@ -157,7 +158,7 @@ export class DeviceRunner {
    * Polls every group until the connection is lost (resolves with why) or the runner stops
    * (resolves with null).
    */
-  private serve(driver: Driver, groups: PollGroup[], pushTags: TagConfig[], signal: AbortSignal): Promise<string | null> {
+  private serve(driver: Driver, groups: PollGroup[], pushTags: TagCommon[], signal: AbortSignal): Promise<string | null> {
     return new Promise((resolve) => {
       const timers: NodeJS.Timeout[] = [];
       let unsubscribe: Unsubscribe | undefined;
@@ -293,14 +294,14 @@ export class DeviceRunner {
 }
 
 /** A device's series of the metrics, bound once rather than looked up at every poll and request. */
-function deviceSeries(m: Metrics, device: string) {
+function deviceSeries(m: Metrics, device: string, requestsMetric: string | undefined) {
   const labels = { device };
   return {
     up: m.deviceUp.labels(labels),
     readings: m.readings.labels(labels),
     pollDuration: m.pollDuration.labels(labels),
     pollOverruns: m.pollOverruns.labels(labels),
-    modbusRequests: m.modbusRequests.labels(labels),
+    requests: requestsMetric === undefined ? noop : m.requests(requestsMetric).labels(labels).inc,
   };
 }
 
@@ -329,6 +330,3 @@ class LatestReading {
 
 function noop(): void {}
 
-export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}

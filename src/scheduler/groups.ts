@@ -1,9 +1,8 @@
-import type { TagConfig } from '../config/types.js';
-import type { PollGroup } from '../driver.js';
+import type { PollGroup, TagCommon } from '../driver/contract.js';
 
 /** The tags of one device grouped by poll interval, shortest interval first. */
-export function pollGroups(tags: readonly TagConfig[]): PollGroup[] {
-  const byInterval = new Map<number, TagConfig[]>();
+export function pollGroups<T extends TagCommon>(tags: readonly T[]): PollGroup<T>[] {
+  const byInterval = new Map<number, T[]>();
   for (const tag of tags) {
     const list = byInterval.get(tag.poll_interval);
     if (list) list.push(tag);

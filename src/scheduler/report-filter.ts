@@ -5,8 +5,8 @@
  *   `heartbeat` has passed since that tag was last published or its quality changed;
  * - a bad reading is published once per transition into bad, not every poll.
  */
-import type { Reading, Value } from '../driver.js';
-import type { TagConfig } from '../config/types.js';
+import type { Reading, Value } from '../driver/contract.js';
+import type { TagCommon } from '../config/types.js';
 
 interface Published {
   value: Value;
@@ -19,7 +19,7 @@ export class ReportFilter {
   private readonly last = new Map<string, Published>();
 
   /** True when the reading should be published; remembers it if so. */
-  accept(tag: TagConfig, reading: Reading, now: number): boolean {
+  accept(tag: TagCommon, reading: Reading, now: number): boolean {
     const prev = this.last.get(tag.name);
     if (!this.changed(tag, reading, prev, now)) return false;
     if (prev) {
@@ -37,7 +37,7 @@ export class ReportFilter {
     this.last.delete(tagName);
   }
 
-  private changed(tag: TagConfig, reading: Reading, prev: Published | undefined, now: number): boolean {
+  private changed(tag: TagCommon, reading: Reading, prev: Published | undefined, now: number): boolean {
     if (!prev || prev.quality !== reading.quality) return true;
     if (reading.quality === 'bad') return false;
     if (tag.deadband === undefined) return true;

@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import type { SerialPortStream } from '@serialport/stream';
 import { createSerialPort } from './port-stream.js';
 import type { SerialLine } from '../config/types.js';
+import { errorText } from '../error-text.js';
 
 export interface SerialHandlers {
   onData(chunk: Buffer): void;
@@ -43,7 +44,7 @@ const OPEN_HINTS: readonly [RegExp, string][] = [
 ];
 
 export function describeOpenError(path: string, err: unknown): string {
-  const raw = err instanceof Error ? err.message : String(err);
+  const raw = errorText(err);
   const hint = OPEN_HINTS.find(([re]) => re.test(raw));
   return `cannot open serial port ${path}: ${hint ? hint[1] : raw.replace(/^Error:\s*/, '')}`;
 }

@@ -13,9 +13,10 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { openBuffer } from '../../src/buffer/sqlite-buffer.js';
-import { loadConfigText } from '../../src/config/load.js';
+import { loadFloorgateConfigText } from '../../src/assembly.js';
 import type { FloorgateConfig } from '../../src/config/types.js';
 import { Forwarder } from '../../src/forward/forwarder.js';
+import { jsonFormat } from '../forward/setup.js';
 import { startBroker } from '../helpers/broker.js';
 import { BUFFER_CONFIG } from './buffer-append.js';
 import { tempDir } from './gateway.js';
@@ -35,7 +36,7 @@ http: { listen: false }
 devices:
   - { name: ${DEVICE}, driver: modbus_tcp, host: 127.0.0.1, port: 1502, tags: [{ name: t, area: holding, address: 0, type: uint16 }] }
 `;
-  const loaded = loadConfigText(text, path.join(dir, 'floorgate.yaml'));
+  const loaded = loadFloorgateConfigText(text, path.join(dir, 'floorgate.yaml'));
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   return loaded.config;
 }
@@ -63,7 +64,8 @@ async function floorgateDrain(n: number, mqttPort: number): Promise<Drain & { pa
       if ((i + 1) % 10_000 === 0) store.flush();
     }
     store.flush();
-    const forwarder = new Forwarder({ config: config(dir, mqttPort), store, log });
+    const forwarderConfig = config(dir, mqttPort);
+    const forwarder = new Forwarder({ config: forwarderConfig, store, log, format: jsonFormat(forwarderConfig, store) });
     const started = performance.now();
     const cpu0 = cpuNow();
     forwarder.start();

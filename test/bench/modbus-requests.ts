@@ -13,8 +13,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { loadConfigText } from '../../src/config/load.js';
-import type { ModbusArea, ModbusTag, ModbusTcpDevice } from '../../src/config/types.js';
+import { loadFloorgateConfigText } from '../../src/assembly.js';
+import type { ModbusArea, ModbusTag, ModbusTcpDevice } from '../../drivers/modbus/schema.js';
 import { pollGroups } from '../../src/scheduler/groups.js';
 import { modbusTcp } from '../../drivers/modbus/index.js';
 import { tagWidth } from '../../drivers/modbus/codec.js';
@@ -90,7 +90,7 @@ devices:
     tags:
 ${pressLayout().join('\n')}
 `;
-  const loaded = loadConfigText(text, path.join(os.tmpdir(), 'bench-plan.yaml'));
+  const loaded = loadFloorgateConfigText(text, path.join(os.tmpdir(), 'bench-plan.yaml'));
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems, null, 2));
   const device = loaded.config.devices[0] as ModbusTcpDevice;
   const driver = await modbusTcp.create(device, { log: pino({ level: 'silent' }), countRequest: () => {}, dataDir: os.tmpdir() });

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import type { ModbusArea, ModbusTag, ModbusTcpDevice } from '../../src/config/types.js';
+import type { ModbusArea, ModbusTag, ModbusTcpDevice } from '../../drivers/modbus/schema.js';
 import { modbusTcp } from '../../drivers/modbus/index.js';
 import { startFastSim, type FastSim } from './fast-sim.js';
 import { optimumRequests } from './modbus-requests.js';

@@ -5,8 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { DeviceConfig, ModbusTag } from '../../src/config/types.js';
-import type { Driver, DriverModule, PollGroup, Reading } from '../../src/driver.js';
+import type { ModbusTag, ModbusTcpDevice } from '../../drivers/modbus/schema.js';
+import type { Driver, DriverModule, PollGroup, Reading } from '../../src/driver/contract.js';
 import { Metrics } from '../../src/metrics.js';
 import { DeviceRunner } from '../../src/scheduler/device-runner.js';
 import { captureLog, until } from '../forward/setup.js';
@@ -14,7 +14,7 @@ import { captureLog, until } from '../forward/setup.js';
 const tag = (name: string): ModbusTag => ({
   name, area: 'holding', address: 0, type: 'uint16', byte_order: 'ABCD', poll_interval: 20, scale: 1, offset: 0, writable: true,
 });
-const device: DeviceConfig = {
+const device: ModbusTcpDevice = {
   name: 'dev', driver: 'modbus_tcp', host: '127.0.0.1', port: 1, unit_id: 1, byte_order: 'ABCD', max_registers_per_read: 125,
   max_bits_per_read: 2000, max_gap: 0, poll_interval: 20, timeout: 1000, tags: [tag('a'), tag('b')],
 };

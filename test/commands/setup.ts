@@ -4,7 +4,7 @@
  * `/set/result` answers and sends `/set` commands.
  */
 import mqtt from 'mqtt';
-import { loadConfigText } from '../../src/config/load.js';
+import { drivers, loadFloorgateConfigText } from '../../src/assembly.js';
 import { Metrics } from '../../src/metrics.js';
 import { Runtime } from '../../src/runtime.js';
 import { captureLog, until, type LogCapture } from '../forward/setup.js';
@@ -16,11 +16,11 @@ export interface Gateway {
 }
 
 export async function startGateway(configText: string, file: string): Promise<Gateway> {
-  const loaded = loadConfigText(configText, file);
+  const loaded = loadFloorgateConfigText(configText, file);
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.problems));
   const capture = captureLog();
   const metrics = new Metrics(false);
-  const runtime = await Runtime.open(loaded.config, capture.log, metrics);
+  const runtime = await Runtime.open(loaded.config, capture.log, drivers, metrics);
   await runtime.start();
   return { runtime, capture, metrics };
 }

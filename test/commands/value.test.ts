@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { ModbusTag, OpcuaTag } from '../../src/config/types.js';
+import type { ModbusTag } from '../../drivers/modbus/schema.js';
+import type { OpcuaTag } from '../../drivers/opcua/schema.js';
 import { checkWriteValue } from '../../src/commands/value.js';
 
 const tag = (type: ModbusTag['type']): ModbusTag => ({

@@ -2,8 +2,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, expectTypeOf, test } from 'vitest';
-import { formatProblem, loadConfig, loadConfigText, type ConfigProblem, type LoadResult } from '../../src/config/load.js';
-import type { FloorgateConfig, ModbusTcpDevice, ModbusTag, OpcuaDevice, SerialDevice } from '../../src/config/types.js';
+import { formatProblem, loadConfig, type ConfigProblem, type LoadContext, type LoadResult } from '../../src/config/load.js';
+import { loadFloorgateConfig, loadFloorgateConfigText } from '../../src/assembly.js';
+import type { FloorgateConfig } from '../../src/config/types.js';
+import type { ModbusTcpDevice, ModbusTag } from '../../drivers/modbus/schema.js';
+import type { OpcuaDevice } from '../../drivers/opcua/schema.js';
+import type { SerialDevice } from '../../drivers/serial/schema.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'floorgate-config-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -116,7 +120,7 @@ const oneTcpDevice = (deviceLines: string, tagLines: string) =>
   minimal(`devices:\n  - name: plc\n    driver: modbus_tcp\n    host: 127.0.0.1\n${deviceLines}    tags:\n${tagLines}`);
 
 describe('the reference §2 example', () => {
-  const config = ok(loadConfigText(
+  const config = ok(loadFloorgateConfigText(
     specExample(secretFile('mqtt.password', 's3cret\n'), secretFile('opcua.password', 'opc-pw\r\n')),
     path.join(tmp, 'floorgate.yaml'),
     {},
@@ -181,21 +185,21 @@ describe('the reference §2 example', () => {
     expect(Object.isFrozen(config.devices)).toBe(true);
     expect(Object.isFrozen(config.devices[0].tags[0])).toBe(true);
     expect(() => {
-      (config.devices[0].tags[0] as { address: number }).address = 5;
+      (config.devices[0].tags[0] as unknown as { address: number }).address = 5;
     }).toThrow(TypeError);
   });
 });
 
 describe('the shipped config files', () => {
   test('config/floorgate.example.yaml is valid with no environment set', () => {
-    const config = ok(loadConfig('config/floorgate.example.yaml', {}));
+    const config = ok(loadFloorgateConfig('config/floorgate.example.yaml', {}));
     expect(config.mqtt.password).toBe('changeme');
     expect(config.mqtt.sparkplug).toEqual({ group_id: 'line1', edge_node_id: 'line1-gw01', primary_host_id: 'scada-primary' });
     expect((config.devices[2] as OpcuaDevice).pki_dir).toBe('/var/lib/floorgate/pki');
   });
 
   test('config/demo.yaml is valid; its ports come from the environment, with defaults', () => {
-    const defaults = ok(loadConfig('config/demo.yaml', {}));
+    const defaults = ok(loadFloorgateConfig('config/demo.yaml', {}));
     expect(defaults.gateway).toEqual({ id: 'demo-gw', data_dir: path.resolve('config/.floorgate-demo') });
     expect(defaults.mqtt.url).toBe('mqtt://127.0.0.1:1883');
     expect(defaults.http.listen).toEqual({ host: '127.0.0.1', port: 9102 });
@@ -204,7 +208,7 @@ describe('the shipped config files', () => {
     expect(press.tags.length).toBeGreaterThanOrEqual(10);
 
     const env = { DEMO_MQTT_PORT: '41883', DEMO_MODBUS_PORT: '45020', DEMO_HTTP_PORT: '49102' };
-    const set = ok(loadConfig('config/demo.yaml', env));
+    const set = ok(loadFloorgateConfig('config/demo.yaml', env));
     expect(set.mqtt.url).toBe('mqtt://127.0.0.1:41883');
     expect((set.devices[0] as ModbusTcpDevice).port).toBe(45020);
     expect(set.http.listen).toEqual({ host: '127.0.0.1', port: 49102 });
@@ -212,7 +216,7 @@ describe('the shipped config files', () => {
 });
 
 describe('environment substitution', () => {
-  const url = (value: string, env: NodeJS.ProcessEnv) => loadConfigText(minimal().replace('mqtt://127.0.0.1:1883', value), 'c.yaml', env);
+  const url = (value: string, env: NodeJS.ProcessEnv) => loadFloorgateConfigText(minimal().replace('mqtt://127.0.0.1:1883', value), 'c.yaml', env);
 
   test('${VAR} and ${VAR:-default}', () => {
     expect(ok(url('mqtt://${HOST}:${PORT:-1883}', { HOST: 'broker' })).mqtt.url).toBe('mqtt://broker:1883');
@@ -232,20 +236,20 @@ describe('environment substitution', () => {
 
   test('$${ is a literal ${', () => {
     const text = minimal(`  username: a$\${B}c\ndevices: []\n`);
-    expect(ok(loadConfigText(text, 'c.yaml', {})).mqtt.username).toBe('a${B}c');
+    expect(ok(loadFloorgateConfigText(text, 'c.yaml', {})).mqtt.username).toBe('a${B}c');
   });
 
   test('expanded values are strings, accepted where a number or boolean is expected, quoted or not', () => {
     const text = minimal(`  username: \${USER_NAME}\n  password: \${PW}\n  qos: \${QOS}\n  tls: { insecure: "\${INSECURE}" }\n  max_inflight: "\${INFLIGHT}"\ndevices: []\n`);
     const env = { USER_NAME: '1234', PW: '0123', QOS: '2', INSECURE: 'true', INFLIGHT: '10' };
-    const config = ok(loadConfigText(text, 'c.yaml', env));
+    const config = ok(loadFloorgateConfigText(text, 'c.yaml', env));
     expect(config.mqtt).toMatchObject({ username: '1234', password: '0123', qos: 2, max_inflight: 10, tls: { insecure: true } });
-    expect(problems(loadConfigText(text, 'c.yaml', { ...env, QOS: 'high' }))).toEqual(['c.yaml:7:8: mqtt.qos: "high" is not one of 0, 1, 2']);
+    expect(problems(loadFloorgateConfigText(text, 'c.yaml', { ...env, QOS: 'high' }))).toEqual(['c.yaml:7:8: mqtt.qos: "high" is not one of 0, 1, 2']);
   });
 
   test('an unquoted value that expands to nothing counts as not set, so the default applies', () => {
     const text = minimal(`  client_id: \${CLIENT_ID:-}\n  qos: \${QOS:-}\n  username: "\${USER_NAME:-}"\ndevices: []\n`);
-    const config = ok(loadConfigText(text, 'c.yaml', {}));
+    const config = ok(loadFloorgateConfigText(text, 'c.yaml', {}));
     expect(config.mqtt.client_id).toBe('gw1');
     expect(config.mqtt.qos).toBe(1);
     expect(config.mqtt.username).toBe('');
@@ -254,7 +258,7 @@ describe('environment substitution', () => {
 
 describe('password_file', () => {
   const withFile = (file: string) =>
-    loadConfigText(minimal(`  username: u\n  password_file: ${file}\ndevices: []\n`), path.join(tmp, 'c.yaml'), {});
+    loadFloorgateConfigText(minimal(`  username: u\n  password_file: ${file}\ndevices: []\n`), path.join(tmp, 'c.yaml'), {});
 
   test('strips exactly one trailing newline', () => {
     expect(ok(withFile(secretFile('lf', 'pw\n'))).mqtt.password).toBe('pw');
@@ -280,7 +284,7 @@ describe('password_file', () => {
 
 describe('defaults', () => {
   test('device defaults are filled in and copied onto tags; a tag\'s own value wins', () => {
-    const config = ok(loadConfigText(oneTcpDevice(
+    const config = ok(loadFloorgateConfigText(oneTcpDevice(
       '    poll_interval: 2s\n    byte_order: CDAB\n    heartbeat: 1m\n    deadband: 0.5\n',
       '      - { name: a, area: holding, address: 0, type: float32 }\n' +
       '      - { name: b, area: holding, address: 2, type: float32, poll_interval: 250ms, byte_order: DCBA, heartbeat: 10s, deadband: 0 }\n',
@@ -297,7 +301,7 @@ describe('defaults', () => {
   });
 
   test('without heartbeat or deadband anywhere, tags have none', () => {
-    const config = ok(loadConfigText(oneTcpDevice('', '      - { name: a, area: coil, address: 0, type: bool }\n'), 'c.yaml', {}));
+    const config = ok(loadFloorgateConfigText(oneTcpDevice('', '      - { name: a, area: coil, address: 0, type: bool }\n'), 'c.yaml', {}));
     const tag = config.devices[0].tags[0];
     expect('heartbeat' in tag || 'deadband' in tag).toBe(false);
     expect(tag.poll_interval).toBe(1000);
@@ -306,7 +310,7 @@ describe('defaults', () => {
   test('top-level defaults; a relative data_dir resolves against the config file, pki_dir against data_dir', () => {
     const text = `gateway:\n  id: gw1\n  data_dir: state\nmqtt:\n  url: mqtt://h\n  format: sparkplug_b\n  sparkplug: { group_id: g }\n` +
       `devices:\n  - name: oven\n    driver: opcua\n    endpoint: opc.tcp://h:4840\n    tags: [{ name: z, node_id: i=2258 }]\n`;
-    const config = ok(loadConfigText(text, '/etc/fg/floorgate.yaml', {}));
+    const config = ok(loadFloorgateConfigText(text, '/etc/fg/floorgate.yaml', {}));
     expect(config.gateway.data_dir).toBe('/etc/fg/state');
     expect((config.devices[0] as OpcuaDevice).pki_dir).toBe('/etc/fg/state/pki');
     expect(config.mqtt).toMatchObject({ client_id: 'gw1', sparkplug: { group_id: 'g', edge_node_id: 'gw1' }, qos: 1 });
@@ -317,7 +321,7 @@ describe('defaults', () => {
   });
 
   test('http: listen false, remote with allow_remote, IPv6 loopback', () => {
-    const http = (line: string) => ok(loadConfigText(minimal(`devices: []\nhttp: ${line}\n`), 'c.yaml', {})).http;
+    const http = (line: string) => ok(loadFloorgateConfigText(minimal(`devices: []\nhttp: ${line}\n`), 'c.yaml', {})).http;
     expect(http('{ listen: false }').listen).toBe(false);
     expect(http('{ listen: "0.0.0.0:9102", allow_remote: true }')).toEqual({ listen: { host: '0.0.0.0', port: 9102 }, allow_remote: true });
     expect(http('{ listen: "[::1]:0" }').listen).toEqual({ host: '::1', port: 0 });
@@ -325,14 +329,14 @@ describe('defaults', () => {
 
   test('serial: the group defaults to the tag name, the delimiter to \\n', () => {
     const text = minimal(`devices:\n  - name: s\n    driver: serial\n    port: /dev/x\n    pattern: 'T=(?<t>\\d+)'\n    tags: [{ name: t, type: int64 }]\n`);
-    const device = ok(loadConfigText(text, 'c.yaml', {})).devices[0] as SerialDevice;
+    const device = ok(loadFloorgateConfigText(text, 'c.yaml', {})).devices[0] as SerialDevice;
     expect(device.delimiter).toBe('\n');
     expect(device.request).toBeUndefined();
     expect(device.tags[0].group).toBe('t');
   });
 
   test('an empty value counts as not set', () => {
-    const config = ok(loadConfigText(minimal('  client_id:\n  tls:\ndevices: []\nbuffer:\n'), 'c.yaml', {}));
+    const config = ok(loadFloorgateConfigText(minimal('  client_id:\n  tls:\ndevices: []\nbuffer:\n'), 'c.yaml', {}));
     expect(config.mqtt.client_id).toBe('gw1');
     expect(config.mqtt.tls).toBeUndefined();
     expect(config.buffer.max_bytes).toBe(512 * 2 ** 20);
@@ -342,31 +346,32 @@ describe('defaults', () => {
 describe('bad input never throws', () => {
   test('a missing file is one problem at 1:1', () => {
     const file = path.join(tmp, 'nope.yaml');
-    expect(loadConfig(file)).toEqual({
+    expect(loadFloorgateConfig(file)).toEqual({
       ok: false,
       problems: [{ file, line: 1, col: 1, path: '(root)', message: 'cannot read the config file: no such file' }],
     });
   });
 
   test('a directory, binary junk, deep nesting and alias bombs give problems, not exceptions', () => {
-    expect(loadConfig(tmp).ok).toBe(false);
+    expect(loadFloorgateConfig(tmp).ok).toBe(false);
     for (const text of [
       '\u0000\u0001\u0002',
       '['.repeat(5000),
       'a: &a [1,1,1,1,1,1,1,1,1,1]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\n',
       'gateway: { __proto__: { id: x } }\n',
     ]) {
-      const result = loadConfigText(text, 'c.yaml', {});
+      const result = loadFloorgateConfigText(text, 'c.yaml', {});
       expect(result.ok).toBe(false);
     }
   });
 });
 
 test('types: the result is a FloorgateConfig or a list of problems', () => {
-  expectTypeOf(loadConfig).parameters.toEqualTypeOf<[file: string, env?: NodeJS.ProcessEnv]>();
-  expectTypeOf(loadConfigText).parameters.toEqualTypeOf<[text: string, file: string, env?: NodeJS.ProcessEnv]>();
-  expectTypeOf(loadConfig).returns.toEqualTypeOf<LoadResult>();
-  const result = loadConfigText(minimal(), 'c.yaml', {});
+  expectTypeOf(loadFloorgateConfig).parameters.toEqualTypeOf<[file: string, env?: NodeJS.ProcessEnv]>();
+  expectTypeOf(loadFloorgateConfigText).parameters.toEqualTypeOf<[text: string, file: string, env?: NodeJS.ProcessEnv]>();
+  expectTypeOf(loadConfig).parameters.toEqualTypeOf<[file: string, context: LoadContext, env?: NodeJS.ProcessEnv]>();
+  expectTypeOf(loadFloorgateConfig).returns.toEqualTypeOf<LoadResult>();
+  const result = loadFloorgateConfigText(minimal(), 'c.yaml', {});
   if (result.ok) {
     expectTypeOf(result.config).toEqualTypeOf<FloorgateConfig>();
     expectTypeOf<(typeof result.config.devices)[number]['tags'][number]['poll_interval']>().toBeNumber();

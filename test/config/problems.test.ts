@@ -3,7 +3,8 @@
  * path, line, column and wording. Lines and columns are 1-based and were counted by hand.
  */
 import { describe, expect, test } from 'vitest';
-import { formatProblem, loadConfigText, type ConfigProblem } from '../../src/config/load.js';
+import { formatProblem, type ConfigProblem } from '../../src/config/load.js';
+import { loadFloorgateConfigText } from '../../src/assembly.js';
 
 type Expected = [path: string, line: number, col: number, message: string];
 
@@ -187,7 +188,7 @@ const cases: { name: string; text: string; problems: Expected[] }[] = [
 
 describe('every malformed config is reported at its key path, line and column', () => {
   test.each(cases)('$name', ({ text, problems }) => {
-    const result = loadConfigText(text, 'c.yaml', {});
+    const result = loadFloorgateConfigText(text, 'c.yaml', {});
     expect(result.ok).toBe(false);
     const got = result.ok ? [] : result.problems.map((p): Expected => [p.path, p.line, p.col, p.message]);
     expect(got).toEqual(problems);
@@ -201,7 +202,7 @@ test('there are at least 30 rows', () => {
 
 test('every problem is reported, not just the first, in document order', () => {
   const text = head(`devices:\n  - name: a\n    driver: modbus_tcp\n    host: h\n    port: x\n    tags:\n      - { name: t, area: coil, address: 0, type: int16, bogus: 1 }\nbuffer: { sync: sometimes }\n`);
-  const result = loadConfigText(text, 'c.yaml', {});
+  const result = loadFloorgateConfigText(text, 'c.yaml', {});
   expect(result.ok ? [] : result.problems.map(formatProblem)).toEqual([
     'c.yaml:9:11: devices[0].port: expected a number, got "x"',
     'c.yaml:11:50: devices[0].tags[0].type: coil tags must be type bool, not int16',
@@ -216,7 +217,7 @@ test('formatProblem gives FILE:LINE:COL: path: message', () => {
 });
 
 test('a misspelt password_file is suggested', () => {
-  const result = loadConfigText(withMqtt('  username: u\n  pasword_file: /x\n'), 'c.yaml', {});
+  const result = loadFloorgateConfigText(withMqtt('  username: u\n  pasword_file: /x\n'), 'c.yaml', {});
   expect(result.ok ? [] : result.problems.map(formatProblem)).toEqual([
     'c.yaml:6:3: mqtt.pasword_file: unknown key "pasword_file"; did you mean "password_file"?',
   ]);

@@ -75,7 +75,7 @@ function bufferedRows(file: string): { seq: number; stamp: number | undefined }[
   const db = new Database(file, { readonly: true, fileMustExist: true });
   try {
     if (!db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'messages'").get()) return [];
-    // A per_device row's body is the message's readings array (src/forward/encode.ts).
+    // A per_device row's body is the message's readings array (src/message/encode.ts).
     const rows = db.prepare('SELECT seq, body FROM messages').all() as { seq: number; body: string }[];
     return rows.map((r) => ({ seq: r.seq, stamp: stampOf(JSON.parse(r.body) as UpstreamReading[]) }));
   } finally {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { Quality, Reading } from '../../src/driver.js';
-import { encodeReadings, encodeTagReading } from '../../src/forward/encode.js';
+import type { Quality, Reading } from '../../src/driver/contract.js';
+import { encodeReadings, encodeTagReading } from '../../src/message/encode.js';
 
 const r = (tag: string, value: Reading['value'], quality: Quality = 'good', error?: string): Reading =>
   error === undefined ? { tag, value, quality, ts: 1764396220123 } : { tag, value, quality, ts: 1764396220123, error };

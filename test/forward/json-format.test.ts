@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StoredMessage } from '../../src/buffer/types.js';
-import { encodeReadings, encodeTagReading } from '../../src/forward/encode.js';
+import { encodeReadings, encodeTagReading } from '../../src/message/encode.js';
 import { JsonFormat } from '../../src/forward/json-format.js';
 import { testConfig } from './config.js';
 

@@ -8,16 +8,17 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MessageStore } from '../../src/buffer/types.js';
 import type { MqttConfig, BufferConfig } from '../../src/config/types.js';
-import { encodeReadings } from '../../src/forward/encode.js';
+import { encodeReadings } from '../../src/message/encode.js';
 import { Forwarder } from '../../src/forward/forwarder.js';
 import { SparkplugFormat } from '../../src/forward/sparkplug-format.js';
+import type { WireFormat } from '../../src/forward/format.js';
 import { Commands } from '../../src/commands/commands.js';
 import { Metrics } from '../../src/metrics.js';
 import { hasMosquitto, startBroker } from '../helpers/broker.js';
 import { subscribe, type Subscriber } from '../helpers/subscriber.js';
 import { needTool } from '../helpers/tools.js';
 import { testConfig } from './config.js';
-import { captureLog, openStore, Rig, seqsOf, until, type LogCapture } from './setup.js';
+import { captureLog, jsonFormat, openStore, Rig, seqsOf, until, type LogCapture } from './setup.js';
 import { bufferSeq, device, EDGE, GROUP, messages, modbusTag, ofType } from '../sparkplug/rig.js';
 
 const available = needTool('mosquitto', hasMosquitto(), 'the set-aside tests (a broker with max_packet_size)');
@@ -50,7 +51,7 @@ async function setup(mqtt: Partial<MqttConfig> = {}, buffer: Partial<BufferConfi
   const store = rig.add(openStore(rig.tempDir(), config.buffer, capture.log), (s) => s.close());
   const sub = rig.add(await subscribe(broker.url, { topic: config.mqtt.format === 'json' ? 'fg/#' : 'spBv1.0/#' }), (s) => s.close());
   const metrics = new Metrics(false);
-  let format: SparkplugFormat | undefined;
+  let format: WireFormat = jsonFormat(config, store);
   if (config.mqtt.format === 'sparkplug_b') {
     const view = { config: device('press-1', [modbusTag('temperature', 'float32'), modbusTag('running', 'bool'), modbusTag('recipe', 'string', { length: 125 })]), up: true, error: null, last: () => [] };
     format = new SparkplugFormat({

@@ -6,8 +6,10 @@ import type { Logger } from 'pino';
 import type { BufferConfig, FloorgateConfig } from '../../src/config/types.js';
 import type { MessageStore } from '../../src/buffer/types.js';
 import { openBuffer } from '../../src/buffer/sqlite-buffer.js';
-import { encodeReadings, encodeTagReading } from '../../src/forward/encode.js';
+import { encodeReadings, encodeTagReading } from '../../src/message/encode.js';
 import { Forwarder } from '../../src/forward/forwarder.js';
+import { JsonFormat } from '../../src/forward/json-format.js';
+import { VERSION } from '../../src/package-info.js';
 import type { Received } from '../helpers/subscriber.js';
 
 export { captureLog, type LogCapture } from '../helpers/log.js';
@@ -62,6 +64,11 @@ export async function until(cond: () => boolean, timeoutMs: number, what: string
 }
 
 /** Owns what a test starts, and ends it in reverse order. */
+/** The JSON wire format of a config, over a store (what mqtt.format json gives). */
+export function jsonFormat(config: FloorgateConfig, store: MessageStore): JsonFormat {
+  return new JsonFormat(config, VERSION, store.epoch);
+}
+
 export class Rig {
   private readonly closers: (() => unknown)[] = [];
 
@@ -76,7 +83,7 @@ export class Rig {
   }
 
   forwarder(config: FloorgateConfig, store: MessageStore, log: Logger): Forwarder {
-    return this.add(new Forwarder({ config, store, log }), (f) => f.stop());
+    return this.add(new Forwarder({ config, store, log, format: jsonFormat(config, store) }), (f) => f.stop());
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * Splitting a poll's readings under mqtt.max_message_bytes (src/forward/encode.ts). Every part is
+ * Splitting a poll's readings under mqtt.max_message_bytes (src/message/encode.ts). Every part is
  * judged as the PUBLISH packet mqtt-packet (mqtt.js's own encoder) writes for it, with the
  * largest seq and the historical flag; the parts together must give back every reading, in
  * order; and no two neighbouring parts could have been one.
@@ -11,10 +11,11 @@ import { generate } from 'mqtt-packet';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { StoredMessage } from '../../src/buffer/types.js';
-import type { Quality, Reading } from '../../src/driver.js';
-import type { TagConfig } from '../../src/config/types.js';
+import type { Quality, Reading } from '../../src/driver/contract.js';
+import type { TagCommon as TagConfig } from '../../src/config/types.js';
 import { Commands } from '../../src/commands/commands.js';
-import { BodyBudget, encodeReadings, encodeTagReading, encodeTagReadingWithin, splitReadings, type Part } from '../../src/forward/encode.js';
+import { encodeReadings, encodeTagReading, encodeTagReadingWithin, splitReadings, type Part } from '../../src/message/encode.js';
+import { BodyBudget } from '../../src/forward/message-size.js';
 import { JsonFormat } from '../../src/forward/json-format.js';
 import { SparkplugFormat } from '../../src/forward/sparkplug-format.js';
 import { captureLog } from '../helpers/log.js';

@@ -7,7 +7,7 @@ import { startProxy } from '../helpers/tcp-proxy.js';
 import { testConfig } from './config.js';
 import { Metrics } from '../../src/metrics.js';
 import { Forwarder } from '../../src/forward/forwarder.js';
-import { appendBatches, appendTagReadings, captureLog, complete, isData, openStore, Rig, seqsOf, until } from './setup.js';
+import { appendBatches, appendTagReadings, captureLog, complete, isData, jsonFormat, openStore, Rig, seqsOf, until } from './setup.js';
 
 let broker: Broker;
 const rig = new Rig();
@@ -22,7 +22,7 @@ describe('steady state', () => {
     const store = rig.add(openStore(rig.tempDir(), config.buffer, log), (s) => s.close());
     const sub = rig.add(await subscribe(broker.url, { topic: `steady${qos}/#` }), (s) => s.close());
     const metrics = new Metrics(false);
-    const fwd = rig.add(new Forwarder({ config, store, log, metrics }), (f) => f.stop());
+    const fwd = rig.add(new Forwarder({ config, store, log, metrics, format: jsonFormat(config, store) }), (f) => f.stop());
     fwd.start();
     await until(() => fwd.state().connected, 5_000, 'connected');
     expect(metrics.mqttConnected.get()).toBe(1);

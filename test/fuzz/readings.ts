@@ -1,7 +1,7 @@
 /** What every fuzzed read must give back, whatever the device sent. */
 import { expect } from 'vitest';
-import type { ModbusTag } from '../../src/config/types.js';
-import type { Reading } from '../../src/driver.js';
+import type { ModbusTag } from '../../drivers/modbus/schema.js';
+import type { Reading } from '../../src/driver/contract.js';
 
 /** The JS type a good reading of each Modbus tag type carries. */
 function goodValue(tag: ModbusTag, value: unknown): boolean {

@@ -13,7 +13,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialDriver } from '../../drivers/serial/driver.js';
-import type { Reading } from '../../src/driver.js';
+import type { Reading } from '../../src/driver/contract.js';
 import { openSerialPort, type OpenSerial } from '../../src/serial/open-port.js';
 import { never, serialDevice, sleep, testContext, until, PtyLab } from '../drivers/serial/helpers.js';
 

@@ -2,6 +2,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { drivers } from '../../src/assembly.js';
 import { Metrics } from '../../src/metrics.js';
 import type { Health, HealthSource } from '../../src/http/health.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
@@ -40,6 +41,8 @@ let base: string;
 beforeEach(async () => {
   source = new FakeRuntime();
   metrics = new Metrics();
+  // As the runtime does: each registered driver's request counter (floorgate_modbus_requests_total).
+  for (const protocol of drivers.requestsMetrics()) metrics.requests(protocol);
   server = await startHttpServer({ host: '127.0.0.1', port: 0, health: source, metrics, log });
   base = `http://127.0.0.1:${server.port}`;
 });

@@ -5,10 +5,9 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
-import { loadConfigText } from '../../src/config/load.js';
+import { drivers, loadFloorgateConfigText } from '../../src/assembly.js';
 import type { DeviceConfig } from '../../src/config/types.js';
-import type { Reading } from '../../src/driver.js';
-import { getDriver } from '../../src/drivers/registry.js';
+import type { Reading } from '../../src/driver/contract.js';
 import { Metrics } from '../../src/metrics.js';
 import { DeviceRunner } from '../../src/scheduler/device-runner.js';
 import { startModbusSim, type ModbusSim } from '../../drivers/modbus/sim.js';
@@ -20,7 +19,7 @@ afterEach(async () => {
 });
 
 function devices(yaml: string): DeviceConfig[] {
-  const loaded = loadConfigText(`gateway: { id: t, data_dir: /tmp/fg-unused }\nmqtt: { url: "mqtt://127.0.0.1:1" }\ndevices:\n${yaml}`, 'test.yaml', {});
+  const loaded = loadFloorgateConfigText(`gateway: { id: t, data_dir: /tmp/fg-unused }\nmqtt: { url: "mqtt://127.0.0.1:1" }\ndevices:\n${yaml}`, 'test.yaml', {});
   if (!loaded.ok) throw new Error(loaded.problems.map((p) => p.message).join('\n'));
   return [...loaded.config.devices];
 }
@@ -42,7 +41,7 @@ interface Emitted { device: string; at: number; readings: Reading[] }
 
 function runner(config: DeviceConfig, metrics: Metrics, emitted: Emitted[]): DeviceRunner {
   const r = new DeviceRunner({
-    device: config, module: getDriver(config.driver)!, log, metrics, dataDir: '/tmp',
+    device: config, module: drivers.of(config), log, metrics, dataDir: '/tmp',
     emit: (device, readings) => emitted.push({ device, at: performance.now(), readings }),
     reconnectMinMs: 100, reconnectMaxMs: 400,
   });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ReportFilter } from '../../src/scheduler/report-filter.js';
-import type { ModbusTag } from '../../src/config/types.js';
-import type { Reading } from '../../src/driver.js';
+import type { ModbusTag } from '../../drivers/modbus/schema.js';
+import type { Reading } from '../../src/driver/contract.js';
 
 const tag = (extra: Partial<ModbusTag> = {}): ModbusTag => ({
   name: 't', poll_interval: 1000, scale: 1, offset: 0, writable: false,

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadConfigText } from '../../src/config/load.js';
+import { loadFloorgateConfigText } from '../../src/assembly.js';
 import { runCli, tempDir } from '../helpers/gateway.js';
 import { printed, writeConfig } from './config.js';
 
@@ -13,7 +13,7 @@ const dir = tempDir('floorgate-http-bind-');
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 function load(http: string) {
-  return loadConfigText(`gateway: { id: gw, data_dir: /tmp/x }\nmqtt: { url: "mqtt://127.0.0.1:1" }\n${http}devices: []\n`, '/tmp/c.yaml', {});
+  return loadFloorgateConfigText(`gateway: { id: gw, data_dir: /tmp/x }\nmqtt: { url: "mqtt://127.0.0.1:1" }\n${http}devices: []\n`, '/tmp/c.yaml', {});
 }
 
 describe('the HTTP listener stays on loopback unless told', () => {

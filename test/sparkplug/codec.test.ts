@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { ModbusTag, OpcuaTag, SerialTag } from '../../src/config/types.js';
+import type { ModbusTag } from '../../drivers/modbus/schema.js';
+import type { OpcuaTag } from '../../drivers/opcua/schema.js';
+import type { SerialTag } from '../../drivers/serial/schema.js';
 import { DataType, decodePayload, encodePayload, type Metric } from '../../src/forward/sparkplug-codec.js';
 import { commandValue, configuredType, fits, setValue, typeOfValue } from '../../src/forward/sparkplug-types.js';
 import { decode, encodeCommand, valueOf } from './tahu.js';

@@ -4,10 +4,12 @@
  * changes (the runtime's part), the PLC behind writes a recording target.
  */
 import type { Logger } from 'pino';
-import type { DeviceConfig, FloorgateConfig, MqttConfig, ModbusTag, OpcuaTag, TagConfig } from '../../src/config/types.js';
-import type { Reading, Value } from '../../src/driver.js';
+import type { DeviceConfig, FloorgateConfig, MqttConfig, TagCommon as TagConfig } from '../../src/config/types.js';
+import type { ModbusTag } from '../../drivers/modbus/schema.js';
+import type { OpcuaTag } from '../../drivers/opcua/schema.js';
+import type { Reading, Value } from '../../src/driver/contract.js';
 import type { MessageStore } from '../../src/buffer/types.js';
-import { encodeReadings } from '../../src/forward/encode.js';
+import { encodeReadings } from '../../src/message/encode.js';
 import { Forwarder } from '../../src/forward/forwarder.js';
 import { SparkplugFormat, type DeviceView } from '../../src/forward/sparkplug-format.js';
 import { Commands } from '../../src/commands/commands.js';

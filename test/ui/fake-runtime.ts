@@ -3,7 +3,7 @@
  * and browser tests that need no PLC or broker. Includes the device data a page must survive:
  * markup in values and errors, a bigint beyond 2^53, NaN, an array.
  */
-import type { Reading } from '../../src/driver.js';
+import type { Reading } from '../../src/driver/contract.js';
 import type { Health, StatusSource } from '../../src/http/health.js';
 
 export const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';

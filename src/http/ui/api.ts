@@ -2,13 +2,13 @@
  * The JSON behind the status page. Read-only projections of one read of the runtime: the health
  * report (plus the drain estimate) and the last reading of every tag.
  *
- * Readings are encoded by the same code as the MQTT payloads (forward/encode.ts), so the page
+ * Readings are encoded by the same code as the MQTT payloads (message/encode.ts), so the page
  * shows exactly what upstream receives: bigints beyond ±2^53−1 as decimal strings, NaN and
  * ±Infinity as quality bad with an error. The text is spliced rather than parsed back and
  * re-serialised, because a large device map is polled every second.
  */
-import type { Reading } from '../../driver.js';
-import { encodeReadings } from '../../forward/encode.js';
+import type { Reading } from '../../driver/contract.js';
+import { encodeReadings } from '../../message/encode.js';
 import type { Health } from '../health.js';
 import type { DrainEstimate } from './drain.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { ByteOrder, ModbusTagType } from '../../../src/config/types.js';
+import type { ByteOrder, ModbusTagType } from '../../../drivers/modbus/schema.js';
 import { decodeRegisters, encodeRegisters, tagWidth } from '../../../drivers/modbus/codec.js';
 import { mtag } from './helpers.js';
 

@@ -2,8 +2,8 @@
  * The Modbus TCP driver against the simulator, over real sockets on 127.0.0.1.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ModbusTag, ModbusTcpDevice } from '../../../src/config/types.js';
-import type { Reading } from '../../../src/driver.js';
+import type { ModbusTag, ModbusTcpDevice } from '../../../drivers/modbus/schema.js';
+import type { Reading } from '../../../src/driver/contract.js';
 import { ModbusDriver, type ModbusDriverOptions } from '../../../drivers/modbus/driver.js';
 import { openTcpLink } from '../../../drivers/modbus/tcp-link.js';
 import { startModbusSim, type ModbusSim, type SimMap } from '../../../drivers/modbus/sim.js';

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
-import type { ModbusTag, ModbusTcpDevice } from '../../../src/config/types.js';
-import type { DriverContext, PollGroup } from '../../../src/driver.js';
+import type { ModbusTag, ModbusTcpDevice } from '../../../drivers/modbus/schema.js';
+import type { DriverContext, PollGroup } from '../../../src/driver/contract.js';
 
 /** A fully normalised ModbusTag, as the config loader would hand it over. */
 export function mtag(partial: Partial<ModbusTag> & Pick<ModbusTag, 'area' | 'address'>): ModbusTag {
@@ -35,7 +35,7 @@ export function testContext(): DriverContext & { requests: number } {
   return ctx;
 }
 
-export function group(tags: readonly ModbusTag[], key = '1000ms'): PollGroup {
+export function group(tags: readonly ModbusTag[], key = '1000ms'): PollGroup<ModbusTag> {
   return { key, interval: 1000, tags };
 }
 

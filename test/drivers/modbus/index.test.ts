@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { ModbusTcpDevice } from '../../../src/config/types.js';
+import type { ModbusTcpDevice } from '../../../drivers/modbus/schema.js';
 import { modbusRtu, modbusTcp } from '../../../drivers/modbus/index.js';
 import { startModbusSim } from '../../../drivers/modbus/sim.js';
 import { group, mtag, never, tcpDevice, testContext } from './helpers.js';

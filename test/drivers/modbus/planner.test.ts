@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { ModbusArea, ModbusTag } from '../../../src/config/types.js';
+import type { ModbusArea, ModbusTag } from '../../../drivers/modbus/schema.js';
 import { tagWidth } from '../../../drivers/modbus/codec.js';
 import { planRequests, type PlanLimits, type ReadRequest } from '../../../drivers/modbus/planner.js';
 import { mtag } from './helpers.js';

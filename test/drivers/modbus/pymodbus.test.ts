@@ -6,7 +6,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ByteOrder, ModbusTag } from '../../../src/config/types.js';
+import type { ByteOrder, ModbusTag } from '../../../drivers/modbus/schema.js';
 import { ModbusDriver } from '../../../drivers/modbus/driver.js';
 import { openTcpLink } from '../../../drivers/modbus/tcp-link.js';
 import { needTool } from '../../helpers/tools.js';

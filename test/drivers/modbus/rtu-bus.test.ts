@@ -4,7 +4,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ModbusTag } from '../../../src/config/types.js';
+import type { ModbusTag } from '../../../drivers/modbus/schema.js';
 import { silentIntervalMs } from '../../../drivers/modbus/rtu-bus.js';
 import type { RtuSimRequest } from '../../../drivers/modbus/rtu-sim.js';
 import { openSerialPort } from '../../../src/serial/open-port.js';

@@ -3,8 +3,8 @@
  * the other. Every type and byte order, writes, exception splitting, request counts.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ModbusTag } from '../../../src/config/types.js';
-import type { Reading } from '../../../src/driver.js';
+import type { ModbusTag } from '../../../drivers/modbus/schema.js';
+import type { Reading } from '../../../src/driver/contract.js';
 import type { SimMap } from '../../../drivers/modbus/sim.js';
 import { readRequest, withCrc } from '../../../drivers/modbus/rtu-frame.js';
 import { openSerialPort } from '../../../src/serial/open-port.js';

@@ -6,8 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ModbusTag } from '../../../src/config/types.js';
-import type { Reading } from '../../../src/driver.js';
+import type { ModbusTag } from '../../../drivers/modbus/schema.js';
+import type { Reading } from '../../../src/driver/contract.js';
 import { startModbusRtuSim } from '../../../drivers/modbus/rtu-sim.js';
 import { requestLength, withCrc } from '../../../drivers/modbus/rtu-frame.js';
 import { openSerialPort, type OpenSerial } from '../../../src/serial/open-port.js';

@@ -1,7 +1,7 @@
 /** Shared by the RTU tests: devices on a pty pair, the simulator on its other end, cleanup. */
 import { pino } from 'pino';
-import type { ModbusRtuDevice, ModbusTag } from '../../../src/config/types.js';
-import type { Reading } from '../../../src/driver.js';
+import type { ModbusRtuDevice, ModbusTag } from '../../../drivers/modbus/schema.js';
+import type { Reading } from '../../../src/driver/contract.js';
 import { ModbusDriver } from '../../../drivers/modbus/driver.js';
 import { modbusRtu } from '../../../drivers/modbus/index.js';
 import { RtuUnit, type RtuUnitOptions } from '../../../drivers/modbus/rtu-link.js';

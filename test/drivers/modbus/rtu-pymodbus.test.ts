@@ -8,7 +8,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ByteOrder, ModbusArea, ModbusTag, ModbusTagType } from '../../../src/config/types.js';
+import type { ByteOrder, ModbusArea, ModbusTag, ModbusTagType } from '../../../drivers/modbus/schema.js';
 import { needTool } from '../../helpers/tools.js';
 import { group, mtag, never } from './helpers.js';
 import { RtuLab, rtuDevice } from './rtu-helpers.js';

@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import type { ModbusRtuDevice } from '../../../src/config/types.js';
+import type { ModbusRtuDevice } from '../../../drivers/modbus/schema.js';
 import { modbusRtu } from '../../../drivers/modbus/index.js';
 
 const readme = fs.readFileSync(new URL('../../../drivers/modbus/README.md', import.meta.url), 'utf8');

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import modbusSerial from 'modbus-serial';
-import type { ByteOrder, ModbusTag } from '../../../src/config/types.js';
+import type { ByteOrder, ModbusTag } from '../../../drivers/modbus/schema.js';
 import { ModbusDriver } from '../../../drivers/modbus/driver.js';
 import { openTcpLink } from '../../../drivers/modbus/tcp-link.js';
 import { defaultSimMap, startModbusSim, type ModbusSim, type SimMap } from '../../../drivers/modbus/sim.js';

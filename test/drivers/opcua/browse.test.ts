@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parse } from 'yaml';
 import { startOpcuaSim, type RunningOpcuaSim } from '../../../drivers/opcua/sim.js';
 import { opcuaDeviceSchema } from '../../../drivers/opcua/schema.js';
-import { simulators } from '../../../src/drivers/simulators.js';
+import { drivers } from '../../../src/assembly.js';
 import { runBrowse } from '../../../src/cli/browse.js';
 import { tempDir } from './helpers.js';
 
@@ -73,7 +73,7 @@ describe('floorgate browse', () => {
   });
 
   test('an unknown device is a usage error naming the OPC UA devices; an unreachable one exits 1', async () => {
-    expect(await browse({ device: 'press' })).toEqual({ code: 64, text: expect.stringMatching(/no OPC UA device named "press".*OPC UA devices: oven/) });
+    expect(await browse({ device: 'press' })).toEqual({ code: 64, text: expect.stringMatching(/no browsable device named "press".*browsable devices: oven/) });
     const file = configFile(`  - name: gone
     driver: opcua
     endpoint: opc.tcp://127.0.0.1:1
@@ -87,7 +87,7 @@ describe('floorgate browse', () => {
 
 describe('opcua simulator registration and README', () => {
   test('`floorgate sim opcua` starts the simulator on a free port and stops it', async () => {
-    const running = await simulators.opcua({ host: '127.0.0.1', port: 0 });
+    const running = await drivers.networkSimulator('opcua')!.start({ host: '127.0.0.1', port: 0 });
     try {
       expect(running.port).toBeGreaterThan(0);
       expect(running.port).not.toBe(sim.port);

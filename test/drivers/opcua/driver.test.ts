@@ -12,7 +12,7 @@ import { createOpcuaDriver, type OpcuaDriver } from '../../../drivers/opcua/driv
 import { opcua } from '../../../drivers/opcua/index.js';
 import { DeviceRunner } from '../../../src/scheduler/device-runner.js';
 import { Metrics } from '../../../src/metrics.js';
-import type { Reading } from '../../../src/driver.js';
+import type { Reading } from '../../../src/driver/contract.js';
 import { capturingLogger, collector, device, noCount, tempDir, waitFor } from './helpers.js';
 
 const dir = tempDir('driver');

@@ -6,8 +6,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
-import type { OpcuaDevice } from '../../../src/config/types.js';
-import type { Reading } from '../../../src/driver.js';
+import type { OpcuaDevice } from '../../../drivers/opcua/schema.js';
+import type { Reading } from '../../../src/driver/contract.js';
 import { opcuaDeviceSchema } from '../../../drivers/opcua/schema.js';
 
 export function tempDir(label: string): string {

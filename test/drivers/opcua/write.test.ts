@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { DEFAULT_SPACE, DEFAULT_USER, parseSimSpace } from '../../../drivers/opcua/sim-space.js';
 import { startOpcuaSim, type RunningOpcuaSim } from '../../../drivers/opcua/sim.js';
 import { createOpcuaDriver, type OpcuaDriver } from '../../../drivers/opcua/driver.js';
-import type { OpcuaTag } from '../../../src/config/types.js';
+import type { OpcuaTag } from '../../../drivers/opcua/schema.js';
 import { startProxy } from '../../helpers/tcp-proxy.js';
 import { capturingLogger, device, tempDir, waitFor } from './helpers.js';
 

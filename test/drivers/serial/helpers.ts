@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import type { SerialDevice, SerialTag } from '../../../src/config/types.js';
-import type { DriverContext, PollGroup, Reading } from '../../../src/driver.js';
+import type { SerialDevice, SerialTag } from '../../../drivers/serial/schema.js';
+import type { DriverContext, PollGroup, Reading } from '../../../src/driver/contract.js';
 import { startPtyPair, type PtyPair } from '../../../src/serial/pty-pair.js';
 
 /** The reference's scale pattern. */
@@ -34,7 +34,7 @@ export function testContext(): DriverContext & { requests: number; logs: LogReco
 
 export const warnings = (ctx: { logs: LogRecord[] }) => ctx.logs.filter((r) => r.level === 40);
 
-export function group(tags: readonly SerialTag[], key = '1000ms'): PollGroup {
+export function group(tags: readonly SerialTag[], key = '1000ms'): PollGroup<SerialTag> {
   return { key, interval: 1000, tags };
 }
 

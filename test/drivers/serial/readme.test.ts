@@ -2,9 +2,10 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { serial } from '../../../drivers/serial/index.js';
 import { scaleLine } from '../../../drivers/serial/sim.js';
-import { loadConfigText, formatProblem } from '../../../src/config/load.js';
-import type { SerialDevice } from '../../../src/config/types.js';
-import { getDriver } from '../../../src/drivers/registry.js';
+import { formatProblem } from '../../../src/config/load.js';
+import { drivers, loadFloorgateConfigText } from '../../../src/assembly.js';
+import type { SerialDevice } from '../../../drivers/serial/schema.js';
+
 import { SCALE_PATTERN, serialDevice, stag } from './helpers.js';
 
 const README = new URL('../../../drivers/serial/README.md', import.meta.url);
@@ -15,7 +16,7 @@ function loadReadmeDevices(): SerialDevice[] {
   expect(blocks.length).toBeGreaterThanOrEqual(2);
   return blocks.map((block) => {
     const text = `gateway:\n  id: gw1\nmqtt:\n  url: mqtt://127.0.0.1:1883\ndevices:\n${block.replace(/^/gm, '  ')}`;
-    const loaded = loadConfigText(text, '/etc/floorgate/floorgate.yaml', {});
+    const loaded = loadFloorgateConfigText(text, '/etc/floorgate/floorgate.yaml', {});
     if (!loaded.ok) throw new Error(loaded.problems.map(formatProblem).join('\n'));
     return loaded.config.devices[0] as SerialDevice;
   });
@@ -42,7 +43,7 @@ describe('drivers/serial/README.md', () => {
 
 describe('registration', () => {
   it('is found by name, pushes listen-only tags and polls with a request', () => {
-    expect(getDriver('serial')).toBe(serial);
+    expect(drivers.get('serial')).toBe(serial);
     const tag = stag({ name: 'weight' });
     expect(serial.isPushTag!(serialDevice('/dev/x'), tag)).toBe(true);
     expect(serial.isPushTag!(serialDevice('/dev/x', { request: 'SI\r\n' }), tag)).toBe(false);

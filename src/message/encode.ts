@@ -1,7 +1,8 @@
 /**
  * The format-neutral body of a buffered message: readings encoded once, at commit time, as
- * JSON text. The buffer stores it opaquely; a wire format wraps it (json-format.ts by string
- * concatenation, a binary format by parsing it back).
+ * JSON text. The buffer stores it opaquely; a wire format wraps it (forward/json-format.ts by
+ * string concatenation, a binary format by parsing it back). It imports nothing but the driver
+ * contract's Reading: the runtime (commit), the forwarder and the status page (http) all use it.
  *
  * Two shapes:
  * - publish per_device: encodeReadings() → `[{"tag":…,"value":…,"quality":…,"ts":…}, …]`
@@ -25,7 +26,7 @@
  * the payload (AWS IoT Core, Azure IoT Hub) is met with room to spare. A poll's readings are
  * split before they are committed, so every part gets its own seq: splitReadings() packs them
  * in order, greedily, which gives the fewest parts an ordered split can have. BodyBudget
- * measures what the format wraps around a body at publish on the JSON format itself, with the
+ * (src/forward/message-size.ts) measures what the format wraps around a body at publish on the JSON format itself, with the
  * largest seq and the historical flag, so the bound holds whatever seq a part gets and whenever
  * it goes out. Sparkplug: a DDATA is smaller than the JSON message of the same readings (per
  * reading an alias and a binary value or raw string against the quoted tag name, "quality" and
@@ -38,9 +39,7 @@
  * the consumer still sees the tag and why, the other readings of the poll keep their message,
  * and no connection is lost over it.
  */
-import type { Quality, Reading } from '../driver.js';
-import type { StoredMessage } from '../buffer/types.js';
-import type { WireFormat } from './format.js';
+import type { Quality, Reading } from '../driver/contract.js';
 
 // `{"tag":"<name>","value":` per tag name; names come from the config, so the set is small.
 const tagPrefixes = new Map<string, string>();
@@ -110,55 +109,9 @@ export function encodeTagReading(r: Reading): string {
   return '{"value":' + members(r) + '}';
 }
 
-/** PUBLISH bytes beside topic and payload: fixed header 1, remaining length ≤ 4, topic length 2, packet id 2. */
-const PUBLISH_OVERHEAD = 9;
 /** The least mqtt.max_message_bytes: room for an envelope and a few readings. */
 export const MIN_MESSAGE_BYTES = 1024;
-/** The largest MQTT packet: a remaining length of 268,435,455 behind a 5-byte fixed header. */
-export const MAX_MESSAGE_BYTES = 268_435_460;
 
-/** The size of the PUBLISH packet (QoS 1 or 2, MQTT 3.1.1) carrying this payload on this topic. */
-export function publishBytes(topic: string, payload: string | Buffer): number {
-  const rest = 2 + Buffer.byteLength(topic) + 2 + Buffer.byteLength(payload);
-  return 1 + (rest < 128 ? 1 : rest < 16_384 ? 2 : rest < 2_097_152 ? 3 : 4) + rest;
-}
-
-/**
- * How many bytes the body of a message may take so that the message stays within
- * max_message_bytes, per device (per_device bodies) or per device and tag (per_tag bodies).
- */
-export class BodyBudget {
-  private readonly budgets = new Map<string, number>();
-
-  /**
-   * json: the JSON format, whose envelope is measured; wire: the format that publishes, for its
-   * topic (the same object for JSON).
-   */
-  constructor(
-    private readonly maxMessageBytes: number,
-    private readonly json: Pick<WireFormat, 'topic' | 'payload'>,
-    private readonly wire: Pick<WireFormat, 'topic'>,
-  ) {}
-
-  /** tag null: a per_device body. */
-  of(device: string, tag: string | null): number {
-    // Names hold no '/', so the keys of a device and of its tags cannot meet.
-    const key = tag === null ? device : device + '/' + tag;
-    let budget = this.budgets.get(key);
-    if (budget === undefined) {
-      // The smallest body of its shape: what the payload holds beyond it is the envelope.
-      const body = tag === null ? '[]' : '{}';
-      const probe: StoredMessage = { seq: Number.MAX_SAFE_INTEGER, device, tag, body, readings: 0, ts: 0 };
-      const envelope = Buffer.byteLength(this.json.payload(probe, true)!) - body.length;
-      const topic = Math.max(Buffer.byteLength(this.json.topic(probe)), Buffer.byteLength(this.wire.topic(probe)));
-      budget = this.maxMessageBytes - PUBLISH_OVERHEAD - topic - envelope;
-      this.budgets.set(key, budget);
-    }
-    return budget;
-  }
-}
-
-/** One message's share of a poll. */
 export interface Part {
   /** A per_device body: `[…]`. */
   readonly body: string;
