@@ -195,7 +195,7 @@ function encodeString(tag: ModbusTag, value: unknown): number[] {
   if (value.length > width * 2) {
     throw new RangeError(`string of ${value.length} characters does not fit ${width} registers (${width * 2} characters)`);
   }
-  if (!/^[\x00-\x7f]*$/.test(value)) throw new RangeError('only ASCII characters can be written to a string tag');
+  if (/\P{ASCII}/u.test(value)) throw new RangeError('only ASCII characters can be written to a string tag');
   const swap = swapsBytes(tag.byte_order);
   const out = new Array<number>(width);
   for (let k = 0; k < width; k++) {

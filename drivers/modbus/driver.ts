@@ -17,7 +17,7 @@ import type { Logger } from 'pino';
 import type { Driver, DriverContext, PollGroup, Reading } from '../../src/driver/contract.js';
 import { decodeRegisters, encodeRegisters, tagWidth, toBool, type TagValue } from './codec.js';
 import { LinkLostError, ModbusRequestError, type ModbusLink } from './link.js';
-import { AREAS, isBitArea, maxPerRead, planRequests, type PlanLimits, type ReadRequest } from './planner.js';
+import { AREAS, isBitArea, planRequests, type PlanLimits, type ReadRequest } from './planner.js';
 import type { ModbusArea, ModbusDevice, ModbusTag } from './schema.js';
 
 export type OpenLink = (signal: AbortSignal) => Promise<ModbusLink>;

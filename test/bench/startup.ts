@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnGateway, tempDir, track, writeConfig } from './gateway.js';
 import { notifyReceiver } from './notify-receiver.js';
-import { median, runIfMain, type Bench, type Figure } from './report.js';
+import { median, runIfMain, type Bench } from './report.js';
 import { startRig } from './rig.js';
 
 async function bareNodeStart(): Promise<number> {

@@ -71,7 +71,7 @@ describe('SIGHUP reload', () => {
     expect(await reload()).toMatch(/configuration reloaded/);
     await new Promise((r) => setTimeout(r, 500)); // a poll already queued may still land
     mark = sub.messages.length;
-    await sub.waitFor((m) => since(mark).length >= 10, 10_000);
+    await sub.waitFor(() => since(mark).length >= 10, 10_000);
     const after = since(mark);
     expect(after.some((m) => m.topic === 'floorgate/test-gw/press-2')).toBe(false);
     expect(tagsOf(after, 'floorgate/test-gw/press-1').has('pressure')).toBe(false);

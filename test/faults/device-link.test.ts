@@ -35,7 +35,7 @@ async function recovers(timeoutMs: number): Promise<void> {
   await eventually(async () => (await device()).up, timeoutMs, 'the device to be up again');
   expect(metric(await metrics(), 'floorgate_device_up', DEVICE)).toBe(1);
   const from = rig.sub.messages.length;
-  await rig.sub.waitFor((m) => good(readingsSince(rig.sub, from)).length >= 3, 5_000);
+  await rig.sub.waitFor(() => good(readingsSince(rig.sub, from)).length >= 3, 5_000);
   expect((await device()).error).toBeNull();
 }
 

@@ -19,7 +19,7 @@ import { startModbusSim, type ModbusSim } from '../../drivers/modbus/sim.js';
 import { startSerialSim } from '../../drivers/serial/sim.js';
 import { readBufferStats } from '../../src/buffer/stats.js';
 import { startPtyPair } from '../../src/serial/pty-pair.js';
-import { hasMosquitto, startBroker, type Broker } from '../helpers/broker.js';
+import { hasMosquitto, startBroker } from '../helpers/broker.js';
 import { runCli, stopAll, tempDir, writeGatewayConfig, type CliProcess, type GatewayConfigOptions } from '../helpers/gateway.js';
 import { recordFigures } from '../helpers/results.js';
 import { subscribe, type Received, type Subscriber } from '../helpers/subscriber.js';
