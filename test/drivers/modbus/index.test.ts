@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { readmeSamples } from '../../helpers/readme-samples.js';
 import type { ModbusTcpDevice } from '../../../drivers/modbus/schema.js';
 import { modbusRtu, modbusTcp } from '../../../drivers/modbus/index.js';
 import { startModbusSim } from '../../../drivers/modbus/sim.js';
@@ -15,9 +15,9 @@ const block = (lang: string) => new RegExp('```' + lang + '\\n([\\s\\S]*?)```').
 
 describe('drivers/modbus/README.md', () => {
   it('has a sample device that validates, and the plan it prints is the real one', () => {
-    const items = parse(block('yaml')) as unknown[];
-    expect(items).toHaveLength(1);
-    const device = modbusTcp.schema.parse(items[0]) as ModbusTcpDevice;
+    const { devices } = readmeSamples('modbus')[0];
+    expect(devices).toHaveLength(1);
+    const device = devices[0] as ModbusTcpDevice;
     expect(device.tags).toHaveLength(9);
     expect(device.tags.find((t) => t.name === 'cycle_count')?.byte_order).toBe('CDAB');
     expect(modbusTcp.plan!(device).map((l) => l.text)).toEqual(block('text').trim().split('\n'));

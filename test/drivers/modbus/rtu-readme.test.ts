@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { ModbusRtuDevice } from '../../../drivers/modbus/schema.js';
 import { modbusRtu } from '../../../drivers/modbus/index.js';
+import { readmeSamples } from '../../helpers/readme-samples.js';
 
 const readme = fs.readFileSync(new URL('../../../drivers/modbus/README.md', import.meta.url), 'utf8');
 const rtuPart = readme.slice(readme.indexOf('## Modbus RTU'));
@@ -11,7 +12,7 @@ const yamlBlock = /```yaml\n([\s\S]*?)```/.exec(rtuPart)![1];
 
 describe('drivers/modbus/README.md, Modbus RTU', () => {
   it('has two sample devices that validate and can share their line', () => {
-    const devices = (parse(yamlBlock) as unknown[]).map((d) => modbusRtu.schema.parse(d) as ModbusRtuDevice);
+    const devices = readmeSamples('modbus')[1].devices as ModbusRtuDevice[];
     expect(devices.map((d) => d.unit_id)).toEqual([1, 2]);
     const line = (d: ModbusRtuDevice) => [d.port, d.baud_rate, d.parity, d.data_bits, d.stop_bits];
     expect(line(devices[1])).toEqual(line(devices[0]));

@@ -2,24 +2,17 @@ import fs from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { serial } from '../../../drivers/serial/index.js';
 import { scaleLine } from '../../../drivers/serial/sim.js';
-import { formatProblem } from '../../../src/config/load.js';
-import { drivers, loadFloorgateConfigText } from '../../../src/assembly.js';
+import { drivers } from '../../../src/assembly.js';
 import type { SerialDevice } from '../../../drivers/serial/schema.js';
+import { readmeSamples } from '../../helpers/readme-samples.js';
 
 import { SCALE_PATTERN, serialDevice, stag } from './helpers.js';
 
 const README = new URL('../../../drivers/serial/README.md', import.meta.url);
 
-/** Each ```yaml block of the README is one `devices:` list item; load it as a whole config would. */
+/** The README's sample devices, one per ```yaml block, as the config loader hands them over. */
 function loadReadmeDevices(): SerialDevice[] {
-  const blocks = [...fs.readFileSync(README, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
-  expect(blocks.length).toBeGreaterThanOrEqual(2);
-  return blocks.map((block) => {
-    const text = `gateway:\n  id: gw1\nmqtt:\n  url: mqtt://127.0.0.1:1883\ndevices:\n${block.replace(/^/gm, '  ')}`;
-    const loaded = loadFloorgateConfigText(text, '/etc/floorgate/floorgate.yaml', {});
-    if (!loaded.ok) throw new Error(loaded.problems.map(formatProblem).join('\n'));
-    return loaded.config.devices[0] as SerialDevice;
-  });
+  return readmeSamples('serial').map((s) => s.devices[0] as SerialDevice);
 }
 
 describe('drivers/serial/README.md', () => {
