@@ -20,8 +20,8 @@ import Database from 'better-sqlite3';
 import { AuditSession, type CompletenessReport } from '../../src/audit/completeness.js';
 import { readMeta } from '../../src/buffer/schema.js';
 import { PACKAGE_ROOT } from '../../src/package-info.js';
+import { startBroker, type Broker } from '../helpers/broker.js';
 import { shebangNodeFlags } from '../helpers/node-flags.js';
-import { PersistentBroker } from './broker.js';
 import { subscribeKeepingSession, type SessionSubscriber } from './subscriber.js';
 import { sampleUsage, type Usage } from './usage.js';
 
@@ -222,10 +222,10 @@ interface Outcome {
 
 /** What is running now, for the signal handler. */
 const live = new Set<{ gateway?: Proc; subscription?: SessionSubscriber; dir?: string }>();
-let runningBroker: PersistentBroker | undefined;
+let runningBroker: Broker | undefined;
 let plc: Proc | undefined;
 
-async function scenario(target: Target, broker: PersistentBroker, modbusPort: number): Promise<Outcome> {
+async function scenario(target: Target, broker: Broker, modbusPort: number): Promise<Outcome> {
   const res: { gateway?: Proc; subscription?: SessionSubscriber; dir?: string } = {};
   live.add(res);
   const problems: string[] = [];
@@ -265,9 +265,9 @@ async function scenario(target: Target, broker: PersistentBroker, modbusPort: nu
     if (readings === 0) throw new Error('no readings arrived in the steady window');
 
     say(`${target.label}: restarting the broker (down for ${OUTAGE_MS / 1000} s)`);
-    await broker.pause();
+    await broker.stop();
     await sleep(OUTAGE_MS);
-    await broker.resume();
+    await broker.start();
     const resumedAt = Date.now();
     // Live data carries higher seqs than the backlog: no open gap past one of them means the
     // backlog is in too.
@@ -397,7 +397,9 @@ function printComparison(host: Figures | undefined, arm: Figures | undefined): v
 
 async function main(): Promise<number> {
   const outcomes: Outcome[] = [checkNatives()];
-  const broker = await PersistentBroker.start();
+  // Persistent: the restart keeps the subscriber's session and what is queued for it, so the
+  // smoke asks the gateway, not the broker, to lose nothing.
+  const broker = await startBroker({ engine: 'mosquitto', persistent: true });
   runningBroker = broker;
   try {
     const sim = new Proc(spawn(process.execPath, [CLI, 'sim', 'modbus', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] }));
@@ -412,7 +414,7 @@ async function main(): Promise<number> {
     printComparison(host.figures, arm.figures);
   } finally {
     await plc?.stop('SIGKILL', 5_000);
-    await broker.close();
+    await broker.kill();
     runningBroker = undefined;
   }
   say('');
@@ -429,7 +431,7 @@ async function main(): Promise<number> {
 // run.sh forwards SIGTERM (and Ctrl-C reaches the whole group): kill what we started, then go.
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
-    void Promise.all([...live].map(release)).then(() => plc?.stop('SIGKILL', 5_000)).then(() => runningBroker?.close())
+    void Promise.all([...live].map(release)).then(() => plc?.stop('SIGKILL', 5_000)).then(() => runningBroker?.kill())
       .finally(() => process.exit(130));
   });
 }

@@ -16,10 +16,9 @@ import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
 import { readBufferStats } from '../../src/buffer/stats.js';
-import { startBroker } from '../helpers/broker.js';
+import { startBroker, type Broker } from '../helpers/broker.js';
 import { runCli, stopAll, tempDir, writeGatewayConfig, type CliProcess } from '../helpers/gateway.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
-import { PersistentBroker } from '../arm64/broker.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -109,7 +108,7 @@ describe('floorgate audit against a real gateway', () => {
   }, 40_000);
 
   /** A gateway publishing throughout a broker restart, and audits held away from the broker until it has sent again. */
-  async function restartScenario(broker: { url: string; port: number; stop(): Promise<void>; start(): Promise<void> }, audits: string[][]) {
+  async function restartScenario(broker: Broker, audits: string[][]) {
     const dir = tempDir();
     cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
     const plc = runCli(['sim', 'modbus', '--port', '0']);
@@ -151,9 +150,9 @@ describe('floorgate audit against a real gateway', () => {
   }
 
   it('keeps its session through a broker restart (persistence on): nothing published meanwhile is lost to it', async () => {
-    const broker = await PersistentBroker.start();
-    cleanups.push(() => broker.close());
-    const { lastSeq, results: [audit] } = await restartScenario({ url: broker.url, port: broker.port, stop: () => broker.pause(), start: () => broker.resume() }, [['--json']]);
+    const broker = await startBroker({ engine: 'mosquitto', persistent: true });
+    cleanups.push(() => broker.kill());
+    const { lastSeq, results: [audit] } = await restartScenario(broker, [['--json']]);
 
     const report = JSON.parse(audit.out) as AuditJson;
     expect(audit.code).toBe(0);

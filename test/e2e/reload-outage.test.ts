@@ -9,47 +9,23 @@
  *   can match against the log, and no gap is left unexplained) — but for a message in flight
  *   when the link was cut, which the broker took and floorgate never heard back about.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { defaultSimMap, startModbusSim, type ServedRequest, type SimMap } from '../../drivers/modbus/sim.js';
 import { parseRanges } from '../../src/buffer/drop-log.js';
 import { readBufferStats } from '../../src/buffer/stats.js';
-import { startBroker, type Broker } from '../helpers/broker.js';
-import { runCli, stopAll, tempDir, writeGatewayConfig, type CliProcess } from '../helpers/gateway.js';
+import { runCli, writeGatewayConfig, type CliProcess } from '../helpers/gateway.js';
 import { recordFigures } from '../helpers/results.js';
-import { subscribe, type Received, type Subscriber } from '../helpers/subscriber.js';
+import type { Received } from '../helpers/subscriber.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
 import { auditFromSeq1 } from '../helpers/upstream.js';
 import { dataMessages, eventually, sleep } from '../faults/rig.js';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  await stopAll();
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-function workDir(): string {
-  const dir = tempDir();
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-async function brokerWithSubscriber(): Promise<{ broker: Broker; sub: Subscriber }> {
-  const broker = await startBroker();
-  cleanups.push(() => broker.kill());
-  const sub = await subscribe(broker.url, { topic: 'floorgate/#' });
-  cleanups.push(() => sub.close());
-  return { broker, sub };
-}
+import { afterTest, brokerWithSubscriber, sighup, workDir } from './setup.js';
 
 /** Resolves with the arrival time of the daemon's answer to a SIGHUP sent now. */
 async function reload(gw: CliProcess): Promise<number> {
-  const seen = gw.stdout.length;
-  gw.child.kill('SIGHUP');
-  const line = await gw.waitFor((l, j) => gw.stdout.indexOf(l) >= seen && /configuration reloaded|reload refused|reload failed/.test(String(j?.msg)));
-  expect(line).toMatch(/configuration reloaded/);
+  expect(await sighup(gw)).toMatch(/configuration reloaded/);
   return Date.now();
 }
 
@@ -83,9 +59,9 @@ describe('SIGHUP in the middle of a broker outage', () => {
     const servedOld: ServedRequest[] = [];
     const servedNew: ServedRequest[] = [];
     const oldPlc = await startModbusSim({ map: stampedMap(0), onServed: (r) => servedOld.push(r) });
-    cleanups.push(() => oldPlc.close());
+    afterTest(() => oldPlc.close());
     const newPlc = await startModbusSim({ map: stampedMap(NEW_PLC_START), onServed: (r) => servedNew.push(r) });
-    cleanups.push(() => newPlc.close());
+    afterTest(() => newPlc.close());
 
     const config = writeGatewayConfig({ dir, mqttPort: first.broker.port, modbusPort: oldPlc.port });
     const gw = runCli(['run', '-c', config]);
@@ -154,9 +130,9 @@ describe('SIGHUP in the middle of a broker outage', () => {
     const dir = workDir();
     const { broker, sub } = await brokerWithSubscriber();
     const link = await startProxy({ port: broker.port });
-    cleanups.push(() => link.close());
+    afterTest(() => link.close());
     const plc = await startModbusSim();
-    cleanups.push(() => plc.close());
+    afterTest(() => plc.close());
     const config = writeGatewayConfig({ dir, mqttPort: link.port, modbusPort: plc.port, buffer: { max_age: '2s' } });
     const db = path.join(dir, 'data', 'buffer.db');
     const gw = runCli(['run', '-c', config]);

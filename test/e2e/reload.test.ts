@@ -4,17 +4,10 @@
  * running configuration kept.
  */
 import fs from 'node:fs';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startBroker } from '../helpers/broker.js';
-import { subscribe, type Received } from '../helpers/subscriber.js';
-import { runCli, stopAll, tempDir, writeGatewayConfig } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import type { Received } from '../helpers/subscriber.js';
 import { AuditSession } from '../../src/audit/completeness.js';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  await stopAll();
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+import { setup, sighup } from './setup.js';
 
 const press2 = (port: number) => `  - name: press-2
     driver: modbus_tcp
@@ -27,31 +20,17 @@ const press2 = (port: number) => `  - name: press-2
 
 describe('SIGHUP reload', () => {
   it('adds, changes and removes devices and tags live; refuses an invalid file; no seq gap', async () => {
-    const dir = tempDir();
-    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const broker = await startBroker();
-    cleanups.push(() => broker.kill());
-    const sub = await subscribe(broker.url, { topic: 'floorgate/#' });
-    cleanups.push(() => sub.close());
-    await sub.subscribed();
-    const plcProc = runCli(['sim', 'modbus', '--port', '0']);
-    const plcPort = Number(/:(\d+) /.exec(await plcProc.waitFor((l) => l.includes('listening on')))![1]);
-    const base = { dir, mqttPort: broker.port, modbusPort: plcPort };
-    const file = writeGatewayConfig(base);
-    const gw = runCli(['run', '-c', file]);
+    const { sub, plc, config: file, rewriteConfig, gateway } = await setup();
+    const gw = gateway();
     await sub.waitFor((m) => m.some((x) => x.topic === 'floorgate/test-gw/press-1'), 15_000);
 
     const since = (n: number) => sub.messages.slice(n).filter((m) => m.payload?.seq !== undefined);
     const tagsOf = (msgs: Received[], topic: string) =>
       new Set(msgs.filter((m) => m.topic === topic).flatMap((m) => m.payload.readings.map((r: { tag: string }) => r.tag)));
-    const reload = async () => {
-      const seen = gw.stdout.length;
-      gw.child.kill('SIGHUP');
-      return gw.waitFor((_l, j) => gw.stdout.indexOf(_l) >= seen && /configuration reloaded|reload refused/.test(String(j?.msg)));
-    };
+    const reload = () => sighup(gw);
 
     // Add a tag to press-1 and a second device.
-    writeGatewayConfig({ ...base, extraTags: ['{ name: pressure, area: holding, address: 4, type: int16 }'], extraDevices: press2(plcPort) });
+    rewriteConfig({ extraTags: ['{ name: pressure, area: holding, address: 4, type: int16 }'], extraDevices: press2(plc.port) });
     let mark = sub.messages.length;
     expect(await reload()).toMatch(/configuration reloaded/);
     await sub.waitFor((m) => tagsOf(m.slice(mark), 'floorgate/test-gw/press-1').has('pressure')
@@ -67,7 +46,7 @@ describe('SIGHUP reload', () => {
       && tagsOf(m.slice(mark), 'floorgate/test-gw/press-1').has('pressure'), 10_000);
 
     // Remove press-2 and the added tag.
-    writeGatewayConfig(base);
+    rewriteConfig();
     expect(await reload()).toMatch(/configuration reloaded/);
     await new Promise((r) => setTimeout(r, 500)); // a poll already queued may still land
     mark = sub.messages.length;

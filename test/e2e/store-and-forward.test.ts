@@ -5,48 +5,11 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { startBroker, type Broker } from '../helpers/broker.js';
-import { subscribe, type Received, type Subscriber } from '../helpers/subscriber.js';
-import { runCli, stopAll, tempDir, writeGatewayConfig, type CliProcess, type GatewayConfigOptions } from '../helpers/gateway.js';
+import { describe, expect, it } from 'vitest';
+import type { Received, Subscriber } from '../helpers/subscriber.js';
 import { AuditSession } from '../../src/audit/completeness.js';
 import { readBufferStats } from '../../src/buffer/stats.js';
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  await stopAll();
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-async function startPlc(): Promise<{ port: number; proc: CliProcess }> {
-  const proc = runCli(['sim', 'modbus', '--port', '0']);
-  const line = await proc.waitFor((l) => l.includes('listening on'));
-  return { port: Number(/:(\d+) /.exec(line)![1]), proc };
-}
-
-interface Setup {
-  dir: string;
-  broker: Broker;
-  sub: Subscriber;
-  plc: { port: number };
-  config: string;
-  gateway(): CliProcess;
-}
-
-async function setup(extra: Partial<GatewayConfigOptions> = {}): Promise<Setup> {
-  const dir = tempDir();
-  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-  // A persistent broker and a subscriber with a session: what the gateway publishes after a
-  // restart, before the subscriber has reconnected, is queued for it rather than lost to the test.
-  const broker = await startBroker({ persistent: true });
-  cleanups.push(() => broker.kill());
-  const sub = await subscribe(broker.url, { topic: 'floorgate/#', session: 'test-subscriber' });
-  cleanups.push(() => sub.close());
-  await sub.subscribed();
-  const plc = await startPlc();
-  const config = writeGatewayConfig({ dir, mqttPort: broker.port, modbusPort: plc.port, ...extra });
-  return { dir, broker, sub, plc, config, gateway: () => runCli(['run', '-c', config]) };
-}
+import { ACROSS_BROKER_RESTARTS, setup } from './setup.js';
 
 /** Audits everything the subscriber got: the data messages of gateway test-gw. */
 function audit(sub: Subscriber) {
@@ -99,7 +62,7 @@ describe('store and forward, end to end', () => {
   }, 40_000);
 
   it('broker outage: nothing lost, backlog flagged historical, live data first (live_first)', async () => {
-    const s = await setup({ buffer: { replay_rate: 15 } });
+    const s = await setup({ buffer: { replay_rate: 15 } }, ACROSS_BROKER_RESTARTS);
     s.gateway();
     await s.sub.waitFor((m) => data(m).length >= 5, 15_000);
     await s.broker.stop();
@@ -126,7 +89,7 @@ describe('store and forward, end to end', () => {
   }, 60_000);
 
   it('in_order replay: the whole backlog arrives before live data', async () => {
-    const s = await setup({ buffer: { replay: 'in_order' } });
+    const s = await setup({ buffer: { replay: 'in_order' } }, ACROSS_BROKER_RESTARTS);
     s.gateway();
     await s.sub.waitFor((m) => data(m).length >= 5, 15_000);
     await s.broker.stop();
@@ -146,7 +109,7 @@ describe('store and forward, end to end', () => {
   }, 60_000);
 
   it('kill -9 three times during an outage and once while connected: no seq gap, seq only goes up across restarts, redeliveries identical', async () => {
-    const s = await setup();
+    const s = await setup({}, ACROSS_BROKER_RESTARTS);
     // Date.now() at each daemon's start: a reading's ts says which daemon took it.
     const starts: number[] = [];
     const start = () => {
@@ -218,7 +181,7 @@ describe('store and forward, end to end', () => {
   for (const policy of ['drop_oldest', 'drop_newest'] as const) {
     it(`disk cap (${policy}): the buffer stays under max_bytes, every dropped reading counted`, async () => {
       const maxBytes = 256 * 1024;
-      const s = await setup({ buffer: { max_bytes: '256KiB', when_full: policy }, pollInterval: '10ms' });
+      const s = await setup({ buffer: { max_bytes: '256KiB', when_full: policy }, pollInterval: '10ms' }, ACROSS_BROKER_RESTARTS);
       let gw = s.gateway();
       await s.sub.waitFor((m) => data(m).length >= 3, 15_000);
       await s.broker.stop();
@@ -266,24 +229,18 @@ describe('store and forward, end to end', () => {
   }, 40_000);
 
   it('a broker that refuses the credentials: keeps buffering, says why, delivers after SIGHUP with the right password', async () => {
-    const dir = tempDir();
-    cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
-    const broker = await startBroker({ users: { gw: 'right-secret' } });
-    cleanups.push(() => broker.kill());
-    const sub = await subscribe(broker.url, { topic: 'floorgate/#', username: 'gw', password: 'right-secret' });
-    cleanups.push(() => sub.close());
-    await sub.subscribed();
-    const plc = await startPlc();
-    const opts = { dir, mqttPort: broker.port, modbusPort: plc.port };
-    const config = writeGatewayConfig({ ...opts, mqtt: { username: 'gw', password: 'wrong-secret' } });
-    const gw = runCli(['run', '-c', config]);
+    const { dir, sub, rewriteConfig, gateway } = await setup({ mqtt: { username: 'gw', password: 'wrong-secret' } }, {
+      broker: { users: { gw: 'right-secret' } },
+      subscriber: { username: 'gw', password: 'right-secret' },
+    });
+    const gw = gateway();
     await gw.waitFor((_l, j) => /refused/i.test(String(j?.msg ?? '')) && /password|credentials|authori/i.test(String(j?.msg)));
     await wait(1_500);
     const db = path.join(dir, 'data', 'buffer.db');
     expect(readBufferStats(db).messages).toBeGreaterThan(5);
     expect(data(sub.messages).length).toBe(0);
 
-    writeGatewayConfig({ ...opts, mqtt: { username: 'gw', password: 'right-secret' } });
+    rewriteConfig({ mqtt: { username: 'gw', password: 'right-secret' } });
     gw.child.kill('SIGHUP');
     await gw.waitFor((_l, j) => j?.msg === 'configuration reloaded');
     await sub.waitFor(() => audit(sub).historical > 5 && audit(sub).openGaps === 0 && data(sub.messages).some((m) => !m.payload.historical), 20_000);

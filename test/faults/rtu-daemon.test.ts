@@ -19,12 +19,9 @@
  * as serialport does); the driver suite covers late replies with a scripted slave
  * (test/drivers/modbus/rtu-faults.test.ts).
  */
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startModbusRtuSim, type ModbusRtuSim, type RtuSimFaults } from '../../drivers/modbus/rtu-sim.js';
-import { startPtyPair, type PtyPair } from '../../src/serial/pty-pair.js';
-import { tempDir } from '../helpers/gateway.js';
+import { PtyLab } from '../drivers/serial/helpers.js';
 import { recordFigures } from '../helpers/results.js';
 import { eventually, getJson, sleep, FaultRig, type Gateway } from './rig.js';
 import { deviceReadings, expectEverySeqAccounted, goodPollTimes, ratePerSecond, round } from './upstream-verdicts.js';
@@ -44,14 +41,13 @@ const MIN_SHARE = 0.8;
 const WINDOW_MS = 6_000;
 const FAULT_MS = 8_000;
 
-const lineDir = tempDir('floorgate-rtu-line-');
-const DEV = path.join(lineDir, 'dev');
-const PEER = path.join(lineDir, 'peer');
+/** The line: a pty pair in a temp dir, the gateway on lab.dev, the simulator on its far end. */
+const lab = new PtyLab();
 
 const driveName = (unit: number) => `drive-${unit}`;
 const drives = UNITS.map((unit) => `  - name: ${driveName(unit)}
     driver: modbus_rtu
-    port: ${DEV}
+    port: ${lab.dev}
     baud_rate: 115200
     unit_id: ${unit}
     poll_interval: ${RTU_POLL_MS}ms
@@ -60,15 +56,14 @@ const drives = UNITS.map((unit) => `  - name: ${driveName(unit)}
       - { name: counter, area: holding, address: 2, type: uint32 }
 `).join('');
 
-/** One plugged-in line: the pty pair and the simulator on its far end. */
+/** One plugged-in line: the simulator on its far end, and the cable to pull. */
 interface Line {
-  readonly pair: PtyPair;
   readonly sim: ModbusRtuSim;
+  unplug(): Promise<void>;
 }
 
-async function plugIn(): Promise<Line> {
-  const pair = await startPtyPair(DEV, PEER);
-  return { pair, sim: await startModbusRtuSim({ path: PEER, baudRate: 115200, units: UNITS }) };
+function plugIn(): Promise<Line> {
+  return lab.plugInWith((peer) => startModbusRtuSim({ path: peer, baudRate: 115200, units: UNITS }));
 }
 
 let rig: FaultRig;
@@ -104,9 +99,7 @@ afterAll(async () => {
     }
   } finally {
     await rig?.close();
-    await line?.sim.close();
-    await line?.pair.close();
-    fs.rmSync(lineDir, { recursive: true, force: true });
+    await lab.cleanup();
   }
 }, 60_000);
 
@@ -202,8 +195,7 @@ describe('Modbus RTU faults on a shared line, through the daemon', () => {
     faults++;
     const t0 = Date.now();
     for (const u of HEALTHY) servedBefore.set(u, servedBefore.get(u)! + line.sim.requests(u, 3));
-    await line.pair.close();
-    await line.sim.closed;
+    await line.unplug();
     await eventually(() => UNITS.every((u) => badSince(u, t0).length > 0), 5_000, 'every unit to turn bad');
     for (const u of UNITS) expect(badSince(u, t0)[0].error).toMatch(/disconnected \(unplugged\?\)|not found \(unplugged/);
     await sleep(1_500);

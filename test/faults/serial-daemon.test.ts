@@ -19,12 +19,9 @@
  * accounted for.
  */
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaleLine, startSerialSim, type SerialSim } from '../../drivers/serial/sim.js';
-import { startPtyPair, type PtyPair } from '../../src/serial/pty-pair.js';
-import { tempDir } from '../helpers/gateway.js';
+import { PtyLab } from '../drivers/serial/helpers.js';
 import { recordFigures } from '../helpers/results.js';
 import { eventually, getJson, sleep, FaultRig, type Gateway } from './rig.js';
 import { expectEverySeqAccounted, deviceReadings, goodPollTimes, ratePerSecond, round } from './upstream-verdicts.js';
@@ -38,13 +35,12 @@ const NOISE_MS = 6_000;
 /** Beyond the driver's 4 KiB line cap. */
 const LONG_NOISE_BYTES = 6 * 1024;
 
-const lineDir = tempDir('floorgate-serial-line-');
-const DEV = path.join(lineDir, 'dev');
-const PEER = path.join(lineDir, 'peer');
+/** The line: a pty pair in a temp dir, the gateway on lab.dev, the simulator on its far end. */
+const lab = new PtyLab();
 
 const scaleDevice = `  - name: ${SCALE}
     driver: serial
-    port: ${DEV}
+    port: ${lab.dev}
     baud_rate: 9600
     delimiter: "\\r\\n"
     pattern: '^ST,GS,\\s*(?<weight>[-+]?\\d+(\\.\\d+)?)\\s*kg$'
@@ -102,15 +98,15 @@ class NumberedScale {
   }
 }
 
+/** One plugged-in line: the simulator on its far end, and the cable to pull. */
 interface Line {
-  readonly pair: PtyPair;
   readonly sim: SerialSim;
+  unplug(): Promise<void>;
 }
 
-async function plugIn(): Promise<Line> {
-  const pair = await startPtyPair(DEV, PEER);
+function plugIn(): Promise<Line> {
   // Answer mode for a command the listen-only gateway never sends: the simulator prints nothing on its own.
-  return { pair, sim: await startSerialSim({ path: PEER, request: 'NEVER-ASKED' }) };
+  return lab.plugInWith((peer) => startSerialSim({ path: peer, request: 'NEVER-ASKED' }));
 }
 
 let rig: FaultRig;
@@ -138,9 +134,7 @@ afterAll(async () => {
     await expectEverySeqAccounted('serial daemon', rig.sub.messages, rig.bufferFile, { faults });
   } finally {
     await rig?.close();
-    await line?.sim.close();
-    await line?.pair.close();
-    fs.rmSync(lineDir, { recursive: true, force: true });
+    await lab.cleanup();
   }
 }, 60_000);
 
@@ -217,8 +211,7 @@ describe('a serial instrument failing, through the daemon', () => {
     const t0 = Date.now();
     scale.stop();
     await scale.halfLine();
-    await line.pair.close();
-    await line.sim.closed;
+    await line.unplug();
     await eventually(() => scaleReadings().some((r) => r.quality === 'bad'), 5_000, 'the scale to turn bad');
     const bad = scaleReadings().filter((r) => r.quality === 'bad');
     expect(bad[0]).toMatchObject({ value: null, error: expect.stringMatching(/disconnected \(unplugged\?\)/) });

@@ -23,14 +23,9 @@ export function rtuDevice(port: string, tags: ModbusTag[], over: Partial<ModbusR
 
 /** A pty pair whose peer end carries the RTU simulator; everything is stopped by cleanup(). */
 export class RtuLab extends PtyLab {
-  private readonly stops: (() => Promise<void>)[] = [];
-
   /** Plugs in a new pty pair with a simulator on it; unplug() kills the pair (both paths vanish). */
-  async plugIn(options: Omit<ModbusRtuSimOptions, 'path'> = {}): Promise<{ sim: ModbusRtuSim; unplug: () => Promise<void> }> {
-    const pair = await this.pair();
-    const sim = await startModbusRtuSim({ path: this.peer, ...options });
-    this.stops.push(() => sim.close());
-    return { sim, unplug: async () => { await pair.close(); await sim.closed; } };
+  plugIn(options: Omit<ModbusRtuSimOptions, 'path'> = {}): Promise<{ sim: ModbusRtuSim; unplug: () => Promise<void> }> {
+    return this.plugInWith((peer) => startModbusRtuSim({ path: peer, ...options }));
   }
 
   /** A connected driver for `device`, with its unit (failure counts) and a context that keeps the logs. */
@@ -38,7 +33,7 @@ export class RtuLab extends PtyLab {
     const ctx = testContext();
     const unit = new RtuUnit(device, ctx.log, options);
     const driver = new ModbusDriver(device, ctx, unit.open);
-    this.stops.push(() => driver.close());
+    this.defer(() => driver.close());
     await driver.connect(new AbortController().signal);
     return { driver, unit, ctx };
   }
@@ -51,17 +46,7 @@ export class RtuLab extends PtyLab {
       emit: (_device, readings) => published.push(...readings), reconnectMinMs: 100, reconnectMaxMs: 400,
     });
     runner.start();
-    this.stops.push(() => runner.stop());
+    this.defer(() => runner.stop());
     return { runner, published };
-  }
-
-  /** Something else to stop before the ptys go. */
-  defer(stop: () => Promise<void>): void {
-    this.stops.push(stop);
-  }
-
-  override async cleanup(): Promise<void> {
-    for (const stop of this.stops.splice(0).reverse()) await stop();
-    await super.cleanup();
   }
 }

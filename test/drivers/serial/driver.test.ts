@@ -4,27 +4,18 @@ import { scaleLine, startSerialSim, type SerialSim } from '../../../drivers/seri
 import { collector, group, never, PtyLab, serialDevice, stag, testContext, until, warnings } from './helpers.js';
 
 let lab: PtyLab;
-let cleanups: (() => Promise<void>)[];
-
-beforeEach(() => {
-  lab = new PtyLab();
-  cleanups = [];
-});
-
-afterEach(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-  await lab.cleanup();
-});
+beforeEach(() => { lab = new PtyLab(); });
+afterEach(async () => { await lab.cleanup(); });
 
 async function sim(opts: Partial<Parameters<typeof startSerialSim>[0]> = {}): Promise<SerialSim> {
   const s = await startSerialSim({ path: lab.peer, ...opts });
-  cleanups.push(() => s.close());
+  lab.defer(() => s.close());
   return s;
 }
 
 function driver(...args: ConstructorParameters<typeof SerialDriver>): SerialDriver {
   const d = new SerialDriver(...args);
-  cleanups.push(() => d.close());
+  lab.defer(() => d.close());
   return d;
 }
 

@@ -57,12 +57,22 @@ export function collector(): { readings: Reading[]; emit: (r: Reading[]) => void
   return { readings, emit: (r) => { readings.push(...r); } };
 }
 
-/** A temp dir for pty links, and every socat started in it, for afterEach to stop. */
+/** What is plugged into a pair's peer end: a simulator that notices when its line vanishes. */
+export interface Instrument {
+  readonly closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * A temp dir for pty links, every socat started in it, and whatever else a test hands to
+ * defer(); cleanup() stops it all, the deferred first (newest first), then the pairs.
+ */
 export class PtyLab {
   readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), 'floorgate-serial-'));
   readonly dev = path.join(this.dir, 'dev');
   readonly peer = path.join(this.dir, 'peer');
   private readonly pairs: PtyPair[] = [];
+  private readonly stops: (() => Promise<void>)[] = [];
 
   async pair(): Promise<PtyPair> {
     const p = await startPtyPair(this.dev, this.peer);
@@ -70,7 +80,24 @@ export class PtyLab {
     return p;
   }
 
+  /**
+   * Plugs in a new pty pair with the instrument start() opens on its peer end. unplug() kills
+   * the pair (both paths vanish, as a USB adapter's do) and waits until the instrument noticed.
+   */
+  async plugInWith<T extends Instrument>(start: (peer: string) => Promise<T>): Promise<{ sim: T; unplug: () => Promise<void> }> {
+    const pair = await this.pair();
+    const sim = await start(this.peer);
+    this.defer(() => sim.close());
+    return { sim, unplug: async () => { await pair.close(); await sim.closed; } };
+  }
+
+  /** Something to stop before the ptys go. */
+  defer(stop: () => Promise<void>): void {
+    this.stops.push(stop);
+  }
+
   async cleanup(): Promise<void> {
+    for (const stop of this.stops.splice(0).reverse()) await stop();
     for (const p of this.pairs.splice(0)) await p.close();
     fs.rmSync(this.dir, { recursive: true, force: true });
   }

@@ -14,24 +14,12 @@ import { DeviceRunner } from '../../../src/scheduler/device-runner.js';
 import { collector, group, never, PtyLab, serialDevice, stag, testContext, until } from './helpers.js';
 
 let lab: PtyLab;
-let cleanups: (() => Promise<void>)[];
-
-beforeEach(() => {
-  lab = new PtyLab();
-  cleanups = [];
-});
-
-afterEach(async () => {
-  for (const fn of cleanups.reverse()) await fn();
-  await lab.cleanup();
-});
+beforeEach(() => { lab = new PtyLab(); });
+afterEach(async () => { await lab.cleanup(); });
 
 /** A pty pair with a simulated scale on its peer end. */
-async function plugIn(opts: { request?: string; weight: number }): Promise<{ unplug: () => Promise<void>; sim: SerialSim }> {
-  const pair = await lab.pair();
-  const sim = await startSerialSim({ path: lab.peer, intervalMs: 50, ...opts });
-  cleanups.push(() => sim.close());
-  return { sim, unplug: async () => { await pair.close(); await sim.closed; } };
+function plugIn(opts: { request?: string; weight: number }): Promise<{ unplug: () => Promise<void>; sim: SerialSim }> {
+  return lab.plugInWith((peer) => startSerialSim({ path: peer, intervalMs: 50, ...opts }));
 }
 
 describe('the port vanishes and comes back', () => {
@@ -39,7 +27,7 @@ describe('the port vanishes and comes back', () => {
     const first = await plugIn({ weight: 1 });
     const ctx = testContext();
     const d = new SerialDriver(serialDevice(lab.dev), ctx, { reopenMinMs: 100, reopenMaxMs: 300 });
-    cleanups.push(() => d.close());
+    lab.defer(() => d.close());
     await d.connect(never);
     const got = collector();
     await d.subscribe([stag({ name: 'weight' })], got.emit);
@@ -63,7 +51,7 @@ describe('the port vanishes and comes back', () => {
   it('request/answer: read() rejects on loss, connect() fails while the path is gone and succeeds once it is back', async () => {
     const first = await plugIn({ request: 'SI\r\n', weight: 1 });
     const d = new SerialDriver(serialDevice(lab.dev, { request: 'SI\r\n' }), testContext());
-    cleanups.push(() => d.close());
+    lab.defer(() => d.close());
     const weight = stag({ name: 'weight' });
     await d.connect(never);
     expect(await d.read(group([weight]), never)).toEqual([expect.objectContaining({ value: 1, quality: 'good' })]);
@@ -85,7 +73,7 @@ describe('the port vanishes and comes back', () => {
       emit: (_device, readings) => published.push(...readings), reconnectMinMs: 100, reconnectMaxMs: 400,
     });
     runner.start();
-    cleanups.push(() => runner.stop());
+    lab.defer(() => runner.stop());
     return { runner, published };
   }
 
