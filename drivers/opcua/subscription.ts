@@ -1,4 +1,7 @@
 /**
+ * Over 400 lines on purpose: creating the items, the publish loop and Republish share one
+ * subscription's id, sequence numbers and loop epoch; split apart they would pass those around.
+ *
  * One device's OPC UA subscription, driven with the raw services (CreateSubscription,
  * CreateMonitoredItems, Publish, Republish, TransferSubscriptions) rather than node-opcua's
  * ClientSubscription, so that every step of a recovery is the driver's decision and visible in

@@ -1,6 +1,11 @@
 /**
  * Publishes the buffer to the broker (reference §4 guarantees 2–3).
  *
+ * Over 400 lines on purpose: the connection's lifecycle and the publish window share one Session
+ * and its callbacks, so they stay together; what keeps state of its own is beside it: lane.ts
+ * (the backlog and live lanes), unanswered.ts (what the broker has not answered), suspects.ts
+ * (naming and setting aside a refused message), client-options.ts, mqtt-connect.ts, broker-probe.ts.
+ *
  * - A message is acknowledged to the store only in its publish callback without error:
  *   PUBACK (QoS 1), PUBCOMP (QoS 2), written (QoS 0). Nothing else ever removes one.
  * - One fresh mqtt.js client per connection attempt, reconnectPeriod 0, our own backoff:
@@ -33,19 +38,20 @@
  *   The price of a hang-up is one round trip per suspect (at most max_inflight) before live
  *   data flows again.
  */
-import fs from 'node:fs';
-import type { IClientOptions, IClientPublishOptions, MqttClient } from 'mqtt';
+import type { IClientPublishOptions, MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { FloorgateConfig } from '../config/types.js';
-import type { MessageStore, StoredMessage } from '../buffer/types.js';
+import type { MessageStore } from '../buffer/types.js';
 import type { Metrics } from '../metrics.js';
 import { Backoff } from '../backoff.js';
 import type { Link, OutgoingMessage, SessionPart, WireFormat } from './format.js';
 import { Lane } from './lane.js';
 import { brokerUnreached, probeBroker, PROBE_INTERVAL_MS } from './broker-probe.js';
+import { clientOptions } from './client-options.js';
 import { brokerAddress, connectMqtt } from './mqtt-connect.js';
-import { publishBytes } from './message-size.js';
 import { RateLimit } from './rate-limit.js';
+import { Suspects } from './suspects.js';
+import { Unanswered, type Sent } from './unanswered.js';
 import { isRefusal, safeUrl, why } from './why.js';
 
 export interface ForwarderOptions {
@@ -75,14 +81,6 @@ export interface ForwarderState {
 const MAX_WINDOW = 60_000;
 /** How long stop() waits for the broker to take the offline status and the DISCONNECT. */
 const STOP_TIMEOUT_MS = 3_000;
-/** CONNACK wait: the keep-alive, within these bounds (an attempt into a dead link must end). */
-const CONNECT_TIMEOUT_MIN_MS = 5_000;
-const CONNECT_TIMEOUT_MAX_MS = 30_000;
-/**
- * Hang-ups in a row on the same suspect out alone before it is set aside: one can be a
- * coincidence (a broker restart, a reset at that moment), three are the broker's answer to it.
- */
-const SET_ASIDE_AFTER = 3;
 /** How a broker that hangs up shows in Node: a clean close (no error) or these. */
 const HANG_UP_CODES: ReadonlySet<unknown> = new Set(['ECONNRESET', 'EPIPE']);
 
@@ -99,87 +97,6 @@ interface Session {
   careful: boolean;
   /** The suspect out alone, until the broker acknowledges it. */
   alone: Sent | null;
-}
-
-/** One publish on a connection: a data message, or anything else the link sent (status, births). */
-interface Sent {
-  readonly msg: StoredMessage | null;
-  readonly topic: string;
-  readonly payload: string | Buffer;
-  /** The MQTT packet id; null at QoS 0. */
-  readonly id: number | null;
-}
-
-/** A PINGREQ in the order of publishes: its PINGRESP answers for everything sent before it. */
-const PING: Sent = { msg: null, topic: '', payload: '', id: null };
-
-/**
- * The publishes (and pings) of one connection the broker has not answered yet, in the order
- * sent. A broker reads a connection's packets in order and answers them in that order (PUBACK,
- * PUBREC, PINGRESP; MQTT 3.1.1 §4.6), so an answer to one means every packet before it was
- * read, QoS 0 publishes included. Answers, not acknowledgements: at QoS 2 the PUBCOMP comes a
- * round trip later, and a broker that hangs up meanwhile has still read the message.
- */
-class Unanswered {
-  /** By the order sent. */
-  private readonly sent = new Map<number, Sent>();
-  /** Packet id → its key in `sent`. */
-  private readonly byId = new Map<number, number>();
-  /** Keys of the pings in `sent`, oldest first. */
-  private readonly pings: number[] = [];
-  private next = 0;
-
-  add(sent: Sent): void {
-    const key = this.next++;
-    this.sent.set(key, sent);
-    if (sent.id !== null) this.byId.set(sent.id, key);
-  }
-
-  ping(): void {
-    this.pings.push(this.next);
-    this.add(PING);
-  }
-
-  answered(id: number): void {
-    const key = this.byId.get(id);
-    if (key !== undefined) this.answeredUpTo(key);
-  }
-
-  pong(): void {
-    const key = this.pings[0];
-    if (key !== undefined) this.answeredUpTo(key);
-  }
-
-  get empty(): boolean {
-    return this.sent.size === 0;
-  }
-
-  /** Only QoS 0 publishes are left: nothing will ever answer for them but a ping. */
-  get waitsForPing(): boolean {
-    return this.sent.size > 0 && this.byId.size === 0 && this.pings.length === 0;
-  }
-
-  /** Nothing but this publish (and pings, which no broker refuses) is left unanswered. */
-  only(sent: Sent): boolean {
-    for (const e of this.sent.values()) if (e !== sent && e !== PING) return false;
-    return true;
-  }
-
-  /** The seqs of the data messages left, ascending. */
-  seqs(): number[] {
-    const seqs: number[] = [];
-    for (const sent of this.sent.values()) if (sent.msg) seqs.push(sent.msg.seq);
-    return seqs.sort((a, b) => a - b);
-  }
-
-  private answeredUpTo(upTo: number): void {
-    for (const [key, sent] of this.sent) {
-      if (key > upTo) break;
-      this.sent.delete(key);
-      if (sent.id !== null && this.byId.get(sent.id) === key) this.byId.delete(sent.id);
-    }
-    while (this.pings.length > 0 && this.pings[0] <= upTo) this.pings.shift();
-  }
 }
 
 interface Lanes {
@@ -206,6 +123,7 @@ export class Forwarder {
   private readonly publishOpts: IClientPublishOptions;
   private readonly backoff: Backoff;
   private readonly rate: RateLimit | null;
+  private readonly suspects: Suspects;
 
   private started = false;
   private stopping = false;
@@ -227,20 +145,6 @@ export class Forwarder {
   private unreached = false;
   /** The current connection failed on its own (keep-alive, timeout): the broker did not hang up. */
   private linkFailed = false;
-  /**
-   * Data messages the broker left unanswered when it last hung up, ascending: the next
-   * connections send them one at a time, before anything else.
-   */
-  private suspects: number[] = [];
-  /** The suspect the broker last hung up on while it was out alone, and how many times in a row. */
-  private strikes: { seq: number; closes: number } | null = null;
-  /**
-   * The broker acknowledged a data message since this forwarder started: it takes data as
-   * floorgate sends it, so a message it keeps refusing is refused for itself. Until then the
-   * settings may be what it refuses (QoS 2 on nats-server before 2.10, an ACL on the topics),
-   * and nothing is set aside.
-   */
-  private tookData = false;
   private stopProbe: (() => void) | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
   private rateTimer: NodeJS.Timeout | null = null;
@@ -261,6 +165,7 @@ export class Forwarder {
     this.publishOpts = { qos: mqttConfig.qos, retain: false };
     this.backoff = new Backoff(mqttConfig.reconnect_min, mqttConfig.reconnect_max);
     this.rate = opts.config.buffer.replay_rate > 0 ? new RateLimit(opts.config.buffer.replay_rate) : null;
+    this.suspects = new Suspects({ store: opts.store, log: opts.log, metrics: opts.metrics, qos: mqttConfig.qos });
   }
 
   start(): void {
@@ -332,7 +237,7 @@ export class Forwarder {
     this.linkFailed = false;
     let client: MqttClient;
     try {
-      client = connectMqtt(this.config.mqtt.url, this.clientOptions());
+      client = connectMqtt(this.config.mqtt.url, clientOptions(this.config.mqtt, this.format.will()));
     } catch (err) {
       // Unreadable TLS files and the like: the same backoff as a broker that is down.
       this.attemptFailed(why(err), false);
@@ -364,35 +269,6 @@ export class Forwarder {
       if (client !== this.client || !this.session || this.session.closing) return;
       for (const part of this.parts) part.message?.(topic, payload, packet.retain);
     });
-  }
-
-  private clientOptions(): IClientOptions {
-    const m = this.config.mqtt;
-    const will = this.format.will();
-    const opts: IClientOptions = {
-      clientId: m.client_id,
-      protocolVersion: 4,
-      clean: true,
-      reconnectPeriod: 0,
-      connectTimeout: Math.min(CONNECT_TIMEOUT_MAX_MS, Math.max(CONNECT_TIMEOUT_MIN_MS, m.keepalive)),
-      keepalive: m.keepalive > 0 ? Math.max(1, Math.round(m.keepalive / 1000)) : 0,
-      resubscribe: false,
-      queueQoSZero: false,
-      // mqtt-packet's number cache is 65,536 Buffers (~7 MB of heap) to save a 2-byte
-      // allocation per packet: a poor trade on a Raspberry Pi (npm run bench, memory).
-      writeCache: false,
-      will: { topic: will.topic, payload: Buffer.from(will.payload), qos: will.qos, retain: will.retain },
-    };
-    if (m.username !== undefined) opts.username = m.username;
-    if (m.password !== undefined) opts.password = m.password;
-    if (m.tls) {
-      // Read at every attempt, so renewed certificates are picked up without a restart.
-      if (m.tls.ca) opts.ca = fs.readFileSync(m.tls.ca);
-      if (m.tls.cert) opts.cert = fs.readFileSync(m.tls.cert);
-      if (m.tls.key) opts.key = fs.readFileSync(m.tls.key);
-      opts.rejectUnauthorized = !m.tls.insecure;
-    }
-    return opts;
   }
 
   private onConnect(client: MqttClient): void {
@@ -435,7 +311,7 @@ export class Forwarder {
           backlogAtRelease: this.store.stats().messages,
           backlogAcked: 0,
         };
-        s.careful = this.suspects.length > 0;
+        s.careful = this.suspects.any;
         this.pump();
       },
       close: (reason) => {
@@ -461,59 +337,10 @@ export class Forwarder {
     this.attemptFailed(session ? reason + this.blame(session) : reason, session !== null);
   }
 
-  /**
-   * A connection ended. If the broker hung up (not our close, not a dead link): on a careful
-   * connection with a suspect out alone, that suspect is named, and set aside the
-   * SET_ASIDE_AFTER-th time in a row; otherwise the data messages it left unanswered become the
-   * suspects. Returns what to add to the reason logged.
-   */
+  /** A connection ended: if the broker hung up (not our close, not a dead link), whom it hung up on. */
   private blame(s: Session): string {
     if (s.closing || this.linkFailed || !s.unanswered) return '';
-    if (!s.careful) {
-      this.suspects = s.unanswered.seqs();
-      const n = this.suspects.length;
-      return n === 0 ? '' : ` (${n} data messages unanswered, seq ${this.suspects[0]} to ${this.suspects[n - 1]}: sending them one at a time next)`;
-    }
-    const alone = s.alone;
-    // Something else went out beside it (a birth, a command's result): that may be what it refused.
-    if (!alone?.msg || !s.unanswered.only(alone)) return '';
-    const { seq, readings, device } = alone.msg;
-    const closes = this.strikes?.seq === seq ? this.strikes.closes + 1 : 1;
-    const bytes = publishBytes(alone.topic, alone.payload);
-    const what = ` (right after message seq ${seq}, ${bytes} bytes, sent alone`;
-    if (closes < SET_ASIDE_AFTER) {
-      this.strikes = { seq, closes };
-      return `${what}: ${closes} of ${SET_ASIDE_AFTER} closes before it is set aside)`;
-    }
-    this.strikes = null;
-    if (!this.tookData) return what + this.suspectTheSettings(seq, alone.topic);
-    try {
-      this.store.ack(seq);
-    } catch (err) {
-      this.log.error({ err }, `buffer error: ${why(err)}`);
-      return `${what})`;
-    }
-    this.suspects = this.suspects.filter((x) => x !== seq);
-    this.metrics?.dropped.inc({ reason: 'rejected_by_broker' }, readings);
-    this.log.error({ seq, bytes, device, readings, topic: alone.topic },
-      `message seq ${seq} set aside (${bytes} bytes, ${readings} readings of ${device}): the broker closed the connection `
-      + `${closes} times right after this message; it is too large or not allowed (compare mqtt.max_message_bytes with the broker's `
-      + `limit, check its ACL). Counted in floorgate_dropped_total{reason="rejected_by_broker"}; consumers see a gap at seq ${seq}`);
-    return `${what}: set aside)`;
-  }
-
-  /**
-   * Hung up on right after `seq` SET_ASIDE_AFTER times, and on every data message before it:
-   * the message is kept, and the next one goes out alone first as a control. Once the broker
-   * takes any, a message it still refuses is its own problem and is set aside.
-   */
-  private suspectTheSettings(seq: number, topic: string): string {
-    const [control] = this.store.read(seq, 1);
-    if (control) this.suspects = [control.seq, ...this.suspects.filter((x) => x !== control.seq)];
-    this.log.error({ seq, qos: this.config.mqtt.qos, topic },
-      `the broker closed the connection ${SET_ASIDE_AFTER} times right after message seq ${seq} and has acknowledged no data message yet: `
-      + `kept, not set aside. Check mqtt.qos (nats-server before 2.10 has no QoS 2), the broker's ACL for ${topic} and its packet limit`);
-    return `: kept, the broker has acknowledged no data message yet)`;
+    return this.suspects.blame(s.unanswered, s.careful, s.alone);
   }
 
   /** An attempt failed or a connection was lost: say so once, then retry after the backoff. */
@@ -636,7 +463,7 @@ export class Forwarder {
       return;
     }
     for (;;) {
-      const seq = this.suspects[0];
+      const seq = this.suspects.next();
       if (seq === undefined) {
         s.careful = false;
         return;
@@ -644,14 +471,14 @@ export class Forwarder {
       const [msg] = this.store.read(seq - 1, 1);
       // Gone meanwhile (acknowledged before the hang-up reached us, dropped by max_age).
       if (msg?.seq !== seq) {
-        this.suspects.shift();
+        this.suspects.skip();
         continue;
       }
       const topic = this.format.topic(msg);
       const payload = this.format.payload(msg, true);
       if (payload === null) {
         this.store.ack(seq);
-        this.suspects.shift();
+        this.suspects.skip();
         lanes.backlogAcked++;
         continue;
       }
@@ -674,10 +501,8 @@ export class Forwarder {
       return this.storeFailed(s, e);
     }
     lanes.backlogAcked++;
-    this.tookData = true;
     this.metrics?.published.inc();
-    if (this.suspects[0] === seq) this.suspects.shift();
-    if (this.strikes?.seq === seq) this.strikes = null;
+    this.suspects.acknowledged(seq);
     s.alone = null;
     this.pump();
   }
@@ -712,7 +537,7 @@ export class Forwarder {
         return this.storeFailed(s, e);
       }
       if (lane.historical) lanes.backlogAcked++;
-      this.tookData = true;
+      this.suspects.tookData = true;
       this.metrics?.published.inc();
       this.pump();
     });

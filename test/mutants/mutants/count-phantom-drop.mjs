@@ -3,7 +3,7 @@ export default {
   name: 'count-phantom-drop',
   breaks: '§4.5 the drop count is exact: only readings really dropped are counted',
   edits: [{
-    file: 'src/buffer/sqlite-buffer.ts',
+    file: 'src/buffer/transaction.ts',
     find: 'this.deleteRange(queue[this.ackCursor], queue[end], null)',
     replace: "this.deleteRange(queue[this.ackCursor], queue[end], 'full')",
   }],

@@ -3,10 +3,10 @@ export default {
   name: 'discard-committed-at-restart',
   breaks: '§4.4 crash safety: a restart loses committed readings',
   edits: [{
-    file: 'src/buffer/sqlite-buffer.ts',
-    find: "      const maxSeq = (this.db.prepare('SELECT max(seq) FROM messages')",
-    replace: "      this.db.prepare('DELETE FROM messages WHERE seq > (SELECT max(seq) FROM messages) - 3').run();\n"
-      + "      const maxSeq = (this.db.prepare('SELECT max(seq) FROM messages')",
+    file: 'src/buffer/open-store.ts',
+    find: "    const maxSeq = (db.prepare('SELECT max(seq) FROM messages')",
+    replace: "    db.prepare('DELETE FROM messages WHERE seq > (SELECT max(seq) FROM messages) - 3').run();\n"
+      + "    const maxSeq = (db.prepare('SELECT max(seq) FROM messages')",
   }],
   catchers: [
     { file: 'test/guarantees/restart.test.ts' },

@@ -3,7 +3,7 @@ export default {
   name: 'drop-without-counting',
   breaks: '§4.5 every reading dropped is counted and logged',
   edits: [{
-    file: 'src/buffer/sqlite-buffer.ts',
+    file: 'src/buffer/transaction.ts',
     find: 'if (reason) this.drop(reason, readings, n',
     replace: 'if (reason && false) this.drop(reason, readings, n',
   }],

@@ -8,9 +8,9 @@ export default {
   breaks: '§4.1 write-ahead: a message is published before the buffer committed it',
   edits: [{
     file: 'src/buffer/sqlite-buffer.ts',
-    find: '    if (this.deleteAcked() && (!this.ageDue || this.expire())) this.insertPending();\n',
-    replace: '    if (this.deleteAcked() && (!this.ageDue || this.expire())) this.insertPending();\n'
-      + '    for (const listener of this.listeners) listener(this.draft.lastSeq);\n',
+    find: '    if (t.deleteAcked() && (!this.ageDue || t.expire())) t.insertPending();\n',
+    replace: '    if (t.deleteAcked() && (!this.ageDue || t.expire())) t.insertPending();\n'
+      + '    for (const listener of this.listeners) listener(t.draft.lastSeq);\n',
   }],
   catchers: [{ file: 'test/guarantees/write-ahead.test.ts' }],
 };

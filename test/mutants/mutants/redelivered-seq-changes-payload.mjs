@@ -7,10 +7,10 @@ export default {
   name: 'redelivered-seq-changes-payload',
   breaks: '§4.2/§4.9 at-least-once: a seq delivered again carries a different payload',
   edits: [{
-    file: 'src/buffer/sqlite-buffer.ts',
-    find: "      const maxSeq = (this.db.prepare('SELECT max(seq) FROM messages')",
-    replace: "      this.db.prepare('UPDATE messages SET seq = seq - (SELECT min(seq) FROM messages) + 1').run();\n"
-      + "      const maxSeq = (this.db.prepare('SELECT max(seq) FROM messages')",
+    file: 'src/buffer/open-store.ts',
+    find: "    const maxSeq = (db.prepare('SELECT max(seq) FROM messages')",
+    replace: "    db.prepare('UPDATE messages SET seq = seq - (SELECT min(seq) FROM messages) + 1').run();\n"
+      + "    const maxSeq = (db.prepare('SELECT max(seq) FROM messages')",
   }],
   catchers: [
     { file: 'test/guarantees/restart.test.ts' },

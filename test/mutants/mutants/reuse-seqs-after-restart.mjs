@@ -6,9 +6,9 @@ export default {
   name: 'reuse-seqs-after-restart',
   breaks: '§4.9 a seq is never reused: last_seq restored lower than the last seq assigned',
   edits: [{
-    file: 'src/buffer/sqlite-buffer.ts',
-    find: '        lastSeq: stream.lastSeq,\n',
-    replace: '        lastSeq: maxSeq,\n',
+    file: 'src/buffer/open-store.ts',
+    find: '      lastSeq: stream.lastSeq,\n',
+    replace: '      lastSeq: maxSeq,\n',
   }],
   catchers: [
     { file: 'test/guarantees/restart.test.ts' },

@@ -7,7 +7,7 @@ export default {
   name: 'seq-restarted-after-corrupt-file',
   breaks: '§4.9 seq never goes back, not after a corrupt, deleted or restored buffer file',
   edits: [{
-    file: 'src/buffer/sqlite-buffer.ts',
+    file: 'src/buffer/open-store.ts',
     find: 'lastSeq: writtenLast ? fileLastSeq : Math.max(fileLastSeq, floor.reserved) }',
     replace: 'lastSeq: fileLastSeq }',
   }],

@@ -1,0 +1,19 @@
+/** The buffer's prepared statements: every query the daemon's store runs on the messages table and meta. */
+import type Database from 'better-sqlite3';
+import { rowSumSql, TEXT_BYTES_SQL } from './budget.js';
+
+export type Statements = ReturnType<typeof prepareStatements>;
+
+export function prepareStatements(db: Database.Database, pageSize: number) {
+  return {
+    insert: db.prepare('INSERT INTO messages (seq, ts, readings, device, tag, body) VALUES (?, ?, ?, ?, ?, ?)'),
+    read: db.prepare('SELECT seq, device, tag, body, readings, ts FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
+    deleteRange: db.prepare('DELETE FROM messages WHERE seq BETWEEN ? AND ?'),
+    seqsIn: db.prepare('SELECT seq FROM messages WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck(),
+    writeReserved: db.prepare('UPDATE meta SET reserved = ? WHERE id = 1'),
+    rowSum: db.prepare(rowSumSql(pageSize)).raw(),
+    head: db.prepare(`SELECT seq, ts, ${TEXT_BYTES_SQL} FROM messages ORDER BY seq LIMIT ?`).raw(),
+    pageCounts: db.prepare('SELECT p.page_count, f.freelist_count FROM pragma_page_count() p, pragma_freelist_count() f').raw(),
+    writeMeta: db.prepare('UPDATE meta SET last_seq = ?, messages = ?, readings = ?, dropped_full = ?, dropped_max_age = ?, epoch = ?, reserved = ? WHERE id = 1'),
+  };
+}
