@@ -11,7 +11,7 @@
  * stretch it as far right as validity allows, and serve every uncovered tag that fits inside.
  * Any optimal plan's request containing that first tag can be slid right to the same start
  * without losing a tag that is still uncovered, and ours reaches at least as far.
- * test/drivers/modbus/planner.test.ts checks this against an exhaustive set cover.
+ * drivers/modbus/test/planner.test.ts checks this against an exhaustive set cover.
  *
  * A tag wider than the maximum (a long string, or a maximum learned from a device that refuses
  * long reads) cannot be split without tearing its value, so it is read alone, over exactly its

@@ -116,6 +116,8 @@ function show(value: unknown): string {
  * where socat is not installed.
  */
 async function startScale(dir: string, cleanups: (() => Promise<void> | void)[], out: (line: string) => void): Promise<string | undefined> {
+  const simulator = drivers.lineSimulator('serial');
+  if (!simulator) return undefined;
   let pty;
   try {
     pty = await startPtyPair(path.join(dir, 'scale-sim'), path.join(dir, 'scale'));
@@ -124,7 +126,7 @@ async function startScale(dir: string, cleanups: (() => Promise<void> | void)[],
     return undefined;
   }
   cleanups.push(() => pty.close());
-  const scale = await drivers.lineSimulator('serial')!.start({ path: pty.dev });
+  const scale = await simulator.start({ path: pty.dev });
   cleanups.push(() => scale.close());
   return pty.peer;
 }

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ModbusDriver } from '../../drivers/modbus/driver.js';
 import { startModbusSim } from '../../drivers/modbus/sim.js';
 import { openTcpLink } from '../../drivers/modbus/tcp-link.js';
-import { group, mtag, never, tcpDevice, testContext } from '../drivers/modbus/helpers.js';
+import { group, mtag, never, tcpDevice, testContext } from '../../drivers/modbus/test/helpers.js';
 import { startProxy } from '../helpers/tcp-proxy.js';
 
 const closers: (() => Promise<void>)[] = [];

@@ -16,7 +16,7 @@
  *
  * Not done here: a session timeout. The daemon asks for max(60 s, 3 × its slowest poll
  * interval), which no config key shortens, so the shortest outage that expires the session
- * outlasts this suite's 60 s per test; test/drivers/opcua/recovery.test.ts covers it with a 2 s
+ * outlasts this suite's 60 s per test; drivers/opcua/test/recovery.test.ts covers it with a 2 s
  * session timeout.
  *
  * Each fault is judged upstream: the oven's readings turn bad (value null, an error) and come

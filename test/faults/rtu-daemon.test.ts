@@ -17,11 +17,11 @@
  * Not done: a unit that answers late (after the master's timeout). The RTU simulator has no such
  * mode, and no second program can answer beside it (it holds the pty's far end open exclusively,
  * as serialport does); the driver suite covers late replies with a scripted slave
- * (test/drivers/modbus/rtu-faults.test.ts).
+ * (drivers/modbus/test/rtu-faults.test.ts).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startModbusRtuSim, type ModbusRtuSim, type RtuSimFaults } from '../../drivers/modbus/rtu-sim.js';
-import { PtyLab } from '../drivers/serial/helpers.js';
+import { PtyLab } from '../../drivers/serial/test/helpers.js';
 import { recordFigures } from '../helpers/results.js';
 import { eventually, getJson, sleep, FaultRig, type Gateway } from './rig.js';
 import { deviceReadings, expectEverySeqAccounted, goodPollTimes, ratePerSecond, round } from './upstream-verdicts.js';

@@ -21,7 +21,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scaleLine, startSerialSim, type SerialSim } from '../../drivers/serial/sim.js';
-import { PtyLab } from '../drivers/serial/helpers.js';
+import { PtyLab } from '../../drivers/serial/test/helpers.js';
 import { recordFigures } from '../helpers/results.js';
 import { eventually, getJson, sleep, FaultRig, type Gateway } from './rig.js';
 import { expectEverySeqAccounted, deviceReadings, goodPollTimes, ratePerSecond, round } from './upstream-verdicts.js';

@@ -1,6 +1,6 @@
 /**
- * The config loader (loadConfigText) under hostile text: the shipped configs mutated line by
- * line and character by character (YAML syntax characters, anchors and aliases, merge keys,
+ * The config loader (loadFloorgateConfigText, with every registered driver's schema) under
+ * hostile text: the shipped configs mutated line by line and character by character (YAML syntax characters, anchors and aliases, merge keys,
  * tags, tabs, BOMs, document markers, `${VAR}` forms, extreme numbers, durations and sizes,
  * cut short), random YAML documents of any shape, and random text.
  *
@@ -19,7 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/gateway.js';
 
 const HANG_MS = 3_000;
-const LOADER = path.join(ROOT, 'dist/src/config/load.js');
+const LOADER = path.join(ROOT, 'dist/src/assembly.js');
 const CORPUS = ['config/floorgate.example.yaml', 'config/demo.yaml'].map((f) => fs.readFileSync(path.join(ROOT, f), 'utf8'));
 
 interface Outcome {
@@ -40,12 +40,12 @@ class LoaderWorker {
   private start(): Promise<void> {
     const worker = new Worker(`
       const { parentPort, workerData } = require('node:worker_threads');
-      import(workerData).then(({ loadConfigText }) => {
+      import(workerData).then(({ loadFloorgateConfigText }) => {
         parentPort.on('message', ({ id, text }) => {
           const t0 = performance.now();
           let result;
           try {
-            const r = loadConfigText(text, '/tmp/floorgate-fuzz/floorgate.yaml', { X: 'x', EMPTY: '', MQTT_PASSWORD: 'p' });
+            const r = loadFloorgateConfigText(text, '/tmp/floorgate-fuzz/floorgate.yaml', { X: 'x', EMPTY: '', MQTT_PASSWORD: 'p' });
             result = r.ok ? { ok: true, frozen: Object.isFrozen(r.config) && Object.isFrozen(r.config.mqtt), devices: r.config.devices.length }
                           : { ok: false, problems: r.problems };
           } catch (err) {

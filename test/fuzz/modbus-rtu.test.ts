@@ -16,8 +16,8 @@ import { ModbusDriver } from '../../drivers/modbus/driver.js';
 import { RtuUnit } from '../../drivers/modbus/rtu-link.js';
 import { crc16, requestLength, withCrc } from '../../drivers/modbus/rtu-frame.js';
 import { openSerialPort, type OpenSerial } from '../../src/serial/open-port.js';
-import { mtag, never, sleep } from '../drivers/modbus/helpers.js';
-import { rtuDevice, PtyLab, testContext } from '../drivers/modbus/rtu-helpers.js';
+import { mtag, never, sleep } from '../../drivers/modbus/test/helpers.js';
+import { rtuDevice, PtyLab, testContext } from '../../drivers/modbus/test/rtu-helpers.js';
 import { applyMutations, deliverInChunks, fuzzEveryCase, mutationArb, readOnce, type Mutation } from './mutated-replies.js';
 
 const TAGS = [

@@ -2,7 +2,7 @@
  * Modbus TCP response handling under mutated replies. A raw TCP "device" answers every request
  * with the correct reply — then bent by a few random mutations (bits flipped, bytes overwritten,
  * cut short, lengthened, a field rewritten, the frame sent twice) and delivered in random chunks
- * with random pauses. Unlike test/drivers/modbus/faults.test.ts (random bytes), these replies
+ * with random pauses. Unlike drivers/modbus/test/faults.test.ts (random bytes), these replies
  * are mostly well framed, so they reach the reply checks (pdu.ts) and the driver's decoding.
  *
  * For every case, through the real driver on a real socket: read() resolves with one
@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModbusDriver } from '../../drivers/modbus/driver.js';
 import { openTcpLink } from '../../drivers/modbus/tcp-link.js';
-import { group, mtag, never, tcpDevice, testContext } from '../drivers/modbus/helpers.js';
+import { group, mtag, never, tcpDevice, testContext } from '../../drivers/modbus/test/helpers.js';
 import { applyMutations, deliverInChunks, fuzzEveryCase, mutationArb, readOnce, type Mutation } from './mutated-replies.js';
 
 const TAGS = [

@@ -7,7 +7,7 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { group, never, sleep } from '../drivers/modbus/helpers.js';
+import { group, never, sleep } from '../../drivers/modbus/test/helpers.js';
 import { expectLinkLoss, expectWellFormed } from './readings.js';
 
 type Tags = Parameters<typeof expectWellFormed>[1];

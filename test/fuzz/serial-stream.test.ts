@@ -1,7 +1,7 @@
 /**
  * The raw serial driver end to end on a real pseudo-terminal, fed a random mix of valid
  * records and line noise (random bytes, over-long runs without a delimiter, stray CRs, NULs,
- * delimiters torn across writes). test/drivers/serial fuzzes the line splitter and the value
+ * delimiters torn across writes). drivers/serial/test fuzzes the line splitter and the value
  * conversion on their own; this checks them together behind the driver and the port:
  *
  * - nothing throws or escapes, and the driver stays subscribed;
@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SerialDriver } from '../../drivers/serial/driver.js';
 import type { Reading } from '../../src/driver/contract.js';
 import { openSerialPort, type OpenSerial } from '../../src/serial/open-port.js';
-import { never, serialDevice, sleep, testContext, until, PtyLab } from '../drivers/serial/helpers.js';
+import { never, serialDevice, sleep, testContext, until, PtyLab } from '../../drivers/serial/test/helpers.js';
 
 const MAX_LINE = 256;
 
