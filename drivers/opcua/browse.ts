@@ -15,8 +15,8 @@ import {
 import type { BrowseListing, BrowseRow } from '../../src/driver/contract.js';
 import type { OpcuaDevice } from './schema.js';
 import { dropChannel, explain, openChannel, openSession, type RawSession } from './channel.js';
-import { defaultTuning, adaptLibrary } from './driver.js';
 import { Pki } from './pki.js';
+import { adaptLibrary, defaultTuning } from './tuning.js';
 import { variantValue } from './values.js';
 
 

@@ -14,14 +14,13 @@
  *   current values. Meanwhile every subscribed tag is bad and read() answers bad readings.
  *   Without a subscription there is nothing worth keeping: read() rejects and the scheduler's
  *   reconnect loop takes over (close(), backoff, connect()).
+ *
+ * Beside it: server-facts.ts holds what a session learns of the server (limits, namespaces, node
+ * ids, node shapes); tuning.ts the timeouts and node-opcua's globals, shared with browse.ts.
  */
 import path from 'node:path';
-import { format } from 'node:util';
 import type { Logger } from 'pino';
-import {
-  AttributeIds, ClientSecureChannelLayer, VariableIds, coerceNodeId, setErrorLogger, setWarningLogger,
-  type DataValue, type NodeId, type OPCUAClient,
-} from 'node-opcua-client';
+import { AttributeIds, type NodeId, type OPCUAClient } from 'node-opcua-client';
 import type { Driver, DriverContext, PollGroup, Reading, Unsubscribe } from '../../src/driver/contract.js';
 import type { OpcuaDevice, OpcuaTag } from './schema.js';
 import { Backoff, sleep } from '../../src/backoff.js';
@@ -32,59 +31,19 @@ import {
 import { RECOVERING, transition, type LinkEvent, type LinkState } from './machine.js';
 import { Pki } from './pki.js';
 import { readShape } from './node-shape.js';
-import { PushSubscription, SubscriptionGone, type SubscriptionTuning } from './subscription.js';
+import { ServerFacts } from './server-facts.js';
+import { PushSubscription, SubscriptionGone } from './subscription.js';
+import { adaptLibrary, defaultTuning, type OpcuaTuning } from './tuning.js';
 import { qualityOf, toReading } from './values.js';
-import { toVariant, type NodeShape } from './write-values.js';
+import { toVariant } from './write-values.js';
 
-export interface OpcuaTuning extends SubscriptionTuning {
-  /** The driver's own reconnect backoff while recovering a subscription. */
-  readonly reconnectMinMs: number;
-  readonly reconnectMaxMs: number;
-  readonly connectTimeout: number;
-  readonly transportTimeout: number;
-}
-
-/** Defaults sized from the device: a session and socket that survive its slowest poll interval. */
-export function defaultTuning(device: OpcuaDevice): OpcuaTuning {
-  const slowest = Math.max(...device.tags.map((t) => t.poll_interval));
-  return {
-    sessionTimeout: Math.max(60_000, 3 * slowest),
-    transportTimeout: Math.max(60_000, 4 * slowest),
-    connectTimeout: Math.max(10_000, 10 * device.timeout),
-    reconnectMinMs: 500,
-    reconnectMaxMs: 30_000,
-    silencePeriods: 5,
-    silenceFloorMs: 5_000,
-    itemRetryMs: 30_000,
-  };
-}
+export type { OpcuaTuning } from './tuning.js';
 
 const FAILURES: ReadonlySet<LinkEvent> = new Set(['failed', 'lost', 'lost_subscribed', 'channel_failed', 'session_failed']);
 /** Timeouts in a row after which a read counts as a dead link rather than a slow server. */
 const TIMEOUTS_BEFORE_LOST = 3;
 const SESSION_GONE = new Set(['BadSessionIdInvalid', 'BadSessionClosed', 'BadSessionNotActivated']);
 const TRANSPORT_ERROR = /closed|timed? ?out|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket|BadConnection|BadSecureChannel|BadCommunication|BadTimeout|BadRequestTimeout|BadServerNotConnected|Invalid Channel|not connected/i;
-
-const MIN_REQUEST_TIMEOUT_MS = 100;
-
-let libraryLog: Logger | undefined;
-
-/**
- * Once per process, fits node-opcua's globals to floorgate: its console chatter goes to the log
- * at debug level, and request timeouts may be shorter than its 5 s floor.
- */
-export function adaptLibrary(log: Logger): void {
-  const first = libraryLog === undefined;
-  libraryLog = log.child({ lib: 'node-opcua' });
-  if (!first) return;
-  // node-opcua waits at least 5 s for any answer; a Read's limit is the device's `timeout`
-  // (1 s by default), the operator's to choose. Other services keep 5 s (channel.ts).
-  // The library's messages are process-wide: they go to the logger of the latest device created.
-  ClientSecureChannelLayer.minTransactionTimeout = MIN_REQUEST_TIMEOUT_MS;
-  const print = (...args: unknown[]) => libraryLog?.debug(format(...args));
-  setWarningLogger(print);
-  setErrorLogger(print);
-}
 
 export async function createOpcuaDriver(device: OpcuaDevice, ctx: DriverContext, tuning: Partial<OpcuaTuning> = {}): Promise<OpcuaDriver> {
   adaptLibrary(ctx.log);
@@ -106,16 +65,13 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
   private recovery: AbortController | undefined;
   private readonly backoff: Backoff;
   private timeouts = 0;
-  private namespaces: string[] = [];
-  private nodeIds = new Map<string, NodeId | string>();
-  /** Per configured node id, for writes; forgotten with the node ids at every new session. */
-  private shapes = new Map<string, NodeShape>();
-  private limits = { nodesPerRead: 0, itemsPerCall: 0 };
+  private readonly server: ServerFacts;
   private readonly log: Logger;
 
   constructor(readonly device: OpcuaDevice, private readonly ctx: DriverContext, readonly tuning: OpcuaTuning) {
     this.log = ctx.log;
     this.backoff = new Backoff(tuning.reconnectMinMs, tuning.reconnectMaxMs);
+    this.server = new ServerFacts(device, ctx.countRequest);
   }
 
   /** The link's state, for tests and diagnostics. */
@@ -130,7 +86,7 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
       this.pki = await Pki.open(path.resolve(this.ctx.dataDir, this.device.pki_dir));
       this.attach(await openChannel(this.settings(), signal));
       this.session = await openSession(this.client!, this.device);
-      await this.learnServer();
+      await this.server.learn(this.session);
     } catch (err) {
       this.cause = errorText(err);
       await this.teardown();
@@ -175,8 +131,8 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
       log: this.log,
       tuning: this.tuning,
       timeout: this.device.timeout,
-      resolve: (tag) => this.resolve(tag),
-      maxItemsPerCall: () => this.limits.itemsPerCall,
+      resolve: (tag) => this.server.resolve(tag),
+      maxItemsPerCall: () => this.server.limits.itemsPerCall,
       onLost: (cause) => this.lost(cause),
       countRequest: this.ctx.countRequest,
     });
@@ -207,12 +163,12 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
     signal.throwIfAborted();
     const session = this.session;
     if (this.link !== 'ready' || !session) throw new Error(`write to ${t.name} failed: ${this.downReason()}`);
-    const nodeId = this.resolve(t);
+    const nodeId = this.server.resolve(t);
     if (typeof nodeId === 'string') throw new Error(`write to ${t.name} failed: ${nodeId}`);
-    let shape = this.shapes.get(t.node_id);
+    let shape = this.server.shapes.get(t.node_id);
     if (!shape) {
       shape = await this.service(t, () => readShape(session, nodeId, this.device.timeout, () => this.ctx.countRequest()));
-      this.shapes.set(t.node_id, shape);
+      this.server.shapes.set(t.node_id, shape);
     }
     const variant = toVariant(shape, value, t);
     this.ctx.countRequest();
@@ -220,7 +176,7 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
     const status = await this.service(t, () => writeValue(session, nodeId, variant, this.device.timeout), ', the value may or may not have been written');
     if (qualityOf(status) !== 'bad') return;
     // The node may have been redefined (a PLC download): learn its type again next time.
-    if (status.name === 'BadTypeMismatch') this.shapes.delete(t.node_id);
+    if (status.name === 'BadTypeMismatch') this.server.shapes.delete(t.node_id);
     throw new Error(`write to ${t.name} failed: ${status.name} (${status.description})`);
   }
 
@@ -347,7 +303,7 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
       }
       case 'new_session':
         this.session = await openSession(this.client!, this.device);
-        await this.learnServer();
+        await this.server.learn(this.session);
         return 'session_created';
       case 'transferring':
         if (!sub || sub.id === 0 || transfers > 0) return 'transfer_failed';
@@ -381,23 +337,6 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
     }
   }
 
-  /** What the driver needs to know of the server per session: limits and, for nsu= ids, the namespace table. */
-  private async learnServer(): Promise<void> {
-    const limitIds = [
-      VariableIds.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead,
-      VariableIds.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall,
-    ];
-    const needNamespaces = this.device.tags.some((t) => t.node_id.startsWith('nsu='));
-    const ids = needNamespaces ? [...limitIds, VariableIds.Server_NamespaceArray] : limitIds;
-    this.ctx.countRequest();
-    const values = await this.session!.read(ids.map((i) => ({ nodeId: coerceNodeId(i), attributeId: AttributeIds.Value })));
-    const limit = (dv: DataValue | undefined) => (dv?.statusCode.isGood() && typeof dv.value.value === 'number' ? dv.value.value : 0);
-    this.limits = { nodesPerRead: limit(values[0]), itemsPerCall: limit(values[1]) };
-    this.namespaces = needNamespaces && values[2]?.statusCode.isGood() ? (values[2].value.value as string[]) : [];
-    this.nodeIds.clear();
-    this.shapes.clear();
-  }
-
   private downReason(): string {
     if (RECOVERING.has(this.link)) return `OPC UA link down (${this.cause}), recovering`;
     return this.link === 'broken' ? `connection lost: ${this.cause}` : 'not connected';
@@ -415,35 +354,17 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
     }
   }
 
-  /** The tag's node id in this session, or why it has none (a status name and a hint). */
-  private resolve(tag: OpcuaTag): NodeId | string {
-    let id = this.nodeIds.get(tag.node_id);
-    if (id !== undefined) return id;
-    const m = /^nsu=([^;]+);(.*)$/s.exec(tag.node_id);
-    const index = m ? this.namespaces.indexOf(m[1]) : 0;
-    if (m && index < 0) id = `BadNodeIdUnknown: the server has no namespace ${m[1]}`;
-    else {
-      try {
-        id = coerceNodeId(m ? `ns=${index};${m[2]}` : tag.node_id);
-      } catch {
-        id = `BadNodeIdInvalid: ${tag.node_id}`;
-      }
-    }
-    this.nodeIds.set(tag.node_id, id);
-    return id;
-  }
-
   /** One reading per tag, read in as few Read requests as the server allows. */
   private async readTags(tags: readonly OpcuaTag[]): Promise<Reading[]> {
     const now = Date.now();
     const out = new Map<string, Reading>();
     const readable: Array<{ tag: OpcuaTag; nodeId: NodeId }> = [];
     for (const tag of tags) {
-      const nodeId = this.resolve(tag);
+      const nodeId = this.server.resolve(tag);
       if (typeof nodeId === 'string') out.set(tag.name, { tag: tag.name, value: null, quality: 'bad', ts: now, error: nodeId });
       else readable.push({ tag, nodeId });
     }
-    const limit = this.limits.nodesPerRead || readable.length;
+    const limit = this.server.limits.nodesPerRead || readable.length;
     for (let i = 0; i < readable.length; i += limit) {
       const chunk = readable.slice(i, i + limit);
       this.ctx.countRequest();
