@@ -24,22 +24,12 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
   readonly pollOverruns = this.registry.counter({ name: 'floorgate_poll_overruns_total', help: 'Polls skipped because the previous one was still running', labelNames: ['device'] });
-  private readonly requestCounters = new Map<string, ReturnType<Registry['counter']>>();
+  /** Modbus requests, OPC UA service calls, request lines written to a serial instrument. */
+  readonly deviceRequests = this.registry.counter({
+    name: 'floorgate_device_requests_total', help: 'Requests sent to a device, per device and driver', labelNames: ['device', 'driver'],
+  });
 
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) registerProcessMetrics(this.registry);
-  }
-
-  /**
-   * floorgate_<protocol>_requests_total{device}: requests a driver reports sending, under the
-   * name its module gives (DriverModule.requestsMetric, e.g. modbus); one counter per name.
-   */
-  requests(protocol: string): ReturnType<Registry['counter']> {
-    let counter = this.requestCounters.get(protocol);
-    if (counter === undefined) {
-      counter = this.registry.counter({ name: `floorgate_${protocol}_requests_total`, help: `${protocol} requests sent`, labelNames: ['device'] });
-      this.requestCounters.set(protocol, counter);
-    }
-    return counter;
   }
 }

@@ -53,8 +53,6 @@ export class Runtime implements StatusSource {
     metrics: Metrics,
   ) {
     this.metrics = metrics;
-    // Every protocol's request counter is on /metrics from the start, devices or not.
-    for (const protocol of drivers.requestsMetrics()) metrics.requests(protocol);
     this.commands = new Commands({
       target: { tagsOf: (device) => this.runners.get(device)?.device.tags, write: (device, tag, value) => this.write(device, tag, value) },
       log: log.child({ component: 'commands' }),

@@ -38,7 +38,6 @@ export const modbusTcp: DriverModule<ModbusTcpDevice> = {
     const [{ ModbusDriver }, { openTcpLink }] = await Promise.all([import('./driver.js'), import('./tcp-link.js')]);
     return new ModbusDriver(device, ctx, (signal) => openTcpLink(device, signal));
   },
-  requestsMetric: 'modbus',
   address: tagAddress,
   plan: planLines,
   simulator: {
@@ -59,7 +58,6 @@ export const modbusRtu: DriverModule<ModbusRtuDevice> = {
     // Devices on the same port share one open line (rtu-bus.ts); each driver keeps its unit's state.
     return new ModbusDriver(device, ctx, new RtuUnit(device, ctx.log).open);
   },
-  requestsMetric: 'modbus',
   address: tagAddress,
   plan: planLines,
   lineSimulator: {

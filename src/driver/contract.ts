@@ -69,7 +69,7 @@ export interface Driver<T extends TagCommon = TagCommon> {
 /** What the core lends a driver. */
 export interface DriverContext {
   readonly log: Logger;
-  /** Counts protocol requests sent (the module's requestsMetric). */
+  /** Counts requests sent to the device (floorgate_device_requests_total{device,driver}). */
   readonly countRequest: (n?: number) => void;
   /** gateway.data_dir, for drivers that keep state (OPC UA's PKI). */
   readonly dataDir: string;
@@ -154,8 +154,6 @@ export interface DriverModule<D extends DeviceConfig = DeviceConfig> {
    * and returns the normalised device. Unknown keys must be rejected (strict objects).
    */
   readonly schema: ZodType<D>;
-  /** `floorgate_<requestsMetric>_requests_total{device}` counts the requests countRequest() reports. */
-  readonly requestsMetric?: string;
   create(device: D, ctx: DriverContext): Promise<Driver<TagOf<D>>>;
   /** Tags with mode subscribe (OPC UA) or a listen-only line go to subscribe(), not read(). */
   isPushTag?(device: D, tag: TagOf<D>): boolean;

@@ -34,11 +34,6 @@ export class DriverRegistry {
     return this.byName.get(name)?.schema;
   }
 
-  /** The request counters the drivers report to (DriverModule.requestsMetric), each once. */
-  requestsMetrics(): string[] {
-    return [...new Set([...this.byName.values()].map((m) => m.requestsMetric))].filter((n): n is string => n !== undefined);
-  }
-
   /** Names of the protocols with a simulator on a TCP port or on a serial line. */
   simulatorNames(): string[] {
     return [...new Set([...this.byName.values()].flatMap((m) => [m.simulator?.name, m.lineSimulator?.name]))]

@@ -70,7 +70,7 @@ export class DeviceRunner {
     this.tagsByName = new Map(opts.device.tags.map((t) => [t.name, t]));
     this.log = opts.log.child({ device: opts.device.name });
     this.backoff = new Backoff(opts.reconnectMinMs ?? 1000, opts.reconnectMaxMs ?? 30_000);
-    this.metrics = deviceSeries(opts.metrics, opts.device.name, opts.module.requestsMetric);
+    this.metrics = deviceSeries(opts.metrics, opts.device);
     this.metrics.up.set(0);
   }
 
@@ -294,14 +294,14 @@ export class DeviceRunner {
 }
 
 /** A device's series of the metrics, bound once rather than looked up at every poll and request. */
-function deviceSeries(m: Metrics, device: string, requestsMetric: string | undefined) {
+function deviceSeries(m: Metrics, { name: device, driver }: DeviceConfig) {
   const labels = { device };
   return {
     up: m.deviceUp.labels(labels),
     readings: m.readings.labels(labels),
     pollDuration: m.pollDuration.labels(labels),
     pollOverruns: m.pollOverruns.labels(labels),
-    requests: requestsMetric === undefined ? noop : m.requests(requestsMetric).labels(labels).inc,
+    requests: m.deviceRequests.labels({ device, driver }).inc,
   };
 }
 

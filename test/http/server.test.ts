@@ -2,7 +2,6 @@ import http from 'node:http';
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { drivers } from '../../src/assembly.js';
 import { Metrics } from '../../src/metrics.js';
 import type { Health, HealthSource } from '../../src/http/health.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
@@ -41,8 +40,6 @@ let base: string;
 beforeEach(async () => {
   source = new FakeRuntime();
   metrics = new Metrics();
-  // As the runtime does: each registered driver's request counter (floorgate_modbus_requests_total).
-  for (const protocol of drivers.requestsMetrics()) metrics.requests(protocol);
   server = await startHttpServer({ host: '127.0.0.1', port: 0, health: source, metrics, log });
   base = `http://127.0.0.1:${server.port}`;
 });
@@ -126,7 +123,7 @@ describe('GET /metrics', () => {
     ['floorgate_device_up', 'gauge'],
     ['floorgate_poll_duration_seconds', 'histogram'],
     ['floorgate_poll_overruns_total', 'counter'],
-    ['floorgate_modbus_requests_total', 'counter'],
+    ['floorgate_device_requests_total', 'counter'],
   ] as const;
 
   it('serves Prometheus text with every metric reference §5 lists', async () => {

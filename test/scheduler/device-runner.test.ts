@@ -99,6 +99,11 @@ describe('device runner', () => {
     expect(b.status().error).toMatch(/ECONNREFUSED/);
     expect(metrics.deviceUp.get({ device: 'live' })).toBe(1);
     expect(metrics.deviceUp.get({ device: 'dead' })).toBe(0);
+    // Requests counted per device and driver are the requests the PLC answered (one read per poll).
+    await a.stop();
+    expect(metrics.deviceRequests.get({ device: 'live', driver: 'modbus_tcp' })).toBe(plc.requests());
+    expect(plc.requests()).toBeGreaterThanOrEqual(16);
+    expect(metrics.deviceRequests.get({ device: 'dead', driver: 'modbus_tcp' })).toBe(0);
   });
 
   it('a device that stops answering: bad once with the timeout, overruns counted, recovery published', async () => {
