@@ -12,9 +12,15 @@
  *   per-device maximum is halved (registers or bits) and the tags are re-read in shorter requests.
  * When a quarantined tag recovers, the forbidden gaps of its area are forgotten and the plan is
  * rebuilt from scratch: whatever the fix made readable gets merged again.
+ *
+ * A device that closes a connection after answering on it (some PLCs and gateways do after every
+ * reply) gets a new connection for its next request. A read the close cut off is asked once more
+ * on the new one: the close can cross the next request on the wire when a poll takes several
+ * reads. Only a lost connection that had not answered, or a failed reopen, reaches the scheduler.
  */
 import type { Logger } from 'pino';
 import type { Driver, DriverContext, PollGroup, Reading } from '../../src/driver/contract.js';
+import { errorText } from '../../src/error-text.js';
 import { decodeRegisters, encodeRegisters, tagWidth, toBool, type TagValue } from './codec.js';
 import { LinkLostError, ModbusRequestError, type ModbusLink } from './link.js';
 import { AREAS, isBitArea, planRequests, type PlanLimits, type ReadRequest } from './planner.js';
@@ -44,7 +50,7 @@ interface CachedPlan {
 
 /** State of one read(): where readings go and whether the device has gone quiet. */
 interface Pass {
-  readonly link: ModbusLink;
+  link: ModbusLink;
   readonly signal: AbortSignal;
   readonly out: Map<string, Reading>;
   /** Set after a timeout (or while the link backs off): the rest of the group is reported bad without asking. */
@@ -84,6 +90,8 @@ export class ModbusDriver implements Driver<ModbusTag> {
   private version = 0;
   private readonly quarantineMinMs: number;
   private readonly quarantineMaxMs: number;
+  /** Connections the device closed after answering, since the driver was created. */
+  private closesAfterReplies = 0;
 
   constructor(
     private readonly device: ModbusDevice,
@@ -128,6 +136,29 @@ export class ModbusDriver implements Driver<ModbusTag> {
     return run;
   }
 
+  /** The link to ask: a new one when the device closed the last one after answering. */
+  private async usableLink(signal: AbortSignal): Promise<ModbusLink> {
+    const link = this.link;
+    if (link?.closedAfterReplies) return this.reopen(link, signal);
+    return this.currentLink();
+  }
+
+  /** Replaces a link the device closed; when that fails, the read fails with both reasons. */
+  private async reopen(closed: ModbusLink, signal: AbortSignal): Promise<ModbusLink> {
+    let link: ModbusLink;
+    try {
+      link = await this.openLink(signal);
+    } catch (err) {
+      throw new Error(`${closed.lostReason}, and a new connection failed: ${errorText(err)}`);
+    }
+    await closed.close();
+    this.link = link;
+    // Said once: for a device that closes after every reply it would be said every poll.
+    this.log[this.closesAfterReplies++ === 0 ? 'info' : 'debug'](
+      'the device closed the connection after replying (some PLCs and gateways do after every reply); a new one was opened');
+    return link;
+  }
+
   private currentLink(): ModbusLink {
     const link = this.link;
     if (!link) throw new Error('not connected');
@@ -163,7 +194,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
   }
 
   private async readGroup(group: PollGroup<ModbusTag>, signal: AbortSignal): Promise<Reading[]> {
-    const pass: Pass = { link: this.currentLink(), signal, out: new Map() };
+    const pass: Pass = { link: await this.usableLink(signal), signal, out: new Map() };
     const now = Date.now();
     const due: ModbusTag[] = [];
     for (const tag of group.tags) {
@@ -204,6 +235,11 @@ export class ModbusDriver implements Driver<ModbusTag> {
       }
       return true;
     } catch (err) {
+      if (err instanceof LinkLostError && pass.link.closedAfterReplies) {
+        // Reads are safe to repeat; a new connection that is lost before answering is not reopened.
+        pass.link = await this.reopen(pass.link, pass.signal);
+        return this.execute(request, pass);
+      }
       if (!(err instanceof ModbusRequestError)) throw err;
       if (err.kind === 'exception' && err.code === 2) {
         await this.isolateIllegal(request, err.message, pass);
@@ -282,7 +318,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
   }
 
   private async writeTag(tag: ModbusTag, value: unknown, signal: AbortSignal): Promise<void> {
-    const link = this.currentLink();
+    const link = await this.usableLink(signal);
     signal.throwIfAborted();
     try {
       if (tag.area === 'coil') {

@@ -3,17 +3,14 @@
  * /usr/bin/python3, pymodbus 3.0.0rc1) serving values laid out by pymodbus' own
  * BinaryPayloadBuilder in each byte order; the driver must decode every one.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ByteOrder, ModbusTag } from '../schema.js';
 import { ModbusDriver } from '../driver.js';
 import { openTcpLink } from '../tcp-link.js';
-import { needTool } from '../../../test/helpers/tools.js';
 import { group, mtag, never, tcpDevice, testContext } from './helpers.js';
+import { pymodbusAvailable, startPymodbusServer, type PymodbusServer } from './pymodbus-server.js';
 
-const PYTHON = '/usr/bin/python3';
-const available = needTool('python3-pymodbus', spawnSync(PYTHON, ['-c', 'import pymodbus'], { timeout: 10_000 }).status === 0, 'the pymodbus cross-check');
+const available = pymodbusAvailable('the pymodbus cross-check');
 
 /** The block pymodbus_server.py writes at holding 100 × index of its byte order. */
 const BLOCK: ReadonlyArray<[offset: number, tag: Partial<ModbusTag>, value: unknown]> = [
@@ -30,30 +27,15 @@ const BLOCK: ReadonlyArray<[offset: number, tag: Partial<ModbusTag>, value: unkn
 const ORDERS: readonly ByteOrder[] = ['ABCD', 'BADC', 'CDAB', 'DCBA'];
 
 describe.skipIf(!available)('pymodbus cross-check', () => {
-  let server: ChildProcess;
+  let server: PymodbusServer;
   let port: number;
 
   beforeAll(async () => {
-    const script = fileURLToPath(new URL('./pymodbus_server.py', import.meta.url));
-    server = spawn(PYTHON, [script], { stdio: ['ignore', 'pipe', 'ignore'] });
-    port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('pymodbus server did not start within 15 s')), 15_000);
-      let out = '';
-      server.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{'));
-        if (line) {
-          clearTimeout(timer);
-          resolve((JSON.parse(line) as { port: number }).port);
-        }
-      });
-      server.once('exit', (code) => reject(new Error(`pymodbus server exited with ${code}`)));
-    });
+    server = await startPymodbusServer();
+    port = server.port;
   });
 
-  afterAll(() => {
-    if (server?.pid !== undefined && server.exitCode === null) process.kill(server.pid, 'SIGTERM');
-  });
+  afterAll(() => server?.close());
 
   it('decodes every type in every byte order the way pymodbus encoded it', async () => {
     const expected = new Map<string, unknown>();
