@@ -4,6 +4,7 @@
  * BinaryPayloadBuilder in each byte order; the driver must decode every one.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drivers, loadFloorgateConfigText } from '../../../src/assembly.js';
 import type { ByteOrder, ModbusTag } from '../schema.js';
 import { ModbusDriver } from '../driver.js';
 import { openTcpLink } from '../tcp-link.js';
@@ -74,5 +75,45 @@ describe.skipIf(!available)('pymodbus cross-check', () => {
     } finally {
       await driver.close();
     }
+  });
+});
+
+describe.skipIf(!available)('a device addressed directly over TCP, answering unit 255 only', () => {
+  let server: PymodbusServer;
+
+  beforeAll(async () => {
+    server = await startPymodbusServer({ unit: 255 });
+  });
+
+  afterAll(() => server?.close());
+
+  /** The device as `floorgate run` gets it: through the config loader and the driver registry. */
+  async function read(unitId: number) {
+    const loaded = loadFloorgateConfigText(`
+gateway: { id: t, data_dir: /tmp/fg-unused }
+mqtt: { url: "mqtt://127.0.0.1:1" }
+devices:
+  - name: direct
+    driver: modbus_tcp
+    host: 127.0.0.1
+    port: ${server.port}
+    unit_id: ${unitId}
+    tags:
+      - { name: counter, area: holding, address: 2, type: int32 }
+`, 'test.yaml', {});
+    if (!loaded.ok) throw new Error(loaded.problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+    const device = loaded.config.devices[0];
+    const driver = await drivers.of(device).create(device, testContext());
+    try {
+      await driver.connect(never);
+      return await driver.read({ key: 'once', interval: device.poll_interval, tags: device.tags }, never);
+    } finally {
+      await driver.close();
+    }
+  }
+
+  it('is read with unit_id: 255, and refuses unit 1', async () => {
+    expect(await read(255)).toMatchObject([{ tag: 'counter', quality: 'good', value: -123456789 }]);
+    expect(await read(1)).toMatchObject([{ quality: 'bad', error: expect.stringMatching(/^exception 11/) }]);
   });
 });
