@@ -19,7 +19,7 @@ const BLOCK: ReadonlyArray<[offset: number, tag: Partial<ModbusTag>, value: unkn
   [1, { type: 'uint16' }, 54321],
   [2, { type: 'int32' }, -123456789],
   [4, { type: 'uint32' }, 3000000000],
-  [6, { type: 'float32' }, Math.fround(123.456)],
+  [6, { type: 'float32' }, 123.456], // as written, not its float64 neighbour 123.45600128173828
   [8, { type: 'int64' }, -1234567890123456789n],
   [12, { type: 'uint64' }, 18446744073709551000n],
   [16, { type: 'float64' }, -98765.4321],
