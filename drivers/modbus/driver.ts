@@ -18,7 +18,6 @@
  * on the new one: the close can cross the next request on the wire when a poll takes several
  * reads. Only a lost connection that had not answered, or a failed reopen, reaches the scheduler.
  */
-import type { Logger } from 'pino';
 import type { Driver, DriverContext, PollGroup, Reading } from '../../src/driver/contract.js';
 import { errorText } from '../../src/error-text.js';
 import { decodeRegisters, encodeRegisters, tagWidth, toBool, type TagValue } from './codec.js';
@@ -80,7 +79,6 @@ function hull(area: ModbusArea, tags: readonly ModbusTag[]): ReadRequest {
 export class ModbusDriver implements Driver<ModbusTag> {
   private link: ModbusLink | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly log: Logger;
   private readonly max: { registers: number; bits: number };
   /** Gap addresses that answered exception 02, per area. */
   private readonly badGaps = new Map<ModbusArea, Set<number>>(AREAS.map((a) => [a, new Set<number>()]));
@@ -99,7 +97,6 @@ export class ModbusDriver implements Driver<ModbusTag> {
     private readonly openLink: OpenLink,
     options: ModbusDriverOptions = {},
   ) {
-    this.log = ctx.log.child({ device: device.name });
     this.max = { registers: device.max_registers_per_read, bits: device.max_bits_per_read };
     this.quarantineMinMs = options.quarantineMinMs ?? 5_000;
     this.quarantineMaxMs = options.quarantineMaxMs ?? 300_000;
@@ -154,7 +151,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
     await closed.close();
     this.link = link;
     // Said once: for a device that closes after every reply it would be said every poll.
-    this.log[this.closesAfterReplies++ === 0 ? 'info' : 'debug'](
+    this.ctx.log[this.closesAfterReplies++ === 0 ? 'info' : 'debug'](
       'the device closed the connection after replying (some PLCs and gateways do after every reply); a new one was opened');
     return link;
   }
@@ -278,7 +275,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
       const gaps = this.badGaps.get(request.area)!;
       for (const a of suspects) gaps.add(a);
       this.version++;
-      this.log.info({ area: request.area, start: request.start, count: request.count },
+      this.ctx.log.info({ area: request.area, start: request.start, count: request.count },
         'a read answered exception 02; reading around the addresses that refused it from now on');
     }
   }
@@ -295,7 +292,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
     if (learned < this.max[key]) {
       this.max[key] = learned;
       this.version++;
-      this.log.warn({ area: request.area, start: request.start, count: request.count, max: learned },
+      this.ctx.log.warn({ area: request.area, start: request.start, count: request.count, max: learned },
         `the device refused a ${request.count}-${key.slice(0, -1)} read (${error}); reading at most ${learned} per request from now on`);
     }
     for (const sub of planRequests(request.tags, this.limits())) await this.execute(sub, pass);
@@ -306,7 +303,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
     const delay = previous ? Math.min(previous.delay * 2, this.quarantineMaxMs) : this.quarantineMinMs;
     this.quarantined.set(tag.name, { tag, error, delay, retryAt: Date.now() + delay });
     if (!previous) this.version++;
-    this.log.warn({ tag: tag.name, area: tag.area, address: tag.address, retry_in_ms: delay },
+    this.ctx.log.warn({ tag: tag.name, area: tag.area, address: tag.address, retry_in_ms: delay },
       `tag ${tag.name} answered ${error}; quarantined, retried alone in ${delay} ms`);
   }
 
@@ -314,7 +311,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
     if (!this.quarantined.delete(tag.name)) return;
     this.badGaps.get(tag.area)!.clear();
     this.version++;
-    this.log.info({ tag: tag.name }, `tag ${tag.name} answers again; back in the regular plan`);
+    this.ctx.log.info({ tag: tag.name }, `tag ${tag.name} answers again; back in the regular plan`);
   }
 
   private async writeTag(tag: ModbusTag, value: unknown, signal: AbortSignal): Promise<void> {

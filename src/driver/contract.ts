@@ -68,6 +68,7 @@ export interface Driver<T extends TagCommon = TagCommon> {
 
 /** What the core lends a driver. */
 export interface DriverContext {
+  /** Already bound to the device (`device` on every line): a driver adds no second `device` key. */
   readonly log: Logger;
   /** Counts protocol requests sent (the module's requestsMetric). */
   readonly countRequest: (n?: number) => void;
