@@ -162,6 +162,11 @@ export interface DriverModule<D extends DeviceConfig = DeviceConfig> {
   isPushTag?(device: D, tag: TagOf<D>): boolean;
   /** Where a tag lives on the device, for `floorgate probe` (e.g. "holding 100", a node id). */
   address?(tag: TagOf<D>): string;
+  /**
+   * `floorgate probe`, when the device connected but not one tag could be read: the usual
+   * causes with this protocol, in the operator's words.
+   */
+  noReadingHint?(device: D): string;
   /** `floorgate check --plan`: the requests per cycle, one line each. */
   plan?(device: D): PlanLine[];
   /** `floorgate browse`: the device's address space below a node (the top when absent). */

@@ -84,6 +84,35 @@ devices:
     fs.rmSync(dir, { recursive: true });
   });
 
+  it('probe: a device that connects but answers no tag is not reachable: exit 1, with a hint', async () => {
+    // A unit behind a gateway that is not the one configured: the connection is fine, every read times out.
+    const sim = runCli(['sim', 'modbus', '--port', '0', '--unit', '7']);
+    const line = await sim.waitFor((l) => l.includes('listening on'));
+    const port = Number(/:(\d+) /.exec(line)![1]);
+    const dir = tempDir();
+    const file = path.join(dir, 'probe.yaml');
+    fs.writeFileSync(file, `gateway: { id: gw, data_dir: ${dir} }
+mqtt: { url: "mqtt://127.0.0.1:1" }
+devices:
+  - name: behind-gateway
+    driver: modbus_tcp
+    host: 127.0.0.1
+    port: ${port}
+    unit_id: 1
+    timeout: 300ms
+    tags:
+      - { name: counter, area: holding, address: 2, type: uint32 }
+      - { name: running, area: coil, address: 0, type: bool }
+`);
+    const probe = await run(['probe', '-c', file]);
+    expect(probe.code).toBe(1);
+    expect(probe.out).toMatch(/behind-gateway\s+counter\s+holding 2\.\.3\s+bad\s+.*timeout after 300 ms/);
+    expect(probe.out).toMatch(/^behind-gateway: connected, but no tag could be read; check unit_id \(now 1\).*another master/m);
+    expect(probe.out).toContain('0 of 1 devices reachable');
+    expect(await sim.stop('SIGINT')).toBe(0);
+    fs.rmSync(dir, { recursive: true });
+  });
+
   it('demo runs the whole pipeline and exits 0 leaving nothing behind', async () => {
     const demoDirs = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('floorgate-demo-')).sort();
     const before = demoDirs();
