@@ -94,12 +94,37 @@ export function decodeRaw(tag: ModbusTag, regs: ArrayLike<number>, index: number
     case 'uint16': load(regs, index, 1, order); return scratch.getUint16(0);
     case 'int32': load(regs, index, 2, order); return scratch.getInt32(0);
     case 'uint32': load(regs, index, 2, order); return scratch.getUint32(0);
-    case 'float32': load(regs, index, 2, order); return scratch.getFloat32(0);
+    case 'float32': load(regs, index, 2, order); return shortestFloat32(scratch.getFloat32(0));
     case 'int64': load(regs, index, 4, order); return load64(true);
     case 'uint64': load(regs, index, 4, order); return load64(false);
     case 'float64': load(regs, index, 4, order); return scratch.getFloat64(0);
     case 'string': return decodeString(regs, index, tagWidth(tag), swapsBytes(order));
   }
+}
+
+/**
+ * The shortest decimal that is the same float32: 123.456, not 123.45600128173828 (those bits
+ * read as a float64). Nine significant digits always do; one digit more never breaks a round
+ * trip, so the fewest that do are found by bisection over 1–8: at most four toPrecision calls,
+ * a fifth when it takes nine.
+ */
+export function shortestFloat32(x: number): number {
+  // Below 2^24 an integer float32 is exact and no shorter decimal is another way to write it.
+  if (!Number.isFinite(x) || (Number.isInteger(x) && Math.abs(x) < 2 ** 24)) return x;
+  let shortest: number | undefined;
+  let fewest = 1;
+  let most = 8;
+  while (fewest <= most) {
+    const digits = (fewest + most) >> 1;
+    const candidate = Number(x.toPrecision(digits));
+    if (Math.fround(candidate) === x) {
+      shortest = candidate;
+      most = digits - 1;
+    } else {
+      fewest = digits + 1;
+    }
+  }
+  return shortest ?? Number(x.toPrecision(9));
 }
 
 function decodeString(regs: ArrayLike<number>, index: number, width: number, swap: boolean): string {

@@ -12,9 +12,14 @@
  *   per-device maximum is halved (registers or bits) and the tags are re-read in shorter requests.
  * When a quarantined tag recovers, the forbidden gaps of its area are forgotten and the plan is
  * rebuilt from scratch: whatever the fix made readable gets merged again.
+ *
+ * A device that closes a connection after answering on it (some PLCs and gateways do after every
+ * reply) gets a new connection for its next request. A read the close cut off is asked once more
+ * on the new one: the close can cross the next request on the wire when a poll takes several
+ * reads. Only a lost connection that had not answered, or a failed reopen, reaches the scheduler.
  */
-import type { Logger } from 'pino';
 import type { Driver, DriverContext, PollGroup, Reading } from '../../src/driver/contract.js';
+import { errorText } from '../../src/error-text.js';
 import { decodeRegisters, encodeRegisters, tagWidth, toBool, type TagValue } from './codec.js';
 import { LinkLostError, ModbusRequestError, type ModbusLink } from './link.js';
 import { AREAS, isBitArea, planRequests, type PlanLimits, type ReadRequest } from './planner.js';
@@ -44,7 +49,7 @@ interface CachedPlan {
 
 /** State of one read(): where readings go and whether the device has gone quiet. */
 interface Pass {
-  readonly link: ModbusLink;
+  link: ModbusLink;
   readonly signal: AbortSignal;
   readonly out: Map<string, Reading>;
   /** Set after a timeout (or while the link backs off): the rest of the group is reported bad without asking. */
@@ -74,7 +79,6 @@ function hull(area: ModbusArea, tags: readonly ModbusTag[]): ReadRequest {
 export class ModbusDriver implements Driver<ModbusTag> {
   private link: ModbusLink | undefined;
   private queue: Promise<unknown> = Promise.resolve();
-  private readonly log: Logger;
   private readonly max: { registers: number; bits: number };
   /** Gap addresses that answered exception 02, per area. */
   private readonly badGaps = new Map<ModbusArea, Set<number>>(AREAS.map((a) => [a, new Set<number>()]));
@@ -84,6 +88,8 @@ export class ModbusDriver implements Driver<ModbusTag> {
   private version = 0;
   private readonly quarantineMinMs: number;
   private readonly quarantineMaxMs: number;
+  /** Connections the device closed after answering, since the driver was created. */
+  private closesAfterReplies = 0;
 
   constructor(
     private readonly device: ModbusDevice,
@@ -91,7 +97,6 @@ export class ModbusDriver implements Driver<ModbusTag> {
     private readonly openLink: OpenLink,
     options: ModbusDriverOptions = {},
   ) {
-    this.log = ctx.log.child({ device: device.name });
     this.max = { registers: device.max_registers_per_read, bits: device.max_bits_per_read };
     this.quarantineMinMs = options.quarantineMinMs ?? 5_000;
     this.quarantineMaxMs = options.quarantineMaxMs ?? 300_000;
@@ -126,6 +131,29 @@ export class ModbusDriver implements Driver<ModbusTag> {
     const run = this.queue.then(task);
     this.queue = run.catch(() => undefined);
     return run;
+  }
+
+  /** The link to ask: a new one when the device closed the last one after answering. */
+  private async usableLink(signal: AbortSignal): Promise<ModbusLink> {
+    const link = this.link;
+    if (link?.closedAfterReplies) return this.reopen(link, signal);
+    return this.currentLink();
+  }
+
+  /** Replaces a link the device closed; when that fails, the read fails with both reasons. */
+  private async reopen(closed: ModbusLink, signal: AbortSignal): Promise<ModbusLink> {
+    let link: ModbusLink;
+    try {
+      link = await this.openLink(signal);
+    } catch (err) {
+      throw new Error(`${closed.lostReason}, and a new connection failed: ${errorText(err)}`);
+    }
+    await closed.close();
+    this.link = link;
+    // Said once: for a device that closes after every reply it would be said every poll.
+    this.ctx.log[this.closesAfterReplies++ === 0 ? 'info' : 'debug'](
+      'the device closed the connection after replying (some PLCs and gateways do after every reply); a new one was opened');
+    return link;
   }
 
   private currentLink(): ModbusLink {
@@ -163,7 +191,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
   }
 
   private async readGroup(group: PollGroup<ModbusTag>, signal: AbortSignal): Promise<Reading[]> {
-    const pass: Pass = { link: this.currentLink(), signal, out: new Map() };
+    const pass: Pass = { link: await this.usableLink(signal), signal, out: new Map() };
     const now = Date.now();
     const due: ModbusTag[] = [];
     for (const tag of group.tags) {
@@ -204,6 +232,11 @@ export class ModbusDriver implements Driver<ModbusTag> {
       }
       return true;
     } catch (err) {
+      if (err instanceof LinkLostError && pass.link.closedAfterReplies) {
+        // Reads are safe to repeat; a new connection that is lost before answering is not reopened.
+        pass.link = await this.reopen(pass.link, pass.signal);
+        return this.execute(request, pass);
+      }
       if (!(err instanceof ModbusRequestError)) throw err;
       if (err.kind === 'exception' && err.code === 2) {
         await this.isolateIllegal(request, err.message, pass);
@@ -242,7 +275,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
       const gaps = this.badGaps.get(request.area)!;
       for (const a of suspects) gaps.add(a);
       this.version++;
-      this.log.info({ area: request.area, start: request.start, count: request.count },
+      this.ctx.log.info({ area: request.area, start: request.start, count: request.count },
         'a read answered exception 02; reading around the addresses that refused it from now on');
     }
   }
@@ -259,7 +292,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
     if (learned < this.max[key]) {
       this.max[key] = learned;
       this.version++;
-      this.log.warn({ area: request.area, start: request.start, count: request.count, max: learned },
+      this.ctx.log.warn({ area: request.area, start: request.start, count: request.count, max: learned },
         `the device refused a ${request.count}-${key.slice(0, -1)} read (${error}); reading at most ${learned} per request from now on`);
     }
     for (const sub of planRequests(request.tags, this.limits())) await this.execute(sub, pass);
@@ -270,7 +303,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
     const delay = previous ? Math.min(previous.delay * 2, this.quarantineMaxMs) : this.quarantineMinMs;
     this.quarantined.set(tag.name, { tag, error, delay, retryAt: Date.now() + delay });
     if (!previous) this.version++;
-    this.log.warn({ tag: tag.name, area: tag.area, address: tag.address, retry_in_ms: delay },
+    this.ctx.log.warn({ tag: tag.name, area: tag.area, address: tag.address, retry_in_ms: delay },
       `tag ${tag.name} answered ${error}; quarantined, retried alone in ${delay} ms`);
   }
 
@@ -278,11 +311,11 @@ export class ModbusDriver implements Driver<ModbusTag> {
     if (!this.quarantined.delete(tag.name)) return;
     this.badGaps.get(tag.area)!.clear();
     this.version++;
-    this.log.info({ tag: tag.name }, `tag ${tag.name} answers again; back in the regular plan`);
+    this.ctx.log.info({ tag: tag.name }, `tag ${tag.name} answers again; back in the regular plan`);
   }
 
   private async writeTag(tag: ModbusTag, value: unknown, signal: AbortSignal): Promise<void> {
-    const link = this.currentLink();
+    const link = await this.usableLink(signal);
     signal.throwIfAborted();
     try {
       if (tag.area === 'coil') {

@@ -30,6 +30,19 @@ function tagAddress(t: ModbusTag): string {
   return t.bit === undefined ? where : `${where} bit ${t.bit}`;
 }
 
+/** `floorgate probe`: why a Modbus TCP device that accepted the connection answered no read. */
+function tcpNoReadingHint(device: ModbusTcpDevice): string {
+  return `check unit_id (now ${device.unit_id}): behind a gateway it is the id of the unit on the serial side (a wrong ` +
+    'one times out or answers exception 10/11), a device addressed directly over TCP may want 255 or 0; ' +
+    'and whether another master (SCADA, HMI, a second gateway) holds the only connection the device allows';
+}
+
+/** `floorgate probe`: why a Modbus RTU unit answered no read. */
+function rtuNoReadingHint(device: ModbusRtuDevice): string {
+  return `check unit_id (now ${device.unit_id}) and that the unit is powered, then the line: baud_rate, parity and ` +
+    'stop_bits as the device has them, A and B not swapped, one master on the bus';
+}
+
 export const modbusTcp: DriverModule<ModbusTcpDevice> = {
   name: 'modbus_tcp',
   schema: modbusTcpDeviceSchema,
@@ -39,6 +52,7 @@ export const modbusTcp: DriverModule<ModbusTcpDevice> = {
     return new ModbusDriver(device, ctx, (signal) => openTcpLink(device, signal));
   },
   address: tagAddress,
+  noReadingHint: tcpNoReadingHint,
   plan: planLines,
   simulator: {
     name: 'modbus',
@@ -59,6 +73,7 @@ export const modbusRtu: DriverModule<ModbusRtuDevice> = {
     return new ModbusDriver(device, ctx, new RtuUnit(device, ctx.log).open);
   },
   address: tagAddress,
+  noReadingHint: rtuNoReadingHint,
   plan: planLines,
   lineSimulator: {
     name: 'modbus',

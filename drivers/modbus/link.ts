@@ -23,6 +23,11 @@ export interface ModbusLink {
   /** Why the connection is gone, once it is. */
   readonly lostReason: string | undefined;
   /**
+   * True once the device closed this connection after answering on it. Some PLCs and gateways
+   * close after every reply: that asks for a new connection, not for the device to be reported down.
+   */
+  readonly closedAfterReplies?: boolean;
+  /**
    * Why the device is not to be asked now, or undefined. RTU: a unit that stopped answering is
    * left alone for a while, so the other units on its line keep their poll rate.
    */

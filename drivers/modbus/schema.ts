@@ -130,7 +130,8 @@ export const modbusTcpDeviceSchema = z
     driver: z.literal('modbus_tcp'),
     host,
     port: intIn(1, 65535).default(502),
-    unit_id: intIn(0, 247).default(1),
+    // 255 (0xFF) is what the Modbus TCP implementation guide asks of a device addressed directly over TCP.
+    unit_id: intIn(0, 255).default(1),
   })
   .superRefine(checkFitsOneRead)
   .transform(withTagDefaults);

@@ -10,7 +10,8 @@
  * it stops looking like Modbus TCP (a protocol id other than 0, a length outside 3–254: another
  * service on the port, a device that lost its place) or a frame is still incomplete when its
  * request times out, the connection is dropped and the scheduler reconnects on a clean stream.
- * A socket that closes or fails fails the request in flight at once.
+ * A socket that closes or fails fails the request in flight at once. A device that closes a
+ * connection it has answered on is marked closedAfterReplies, so the driver opens a new one.
  *
  * Not modbus-serial's client: it loads serialport and its native bindings even for TCP, and its
  * TcpPort trusts every MBAP header (a frame claiming 16,000 bytes swallows every later reply) and
@@ -74,17 +75,25 @@ export class TcpLink implements ModbusLink {
   private inflight: InFlight | undefined;
   /** Timeouts in a row with no frame received at all. */
   private silentTimeouts = 0;
+  /** A reply to one of our requests has arrived on this connection. */
+  private answered = false;
+  private closedByDevice = false;
 
   constructor(private readonly socket: net.Socket, private readonly unit: number, private readonly timeoutMs: number) {
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => { this.socketError = err; });
     socket.on('close', () => {
+      this.closedByDevice = this.lost === undefined;
       this.markLost(this.socketError ? `socket error (${this.socketError.message})` : 'connection closed by the device');
     });
   }
 
   get lostReason(): string | undefined {
     return this.lost;
+  }
+
+  get closedAfterReplies(): boolean {
+    return this.closedByDevice && this.answered;
   }
 
   async readRegisters(area: RegisterArea, start: number, count: number): Promise<ArrayLike<number>> {
@@ -170,6 +179,7 @@ export class TcpLink implements ModbusLink {
       inflight.ignoredReply = true;
       return;
     }
+    this.answered = true;
     const problem = replyProblem(MBAP, inflight.request, frame);
     this.settle(problem === undefined ? frame : requestError(problem));
   }

@@ -1,6 +1,8 @@
 /**
  * `floorgate probe`: commissioning. Connects to each device, reads every tag once (push tags
- * included), prints one row per tag, publishes nothing. Exit 1 when a device is unreachable.
+ * included), prints one row per tag, publishes nothing. Exit 1 when a device is unreachable:
+ * no connection, or a connection on which not one tag could be read (a wrong unit id behind a
+ * gateway, another master holding the only connection), which gets its driver's hint.
  */
 import { formatProblem } from '../config/load.js';
 import { drivers, loadFloorgateConfig } from '../assembly.js';
@@ -28,13 +30,20 @@ export async function runProbe(file: string, opts: { device?: string; out: (line
   // Drivers log at warn and above only: the table is the output.
   const log = createLogger('warn');
   const rows: Row[] = [];
+  const hints: string[] = [];
   let unreachable = 0;
   for (const device of devices) {
     const result = await probeDevice(device, loaded.config.gateway.data_dir, log);
-    if (result.error) unreachable++;
+    const noneRead = result.rows.length > 0 && result.rows.every((r) => r.quality === 'bad');
+    if (result.error || noneRead) unreachable++;
+    if (!result.error && noneRead) {
+      const hint = drivers.of(device).noReadingHint?.(device);
+      hints.push(`${device.name}: connected, but no tag could be read${hint ? `; ${hint}` : ''}`);
+    }
     rows.push(...result.rows);
   }
   opts.out(formatTable(rows, ['device', 'tag', 'address', 'value', 'quality', 'latency', 'error']));
+  for (const hint of hints) opts.out(hint);
   opts.out(`${devices.length - unreachable} of ${devices.length} devices reachable`);
   return unreachable > 0 ? EXIT.failure : EXIT.ok;
 }

@@ -68,6 +68,7 @@ export interface Driver<T extends TagCommon = TagCommon> {
 
 /** What the core lends a driver. */
 export interface DriverContext {
+  /** Already bound to the device (`device` on every line): a driver adds no second `device` key. */
   readonly log: Logger;
   /** Counts requests sent to the device (floorgate_device_requests_total{device,driver}). */
   readonly countRequest: (n?: number) => void;
@@ -159,6 +160,11 @@ export interface DriverModule<D extends DeviceConfig = DeviceConfig> {
   isPushTag?(device: D, tag: TagOf<D>): boolean;
   /** Where a tag lives on the device, for `floorgate probe` (e.g. "holding 100", a node id). */
   address?(tag: TagOf<D>): string;
+  /**
+   * `floorgate probe`, when the device connected but not one tag could be read: the usual
+   * causes with this protocol, in the operator's words.
+   */
+  noReadingHint?(device: D): string;
   /** `floorgate check --plan`: the requests per cycle, one line each. */
   plan?(device: D): PlanLine[];
   /** `floorgate browse`: the device's address space below a node (the top when absent). */

@@ -15,6 +15,17 @@ async function run(args: string[]) {
   return { code, out: p.stdout.join('\n'), err: p.stderr.join('\n') };
 }
 
+/** `floorgate sim modbus` on a free port, and a probe config in a temp dir whose devices: list is `devices`. */
+async function simAndProbeConfig(simArgs: string[], devices: (port: number) => string) {
+  const sim = runCli(['sim', 'modbus', '--port', '0', ...simArgs]);
+  const line = await sim.waitFor((l) => l.includes('listening on'));
+  const port = Number(/:(\d+) /.exec(line)![1]);
+  const dir = tempDir();
+  const file = path.join(dir, 'probe.yaml');
+  fs.writeFileSync(file, `gateway: { id: gw, data_dir: ${dir} }\nmqtt: { url: "mqtt://127.0.0.1:1" }\ndevices:\n${devices(port)}`);
+  return { sim, dir, file };
+}
+
 describe('floorgate CLI', () => {
   it('prints help, and a usage error exits 64', async () => {
     const help = await run(['--help']);
@@ -46,15 +57,7 @@ describe('floorgate CLI', () => {
   });
 
   it('sim modbus + probe: a table of every tag, exit 0; an unreachable device exits 1', async () => {
-    const sim = runCli(['sim', 'modbus', '--port', '0']);
-    const line = await sim.waitFor((l) => l.includes('listening on'));
-    const port = Number(/:(\d+) /.exec(line)![1]);
-    const dir = tempDir();
-    const file = path.join(dir, 'probe.yaml');
-    fs.writeFileSync(file, `gateway: { id: gw, data_dir: ${dir} }
-mqtt: { url: "mqtt://127.0.0.1:1" }
-devices:
-  - name: press-1
+    const { sim, dir, file } = await simAndProbeConfig([], (port) => `  - name: press-1
     driver: modbus_tcp
     host: 127.0.0.1
     port: ${port}
@@ -81,6 +84,27 @@ devices:
     expect(all.out).toContain('1 of 2 devices reachable');
     expect(await sim.stop('SIGINT')).toBe(0);
     expect(sim.stdout.join('\n')).toMatch(/stopped after \d+ requests/);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it('probe: a device that connects but answers no tag is not reachable: exit 1, with a hint', async () => {
+    // A unit behind a gateway that is not the one configured: the connection is fine, every read times out.
+    const { sim, dir, file } = await simAndProbeConfig(['--unit', '7'], (port) => `  - name: behind-gateway
+    driver: modbus_tcp
+    host: 127.0.0.1
+    port: ${port}
+    unit_id: 1
+    timeout: 300ms
+    tags:
+      - { name: counter, area: holding, address: 2, type: uint32 }
+      - { name: running, area: coil, address: 0, type: bool }
+`);
+    const probe = await run(['probe', '-c', file]);
+    expect(probe.code).toBe(1);
+    expect(probe.out).toMatch(/behind-gateway\s+counter\s+holding 2\.\.3\s+bad\s+.*timeout after 300 ms/);
+    expect(probe.out).toMatch(/^behind-gateway: connected, but no tag could be read; check unit_id \(now 1\).*another master/m);
+    expect(probe.out).toContain('0 of 1 devices reachable');
+    expect(await sim.stop('SIGINT')).toBe(0);
     fs.rmSync(dir, { recursive: true });
   });
 

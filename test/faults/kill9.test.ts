@@ -225,7 +225,8 @@ function judge(rig: FaultRig, daemons: Daemons, test: string, shown: Record<stri
     if (stamp === undefined) continue;
     const poll = pollByStamp.get(stamp);
     if (poll === undefined) neverServed.push(seq);
-    else if (temperatureOf(m.payload.readings) !== poll.temperature) wrongValue.push(seq);
+    // Published as the shortest decimal of the served float32: the same float32 is the same value.
+    else if (Math.fround(temperatureOf(m.payload.readings) as number) !== poll.temperature) wrongValue.push(seq);
     seqsOfStamp.set(stamp, (seqsOfStamp.get(stamp) ?? new Set()).add(seq));
   }
 

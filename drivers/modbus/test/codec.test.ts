@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { ByteOrder, ModbusTagType } from '../schema.js';
-import { decodeRegisters, encodeRegisters, tagWidth } from '../codec.js';
+import { decodeRegisters, encodeRegisters, shortestFloat32, tagWidth } from '../codec.js';
 import { mtag } from './helpers.js';
 
 const ORDERS: readonly ByteOrder[] = ['ABCD', 'BADC', 'CDAB', 'DCBA'];
@@ -26,7 +26,7 @@ const VECTORS: ReadonlyArray<{
     regs: { ABCD: [0xb2d0, 0x5e00], BADC: [0xd0b2, 0x005e], CDAB: [0x5e00, 0xb2d0], DCBA: [0x005e, 0xd0b2] },
   },
   {
-    type: 'float32', value: Math.fround(123.456),
+    type: 'float32', value: 123.456,
     regs: { ABCD: [0x42f6, 0xe979], BADC: [0xf642, 0x79e9], CDAB: [0xe979, 0x42f6], DCBA: [0x79e9, 0xf642] },
   },
   {
@@ -212,7 +212,6 @@ describe('codec: encode/decode round trip (property)', () => {
     ['uint16', fc.integer({ min: 0, max: 65535 }), (v: number) => v],
     ['int32', fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }), (v: number) => v],
     ['uint32', fc.integer({ min: 0, max: 2 ** 32 - 1 }), (v: number) => v],
-    ['float32', fc.float({ noNaN: true, noDefaultInfinity: true }), (v: number) => v],
     ['float64', fc.double({ noNaN: true, noDefaultInfinity: true }), (v: number) => v],
     ['int64', fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }), (v: bigint) => (v >= -(2n ** 53n - 1n) && v <= 2n ** 53n - 1n ? Number(v) : v)],
     ['uint64', fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), (v: bigint) => (v <= 2n ** 53n - 1n ? Number(v) : v)],
@@ -228,4 +227,33 @@ describe('codec: encode/decode round trip (property)', () => {
       }), { numRuns: 500 });
     });
   }
+});
+
+describe('codec: float32 is published as the shortest decimal that is the same float32', () => {
+  it.each([
+    [Math.fround(123.456), 123.456],
+    [Math.fround(0.1), 0.1],
+    [Math.fround(-21.7), -21.7],
+    [Math.fround(1e20), 1e20],
+    [Math.fround(3.4028235e38), 3.4028235e38],
+    [Math.fround(1.17549435e-38), 1.1754944e-38],
+    [Math.fround(1e-45), 1e-45], // the smallest subnormal
+    [16777216, 16777216],
+    [Math.fround(16777217), 16777216],
+    [-0, -0],
+    [Infinity, Infinity],
+    [NaN, NaN],
+  ])('%s → %s', (bits, shortest) => {
+    expect(shortestFloat32(bits)).toBe(shortest);
+  });
+
+  it('round-trips and is never longer than needed, in every byte order (property)', () => {
+    fc.assert(fc.property(fc.float({ noNaN: true, noDefaultInfinity: true }), fc.constantFrom(...ORDERS), (value, order) => {
+      const tag = mtag({ area: 'holding', address: 0, type: 'float32', byte_order: order });
+      const decoded = decodeRegisters(tag, encodeRegisters(tag, value), 0) as number;
+      expect(Math.fround(decoded)).toBe(value);
+      const digits = decoded.toExponential().replace(/^-?(\d)\.?(\d*)e.*$/, '$1$2').length;
+      if (digits > 1) expect(Math.fround(Number(value.toPrecision(digits - 1)))).not.toBe(value);
+    }), { numRuns: 2000 });
+  });
 });

@@ -3,17 +3,15 @@
  * /usr/bin/python3, pymodbus 3.0.0rc1) serving values laid out by pymodbus' own
  * BinaryPayloadBuilder in each byte order; the driver must decode every one.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { drivers, loadFloorgateConfigText } from '../../../src/assembly.js';
 import type { ByteOrder, ModbusTag } from '../schema.js';
 import { ModbusDriver } from '../driver.js';
 import { openTcpLink } from '../tcp-link.js';
-import { needTool } from '../../../test/helpers/tools.js';
 import { group, mtag, never, tcpDevice, testContext } from './helpers.js';
+import { pymodbusAvailable, startPymodbusServer, type PymodbusServer } from './pymodbus-server.js';
 
-const PYTHON = '/usr/bin/python3';
-const available = needTool('python3-pymodbus', spawnSync(PYTHON, ['-c', 'import pymodbus'], { timeout: 10_000 }).status === 0, 'the pymodbus cross-check');
+const available = pymodbusAvailable('the pymodbus cross-check');
 
 /** The block pymodbus_server.py writes at holding 100 × index of its byte order. */
 const BLOCK: ReadonlyArray<[offset: number, tag: Partial<ModbusTag>, value: unknown]> = [
@@ -21,7 +19,7 @@ const BLOCK: ReadonlyArray<[offset: number, tag: Partial<ModbusTag>, value: unkn
   [1, { type: 'uint16' }, 54321],
   [2, { type: 'int32' }, -123456789],
   [4, { type: 'uint32' }, 3000000000],
-  [6, { type: 'float32' }, Math.fround(123.456)],
+  [6, { type: 'float32' }, 123.456], // as written, not its float64 neighbour 123.45600128173828
   [8, { type: 'int64' }, -1234567890123456789n],
   [12, { type: 'uint64' }, 18446744073709551000n],
   [16, { type: 'float64' }, -98765.4321],
@@ -30,30 +28,15 @@ const BLOCK: ReadonlyArray<[offset: number, tag: Partial<ModbusTag>, value: unkn
 const ORDERS: readonly ByteOrder[] = ['ABCD', 'BADC', 'CDAB', 'DCBA'];
 
 describe.skipIf(!available)('pymodbus cross-check', () => {
-  let server: ChildProcess;
+  let server: PymodbusServer;
   let port: number;
 
   beforeAll(async () => {
-    const script = fileURLToPath(new URL('./pymodbus_server.py', import.meta.url));
-    server = spawn(PYTHON, [script], { stdio: ['ignore', 'pipe', 'ignore'] });
-    port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('pymodbus server did not start within 15 s')), 15_000);
-      let out = '';
-      server.stdout!.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        const line = out.split('\n').find((l) => l.startsWith('{'));
-        if (line) {
-          clearTimeout(timer);
-          resolve((JSON.parse(line) as { port: number }).port);
-        }
-      });
-      server.once('exit', (code) => reject(new Error(`pymodbus server exited with ${code}`)));
-    });
+    server = await startPymodbusServer();
+    port = server.port;
   });
 
-  afterAll(() => {
-    if (server?.pid !== undefined && server.exitCode === null) process.kill(server.pid, 'SIGTERM');
-  });
+  afterAll(() => server?.close());
 
   it('decodes every type in every byte order the way pymodbus encoded it', async () => {
     const expected = new Map<string, unknown>();
@@ -92,5 +75,45 @@ describe.skipIf(!available)('pymodbus cross-check', () => {
     } finally {
       await driver.close();
     }
+  });
+});
+
+describe.skipIf(!available)('a device addressed directly over TCP, answering unit 255 only', () => {
+  let server: PymodbusServer;
+
+  beforeAll(async () => {
+    server = await startPymodbusServer({ unit: 255 });
+  });
+
+  afterAll(() => server?.close());
+
+  /** The device as `floorgate run` gets it: through the config loader and the driver registry. */
+  async function read(unitId: number) {
+    const loaded = loadFloorgateConfigText(`
+gateway: { id: t, data_dir: /tmp/fg-unused }
+mqtt: { url: "mqtt://127.0.0.1:1" }
+devices:
+  - name: direct
+    driver: modbus_tcp
+    host: 127.0.0.1
+    port: ${server.port}
+    unit_id: ${unitId}
+    tags:
+      - { name: counter, area: holding, address: 2, type: int32 }
+`, 'test.yaml', {});
+    if (!loaded.ok) throw new Error(loaded.problems.map((p) => `${p.path}: ${p.message}`).join('\n'));
+    const device = loaded.config.devices[0];
+    const driver = await drivers.of(device).create(device, testContext());
+    try {
+      await driver.connect(never);
+      return await driver.read({ key: 'once', interval: device.poll_interval, tags: device.tags }, never);
+    } finally {
+      await driver.close();
+    }
+  }
+
+  it('is read with unit_id: 255, and refuses unit 1', async () => {
+    expect(await read(255)).toMatchObject([{ tag: 'counter', quality: 'good', value: -123456789 }]);
+    expect(await read(1)).toMatchObject([{ quality: 'bad', error: expect.stringMatching(/^exception 11/) }]);
   });
 });

@@ -5,7 +5,13 @@ values built with pymodbus' own BinaryPayloadBuilder, at holding register 100 * 
 registers hold the ABCD block too), plus a few coils and discrete inputs. Listens on a free
 loopback port and prints {"port": N} once it serves. Exits on its own after a minute, so a
 crashed test run leaves nothing behind.
+
+Options, for devices that behave less kindly:
+  --unit N               answer unit id N only (others get exception 0x0B), like a device
+                         addressed directly over TCP that insists on 255
+  --close-after-reply    close the connection after every reply, like some PLCs and gateways
 """
+import argparse
 import asyncio
 import json
 import sys
@@ -13,7 +19,7 @@ import sys
 from pymodbus.constants import Endian
 from pymodbus.datastore import ModbusSequentialDataBlock, ModbusServerContext, ModbusSlaveContext
 from pymodbus.payload import BinaryPayloadBuilder
-from pymodbus.server.async_io import ModbusTcpServer
+from pymodbus.server.async_io import ModbusConnectedRequestHandler, ModbusTcpServer
 
 # byte order name -> (byteorder within a register, word order)
 ORDERS = {
@@ -41,7 +47,13 @@ def block(byteorder, wordorder):
     return b.to_registers()
 
 
-async def main():
+class CloseAfterReply(ModbusConnectedRequestHandler):
+    def _send_(self, data):
+        self.transport.write(data)
+        self.transport.close()
+
+
+async def main(args):
     holding = [0] * 500
     for i, (byteorder, wordorder) in enumerate(ORDERS.values()):
         regs = block(byteorder, wordorder)
@@ -53,7 +65,10 @@ async def main():
         di=ModbusSequentialDataBlock(0, [True, False, False, True] + [False] * 12),
         zero_mode=True,
     )
-    server = ModbusTcpServer(ModbusServerContext(slaves=store, single=True), address=("127.0.0.1", 0))
+    context = (ModbusServerContext(slaves=store, single=True) if args.unit is None
+               else ModbusServerContext(slaves={args.unit: store}, single=False))
+    server = ModbusTcpServer(context, address=("127.0.0.1", 0),
+                             handler=CloseAfterReply if args.close_after_reply else None)
     serving = asyncio.ensure_future(server.serve_forever())
     await server.serving
     print(json.dumps({"port": server.server.sockets[0].getsockname()[1]}), flush=True)
@@ -64,5 +79,8 @@ async def main():
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--unit", type=int)
+    parser.add_argument("--close-after-reply", action="store_true")
+    asyncio.run(main(parser.parse_args()))
     sys.exit(0)

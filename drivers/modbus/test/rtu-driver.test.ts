@@ -23,7 +23,7 @@ const TABLE: ReadonlyArray<[ModbusTag, SimMap['tags'][number]['value'], unknown]
   [mtag({ name: 'u16', area: 'holding', address: 1, type: 'uint16' }), 54321, 54321],
   [mtag({ name: 'i32', area: 'holding', address: 2, type: 'int32' }), -123456789, -123456789],
   [mtag({ name: 'u32_cdab', area: 'holding', address: 4, type: 'uint32', byte_order: 'CDAB' }), 3000000000, 3000000000],
-  [mtag({ name: 'f32_badc', area: 'holding', address: 6, type: 'float32', byte_order: 'BADC' }), 123.456, Math.fround(123.456)],
+  [mtag({ name: 'f32_badc', area: 'holding', address: 6, type: 'float32', byte_order: 'BADC' }), 123.456, 123.456],
   [mtag({ name: 'i64', area: 'holding', address: 8, type: 'int64' }), -1234567890123, -1234567890123],
   [mtag({ name: 'u64_dcba', area: 'holding', address: 12, type: 'uint64', byte_order: 'DCBA' }), 9007199254740991, 9007199254740991],
   [mtag({ name: 'f64_cdab', area: 'holding', address: 16, type: 'float64', byte_order: 'CDAB' }), -98765.4321, -98765.4321],

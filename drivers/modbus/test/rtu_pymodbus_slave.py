@@ -41,9 +41,23 @@ VALUES = [
 STRING_REGISTERS = 5
 
 
+def as_float32(value):
+    return struct.unpack(">f", struct.pack(">f", value))[0]
+
+
+def shortest_float32(value):
+    """The float32 the slave holds, as the fewest significant digits that still read back as it."""
+    served = as_float32(value)
+    for digits in range(1, 10):
+        text = f"{served:.{digits - 1}e}"
+        if as_float32(float(text)) == served:
+            return float(text)
+    return served
+
+
 def as_json(kind, value):
     if kind == "float32":
-        return struct.unpack(">f", struct.pack(">f", value))[0]
+        return shortest_float32(value)
     if kind == "float64":
         return value
     return str(value)
