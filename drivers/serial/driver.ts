@@ -6,7 +6,8 @@
  * - Listen-only (no `request`): the device talks when it wants; every matching line goes to
  *   subscribe()'s emit at once, stamped with its arrival time. The scheduler has no poll to fail
  *   for such a device, so a vanished port is handled here: the subscribed tags are reported bad
- *   with the reason, and the port is reopened with backoff until the path is back.
+ *   with the reason, and the port is reopened with backoff until the path is back. A pulled
+ *   cable vanishes nothing: with `stale_after`, a silence reports the tags bad (silence.ts).
  * - Request/answer (`request` set): read() writes the request and resolves with the next matching
  *   line, or with bad readings after `timeout`. A vanished port rejects read(), which sends the
  *   scheduler back to connect() with its backoff; connect() succeeds once the path is back.
@@ -22,6 +23,7 @@ import { BadLineLog } from './bad-lines.js';
 import { escapeText } from './escape.js';
 import { LineSplitter, type LineSink } from './lines.js';
 import { LineMatcher } from './match.js';
+import { SilenceWatch } from './silence.js';
 import { errorText } from '../../src/error-text.js';
 
 export interface SerialDriverOptions {
@@ -63,6 +65,14 @@ function badReadings(tags: readonly SerialTag[], error: string, ts = Date.now())
   return tags.map((t): Reading => ({ tag: t.name, value: null, quality: 'bad', ts, error }));
 }
 
+/** Why a line overflowed, with the fix when the bytes show another line end (a scale ending lines with CR alone). */
+function overflowReason(delimiter: string, maxLineBytes: number, lineEnd: string | undefined): string {
+  const missing = `no ${escapeText(delimiter)} in ${maxLineBytes} bytes`;
+  if (lineEnd === undefined) return missing;
+  const end = escapeText(lineEnd);
+  return `${missing}; the device seems to end lines with ${end}: set delimiter: ${end}`;
+}
+
 export class SerialDriver implements Driver<SerialTag> {
   private port: OpenSerial | undefined;
   private readonly splitter: LineSplitter;
@@ -79,6 +89,10 @@ export class SerialDriver implements Driver<SerialTag> {
   private arrival = 0;
   private readonly reopenMinMs: number;
   private readonly reopenMaxMs: number;
+  /** Listen-only with stale_after. */
+  private readonly silence: SilenceWatch | undefined;
+  /** badLines.total at the last matching line: how many did not match during a silence. */
+  private badLinesAtMatch = 0;
 
   constructor(
     private readonly device: SerialDevice,
@@ -86,15 +100,18 @@ export class SerialDriver implements Driver<SerialTag> {
     options: SerialDriverOptions = {},
   ) {
     this.log = ctx.log;
-    this.splitter = new LineSplitter(latin1(device.delimiter, 'delimiter'), options.maxLineBytes ?? 4096);
+    const maxLineBytes = options.maxLineBytes ?? 4096;
+    this.splitter = new LineSplitter(latin1(device.delimiter, 'delimiter'), maxLineBytes);
     this.matcher = new LineMatcher(device.pattern, device.tags);
     this.badLines = new BadLineLog(ctx.log, device.port, options.badLineLogIntervalMs ?? 10_000);
     this.request = device.request === undefined ? undefined : Buffer.from(latin1(device.request, 'request'), 'latin1');
     this.reopenMinMs = options.reopenMinMs ?? 1000;
     this.reopenMaxMs = options.reopenMaxMs ?? 5000;
+    const staleAfter = device.stale_after;
+    this.silence = staleAfter === undefined ? undefined : new SilenceWatch(staleAfter, () => this.onSilence(staleAfter));
     this.sink = {
       line: (text) => this.onLine(text),
-      overflow: (head) => this.noteBad(head, `longer than ${options.maxLineBytes ?? 4096} bytes without a delimiter`),
+      overflow: (head, lineEnd) => this.noteBad(head, overflowReason(device.delimiter, maxLineBytes, lineEnd)),
     };
   }
 
@@ -119,15 +136,18 @@ export class SerialDriver implements Driver<SerialTag> {
     const port = this.livePort();
     const sub: Subscriber = { tags, names: new Set(tags.map((t) => t.name)), emit };
     this.subscriber = sub;
+    this.watchSilence();
     this.log.info({ port: port.path }, 'listening for lines');
     return async () => {
       if (this.subscriber !== sub) return;
       this.subscriber = undefined;
+      this.silence?.stop();
       this.stopReopening();
     };
   }
 
   async close(): Promise<void> {
+    this.silence?.stop();
     this.stopReopening();
     this.waiter?.fail(new Error('the driver was closed'));
     this.badLines.flush();
@@ -204,6 +224,8 @@ export class SerialDriver implements Driver<SerialTag> {
       this.noteBad(line, 'no match for the pattern');
       return;
     }
+    this.silence?.matched();
+    this.badLinesAtMatch = this.badLines.total;
     this.waiter?.accept(readings);
     const sub = this.subscriber;
     if (sub) sub.emit(readings.filter((r) => sub.names.has(r.tag)));
@@ -217,10 +239,27 @@ export class SerialDriver implements Driver<SerialTag> {
   private onLost(reason: string): void {
     this.log.warn({ port: this.device.port, reason }, 'serial port lost');
     this.waiter?.fail(new Error(reason));
+    // The port's loss is the reason now, not a silence.
+    this.silence?.stop();
     const sub = this.subscriber;
     if (!sub) return;
     sub.emit(badReadings(sub.tags, reason));
     void this.reopen(sub, reason);
+  }
+
+  private watchSilence(): void {
+    this.badLinesAtMatch = this.badLines.total;
+    this.silence?.start();
+  }
+
+  /** stale_after passed without a matching line: the subscribed tags go bad until the next one. */
+  private onSilence(staleAfter: number): void {
+    const sub = this.subscriber;
+    if (!sub) return;
+    const unmatched = this.badLines.total - this.badLinesAtMatch;
+    const why = `no matching line for ${staleAfter} ms (stale_after)` +
+      (unmatched > 0 ? `; ${unmatched} line${unmatched === 1 ? '' : 's'} did not match the pattern` : '');
+    sub.emit(badReadings(sub.tags, why));
   }
 
   /** Listen-only: try the path again with backoff until it opens or the subscription ends. */
@@ -241,6 +280,7 @@ export class SerialDriver implements Driver<SerialTag> {
         }
         this.reopening = undefined;
         this.port = port;
+        this.watchSilence();
         this.log.info({ port: port.path }, 'serial port reopened');
         return;
       } catch (err) {

@@ -8,7 +8,8 @@ function planLines(device: SerialDevice): PlanLine[] {
   const on = `${device.port} (${lineSettings(device)})`;
   const split = `lines split on ${escapeText(device.delimiter)}`;
   if (device.request === undefined) {
-    return [{ text: `listen on ${on}, ${split}, every matching line -> ${device.tags.map((t) => t.name).join(', ')}` }];
+    const stale = device.stale_after === undefined ? '' : `, bad after ${device.stale_after}ms without one`;
+    return [{ text: `listen on ${on}, ${split}, every matching line -> ${device.tags.map((t) => t.name).join(', ')}${stale}` }];
   }
   const intervals = [...new Set(device.tags.map((t) => t.poll_interval))].sort((a, b) => a - b);
   return intervals.map((interval) => ({

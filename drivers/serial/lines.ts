@@ -14,11 +14,34 @@
 
 export interface LineSink {
   line(text: string): void;
-  /** A line longer than the cap was dropped; `head` is its start, for the log. */
-  overflow(head: string): void;
+  /**
+   * A line longer than the cap was dropped; `head` is its start, for the log. `lineEnd`: the
+   * line end the dropped text seems to use instead of the delimiter, if it has one.
+   */
+  overflow(head: string, lineEnd: string | undefined): void;
 }
 
 const HEAD = 64;
+
+/** How instruments end their lines, longest first so that CR LF is not taken for CR. */
+const LINE_ENDS = ['\r\n', '\n\r', '\r', '\n', '\x03', '\x04', '\x17', '\x1e'];
+
+/**
+ * The line end that text without the delimiter seems to use: the one found most often, and at
+ * least twice, so that a stray byte in noise is not taken for one.
+ */
+function likelyLineEnd(text: string): string | undefined {
+  let best: string | undefined;
+  let bestCount = 1;
+  for (const end of LINE_ENDS) {
+    const count = text.split(end).length - 1;
+    if (count > bestCount) {
+      best = end;
+      bestCount = count;
+    }
+  }
+  return best;
+}
 
 export class LineSplitter {
   private pending = '';
@@ -54,7 +77,7 @@ export class LineSplitter {
     }
     let rest = text.slice(start);
     if (!this.discarding && rest.length > this.maxLineBytes) {
-      sink.overflow(rest.slice(0, HEAD));
+      sink.overflow(rest.slice(0, HEAD), likelyLineEnd(rest));
       this.discarding = true;
     }
     // While discarding, keep just enough to recognise a delimiter split across two chunks.
@@ -74,7 +97,7 @@ export class LineSplitter {
     const line = this.delimiter === '\n' && raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     // Blank lines carry nothing; many instruments send one between records.
     if (line.length === 0) return;
-    if (line.length > this.maxLineBytes) sink.overflow(line.slice(0, HEAD));
+    if (line.length > this.maxLineBytes) sink.overflow(line.slice(0, HEAD), likelyLineEnd(line));
     else sink.line(line);
   }
 }

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import {
   checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, name, nonEmptyString, serialLineShape, tagCommonShape,
 } from '../../src/config/fields.js';
+import { duration } from '../../src/config/units.js';
 
 const tagSchema = z
   .strictObject({
@@ -18,6 +19,9 @@ const tagSchema = z
     if (tag.writable) ctx.addIssue({ code: 'custom', path: ['writable'], message: 'serial tags cannot be written' });
     checkScaleOnlyNumeric(tag, ctx);
   });
+
+/** What a JavaScript regular expression accepts as the name of a group (ASCII). */
+const GROUP_NAME = /^[A-Za-z_$][\w$]*$/;
 
 /** The named groups of a regular expression, or the reason it does not compile. */
 function namedGroups(pattern: string): { groups: string[] } | { error: string } {
@@ -39,9 +43,14 @@ export const serialDeviceSchema = z
     delimiter: nonEmptyString.default('\n'),
     pattern: z.string(),
     request: nonEmptyString.optional(),
+    /** Listen-only: the tags go bad when no line has matched for this long (absent: never). */
+    stale_after: duration().optional(),
     tags: z.array(tagSchema).min(1, { error: 'a device needs at least one tag' }),
   })
   .superRefine((device, ctx) => {
+    if (device.stale_after !== undefined && device.request !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['stale_after'], message: 'stale_after applies to a listen-only device; with request, timeout bounds every answer' });
+    }
     const compiled = namedGroups(device.pattern);
     if ('error' in compiled) {
       ctx.addIssue({ code: 'custom', path: ['pattern'], message: compiled.error });
@@ -51,10 +60,14 @@ export const serialDeviceSchema = z
     device.tags.forEach((tag, i) => {
       const group = tag.group ?? tag.name;
       if (!compiled.groups.includes(group)) {
+        // A tag named as SCADA systems do (`Zone1.Temp`) can never be a group name itself.
+        const hint = tag.group === undefined && !GROUP_NAME.test(group)
+          ? '; a group name is letters, digits and _: set group: to the group this tag reads'
+          : '';
         ctx.addIssue({
           code: 'custom',
           path: ['tags', i, tag.group === undefined ? 'name' : 'group'],
-          message: `pattern has no named group "${group}" (its groups: ${known})`,
+          message: `pattern has no named group "${group}" (its groups: ${known})${hint}`,
         });
       }
     });

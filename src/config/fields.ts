@@ -26,10 +26,34 @@ function booleanFromText(value: unknown): unknown {
 export const number = z.preprocess(numberFromText, z.number());
 export const boolean = z.preprocess(booleanFromText, z.boolean());
 
-/** Names end up in MQTT topics and metric labels. */
-const NAME_RE = /^[a-zA-Z0-9_-]+$/;
+/**
+ * Device and tag names are MQTT topic levels (`…/{device}/{tag}`), Sparkplug device and metric
+ * names, metric label values and JSON strings. Only a topic level is picky: `/` would split it,
+ * `+` and `#` are wildcards, and control characters (NUL above all) and lone surrogates are
+ * not valid there. Everything else is taken as written, so `Zone1.Temp`, as Kepware and
+ * Ignition name tags, stays `Zone1.Temp` upstream.
+ */
+const NOT_IN_TOPIC_LEVEL = /[/+#\p{Cc}\p{Cs}]/gu;
 
-export const name = z.string().refine((s) => NAME_RE.test(s), {
+/** Why a device or tag name cannot be used, with a name that can; undefined when it can. */
+function nameProblem(s: string): string | undefined {
+  if (s.length === 0) return 'a name must not be empty';
+  const unsafe = [...new Set(s.match(NOT_IN_TOPIC_LEVEL))];
+  if (unsafe.length === 0) return undefined;
+  const replaced = (slash: string) => s.replace(NOT_IN_TOPIC_LEVEL, (ch) => (ch === '/' ? slash : '_'));
+  // A "/" usually separates a path, as a "." does in SCADA tag names.
+  const suggestions = unsafe.includes('/') ? [replaced('.'), replaced('_')] : [replaced('_')];
+  return `invalid name ${repr(s)}: ${unsafe.map(repr).join(', ')} cannot be part of a name (names become MQTT topic levels); ` +
+    `use e.g. ${suggestions.map(repr).join(' or ')}`;
+}
+
+export const name = z.string().superRefine((s, ctx) => {
+  const problem = nameProblem(s);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', input: s, message: problem });
+});
+
+/** gateway.id is also the default MQTT client id, which a broker need only accept in letters and digits (MQTT 3.1.1 §3.1.3.1). */
+export const gatewayId = z.string().refine((s) => /^[a-zA-Z0-9_-]+$/.test(s), {
   error: (iss) => `invalid name ${repr(iss.input)}: use only letters, digits, _ and -`,
   abort: true,
 });

@@ -72,17 +72,27 @@ export function loadConfigText(text: string, file: string, context: LoadContext,
 
 function validate(source: YamlSource, absFile: string, context: LoadContext, problems: SourceProblem[]): FloorgateConfig | undefined {
   const baseDir = path.dirname(absFile);
-  readPasswordFiles(source.value, source.map, baseDir, problems);
+  const value = withoutExtensions(source.value);
+  readPasswordFiles(value, source.map, baseDir, problems);
   const reader = new IssueReader(source.map, source.unexpanded);
-  const core = reader.parse(coreSchema(context.limits), source.value, [], problems);
+  const core = reader.parse(coreSchema(context.limits), value, [], problems);
 
-  const raw = source.value as { devices?: unknown };
+  const raw = value as { devices?: unknown };
   const rawDevices = Array.isArray(raw.devices) ? (raw.devices as unknown[]) : [];
   const devices = rawDevices.map((device, i) => validateDevice(device, i, context.drivers, reader, source.map, problems));
   problems.push(...checkUniqueNames(rawDevices, source.map), ...checkSharedLines(devices, source.map));
 
   if (core === undefined || problems.length > 0) return undefined;
   return normalise(core, devices as DeviceConfig[], absFile);
+}
+
+/**
+ * Top-level keys starting with `x-` are the operator's own (templates for merge keys, notes), as
+ * in docker-compose files: not configuration, so not checked. Elsewhere they are unknown keys.
+ */
+function withoutExtensions(value: unknown): unknown {
+  if (!isMapping(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([key]) => !key.startsWith('x-')));
 }
 
 function validateDevice(

@@ -5,7 +5,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { HttpConfig, LogLevel } from './types.js';
-import { boolean, intIn, name, nonEmptyString, number, numberFromText } from './fields.js';
+import { boolean, gatewayId, intIn, nonEmptyString, number, numberFromText } from './fields.js';
 import { duration, size } from './units.js';
 import { repr } from './words.js';
 
@@ -161,7 +161,7 @@ const http = z
 export const coreSchema = (limits: ConfigLimits) => z
   .strictObject({
     gateway: z.strictObject({
-      id: name,
+      id: gatewayId,
       /** Relative to the config file's directory (the loader resolves it). */
       data_dir: nonEmptyString.default('/var/lib/floorgate'),
     }),

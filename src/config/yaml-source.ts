@@ -7,9 +7,14 @@
  * or empty (`key:`, `key: ~`, or an unquoted `${VAR:-}` that expanded to nothing) is left out,
  * as if it were not written, so defaults apply. Expanded values are strings; the schemas accept
  * the text of a number or boolean where they expect one (see fields.ts).
+ *
+ * Merge keys (YAML 1.1 `<<: *template`, or a list of templates) are applied here too: the
+ * mapping's own keys win wherever the `<<` stands, then the templates' keys in list order. A
+ * merged key is located where the template writes it, which is where a mistake in it is fixed.
  */
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node } from 'yaml';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import { formatPath, type KeyPath } from './problem.js';
+import { repr } from './words.js';
 import { expandEnv } from './env.js';
 
 /** Offsets into the text of a value, and of its key when it is a mapping entry. */
@@ -61,7 +66,7 @@ const MAX_ALIAS_EXPANSIONS = 1000;
 
 export function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, merge: true });
   const map = new SourceMap();
   const problems: SourceProblem[] = [];
   const unexpanded = new Set<string>();
@@ -72,32 +77,70 @@ export function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
   if (doc.errors.length > 0) return { value: undefined, map, problems, unexpanded, lineCounter };
 
   let aliases = 0;
+  const reported = new WeakSet<Node>();
+  /** The node an alias stands for, or undefined (reported) when it is unknown or one too many. */
+  const resolve = (node: Node, path: KeyPath): unknown => {
+    if (!isAlias(node)) return node;
+    const target = node.resolve(doc as Document);
+    if (++aliases > MAX_ALIAS_EXPANSIONS || target === undefined) {
+      problems.push({ offset: node.range?.[0] ?? 0, path, message: target ? 'too many aliases' : `unknown alias *${node.source}` });
+      return undefined;
+    }
+    return target;
+  };
+  /** The entries a `<<` brings into the mapping at `path`: each template's own, then what it merges itself. */
+  const mergedPairs = (merge: Pair, path: KeyPath): Pair[] => {
+    const value = merge.value as Node | null;
+    const sources = isSeq(value) ? (value.items as Node[]) : [value];
+    return sources.flatMap((source) => {
+      const template = source === null ? undefined : resolve(source, path);
+      if (isMap(template)) {
+        const { own, merged } = entriesOf(template, path);
+        return [...own, ...merged];
+      }
+      // An unknown alias or one too many is reported already.
+      if (template !== undefined || !isAlias(source)) {
+        const got = isScalar(template) ? repr(template.value) : isSeq(template) ? 'a list' : 'nothing';
+        const offset = source?.range?.[0] ?? (merge.key as Node).range?.[0] ?? 0;
+        problems.push({ offset, path, message: `a merge key (<<) takes a mapping or a list of mappings, got ${got}` });
+      }
+      return [];
+    });
+  };
+  /** A mapping's own entries, and those its merge keys bring (a key may come several times: the first wins). */
+  const entriesOf = (node: YAMLMap, path: KeyPath): { own: Pair[]; merged: Pair[] } => {
+    const isMerge = (pair: Pair) => isScalar(pair.key) && typeof pair.key.value === 'symbol';
+    return {
+      own: node.items.filter((pair) => !isMerge(pair)),
+      merged: node.items.filter(isMerge).flatMap((pair) => mergedPairs(pair, path)),
+    };
+  };
   const walk = (node: unknown, path: KeyPath): unknown => {
     if (isAlias(node)) {
-      const target = node.resolve(doc as Document);
-      if (++aliases > MAX_ALIAS_EXPANSIONS || target === undefined) {
-        problems.push({ offset: node.range?.[0] ?? 0, path, message: target ? 'too many aliases' : `unknown alias *${node.source}` });
-        return undefined;
-      }
-      return walk(target, path);
+      const target = resolve(node, path);
+      return target === undefined ? undefined : walk(target, path);
     }
     if (isMap(node)) {
       const out: Record<string, unknown> = {};
       const firstAt = new Map<string, number>();
-      for (const pair of node.items) {
+      const { own, merged } = entriesOf(node, path);
+      const add = (pair: Pair, fromMerge: boolean) => {
         const keyNode = pair.key as Node | null;
         const keyAt = keyNode?.range?.[0] ?? node.range?.[0] ?? 0;
         if (!isScalar(keyNode) || keyNode.value === null || typeof keyNode.value === 'object') {
           problems.push({ offset: keyAt, path, message: 'a key must be a plain word' });
-          continue;
+          return;
         }
         const key = String(keyNode.value);
         const childPath = [...path, key];
         const first = firstAt.get(key);
         if (first !== undefined) {
-          const line = lineCounter.linePos(first).line;
-          problems.push({ offset: keyAt, path: childPath, message: `duplicate key "${key}" (first on line ${line})` });
-          continue;
+          // A merged key the mapping (or an earlier template) sets already is overridden, not a mistake.
+          if (!fromMerge) {
+            const line = lineCounter.linePos(first).line;
+            problems.push({ offset: keyAt, path: childPath, message: `duplicate key "${key}" (first on line ${line})` });
+          }
+          return;
         }
         firstAt.set(key, keyAt);
         const valueNode = pair.value as Node | null;
@@ -110,7 +153,9 @@ export function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
           // defineProperty, not assignment: a "__proto__" key must stay an ordinary (unknown) key.
           Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
         }
-      }
+      };
+      for (const pair of own) add(pair, false);
+      for (const pair of merged) add(pair, true);
       return out;
     }
     if (isSeq(node)) {
@@ -124,7 +169,9 @@ export function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
       if (typeof node.value !== 'string' || !node.value.includes('${')) return node.value ?? undefined;
       const expanded = expandEnv(node.value, env);
       if (!expanded.ok) {
-        problems.push({ offset: node.range?.[0] ?? 0, path, message: expanded.message });
+        // A value in a template is walked once per use: one report at its place is enough.
+        if (!reported.has(node)) problems.push({ offset: node.range?.[0] ?? 0, path, message: expanded.message });
+        reported.add(node);
         unexpanded.add(formatPath(path));
         return node.value;
       }

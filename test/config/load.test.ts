@@ -110,6 +110,7 @@ devices:
     delimiter: "\\r\\n"
     pattern: '^ST,GS,\\s*(?<weight>[-+]?\\d+(\\.\\d+)?)\\s*kg$'   # named groups become tags;
                                         # every matching line is one reading per tag
+    stale_after: 5s                     # listen only: tags bad after 5 s without a matching line
     tags:
       - { name: weight, group: weight, type: float64 }
 `;
@@ -174,7 +175,7 @@ describe('the reference §2 example', () => {
 
   test('the serial device keeps its pattern and delimiter', () => {
     const scale = config.devices[3] as SerialDevice;
-    expect(scale).toMatchObject({ delimiter: '\r\n', baud_rate: 9600, parity: 'none', data_bits: 8, stop_bits: 1 });
+    expect(scale).toMatchObject({ delimiter: '\r\n', baud_rate: 9600, parity: 'none', data_bits: 8, stop_bits: 1, stale_after: 5000 });
     expect(new RegExp(scale.pattern).exec('ST,GS,  12.5 kg')?.groups?.weight).toBe('12.5');
     expect(scale.tags[0]).toMatchObject({ group: 'weight', type: 'float64', poll_interval: 1000 });
   });
@@ -340,6 +341,106 @@ describe('defaults', () => {
     expect(config.mqtt.client_id).toBe('gw1');
     expect(config.mqtt.tls).toBeUndefined();
     expect(config.buffer.max_bytes).toBe(512 * 2 ** 20);
+  });
+});
+
+describe('names as SCADA systems write them', () => {
+  test('dots, spaces and other characters safe in an MQTT topic level are taken as written', () => {
+    const config = ok(loadFloorgateConfigText(minimal(`devices:
+  - name: Line 1.Press
+    driver: modbus_tcp
+    host: h
+    tags:
+      - { name: Zone1.Temp, area: holding, address: 0, type: uint16 }
+      - { name: "Température [°C]", area: holding, address: 1, type: uint16 }
+      - { name: ns=2;s=x, area: holding, address: 2, type: uint16 }
+`), 'c.yaml', {}));
+    expect(config.devices[0].name).toBe('Line 1.Press');
+    expect(config.devices[0].tags.map((t) => t.name)).toEqual(['Zone1.Temp', 'Température [°C]', 'ns=2;s=x']);
+  });
+
+  test('a serial tag with a dotted name reads the group it names', () => {
+    const text = minimal(`devices:\n  - name: s\n    driver: serial\n    port: /dev/x\n    pattern: 'T=(?<t>\\d+)'\n    tags: [{ name: Zone1.T, group: t, type: int64 }]\n`);
+    expect((ok(loadFloorgateConfigText(text, 'c.yaml', {})).devices[0] as SerialDevice).tags[0]).toMatchObject({ name: 'Zone1.T', group: 't' });
+  });
+});
+
+describe('templates: top-level x- keys and YAML merge keys', () => {
+  /** Lines 1–4 minimal(); the template from line 5. */
+  const drives = (template: string, devices: string) => minimal(`x-drive: &drive\n${template}devices:\n${devices}`);
+  const template = '  driver: modbus_rtu\n  port: /dev/ttyUSB0\n  baud_rate: 19200\n  poll_interval: 2s\n' +
+    '  tags:\n    - { name: speed, area: holding, address: 0, type: uint16 }\n';
+
+  test('twenty identical drives are one template and twenty unit ids; a key of the device wins over the merged one', () => {
+    const units = Array.from({ length: 20 }, (_, i) => `  - { <<: *drive, name: drive-${i + 1}, unit_id: ${i + 1} }\n`).join('');
+    const config = ok(loadFloorgateConfigText(drives(template, units + '  - { name: drive-21, poll_interval: 500ms, <<: *drive, unit_id: 21 }\n'), 'c.yaml', {}));
+    expect(config.devices).toHaveLength(21);
+    config.devices.forEach((device, i) => {
+      expect(device).toMatchObject({ name: `drive-${i + 1}`, driver: 'modbus_rtu', port: '/dev/ttyUSB0', baud_rate: 19200, unit_id: i + 1 });
+      expect(device.tags).toEqual([expect.objectContaining({ name: 'speed', address: 0, type: 'uint16' })]);
+    });
+    expect(config.devices[0].poll_interval).toBe(2000);
+    expect(config.devices[20].poll_interval).toBe(500);
+  });
+
+  test('a list of templates: the first one that has a key gives it', () => {
+    const text = minimal(`x-line: &line { driver: modbus_rtu, port: /dev/ttyUSB0, baud_rate: 19200 }
+x-fast: &fast { baud_rate: 115200, poll_interval: 250ms }
+devices:
+  - <<: [*line, *fast]
+    name: d
+    tags: [{ name: s, area: holding, address: 0, type: uint16 }]
+`);
+    expect(ok(loadFloorgateConfigText(text, 'c.yaml', {})).devices[0]).toMatchObject({ baud_rate: 19200, poll_interval: 250 });
+  });
+
+  test('a wrong key in the template is reported where it is written, once per device that uses it', () => {
+    const result = loadFloorgateConfigText(drives(`${template}  baud_rte: 9600\n`, '  - { <<: *drive, name: a, unit_id: 1 }\n  - { <<: *drive, name: b, unit_id: 2 }\n'), 'c.yaml', {});
+    expect(problems(result)).toEqual([
+      'c.yaml:12:3: devices[0].baud_rte: unknown key "baud_rte"; did you mean "baud_rate"?',
+      'c.yaml:12:3: devices[1].baud_rte: unknown key "baud_rte"; did you mean "baud_rate"?',
+    ]);
+  });
+
+  test('a bad value in the template is reported at the value; a key missing everywhere at the device', () => {
+    const result = loadFloorgateConfigText(drives(template.replace('19200', 'fast'), '  - <<: *drive\n    name: a\n  - { name: b, <<: *drive, unit_id: 2 }\n'), 'c.yaml', {});
+    expect(problems(result)).toEqual([
+      'c.yaml:8:14: devices[0].baud_rate: expected a number, got "fast"',
+      'c.yaml:8:14: devices[1].baud_rate: expected a number, got "fast"',
+    ]);
+    const missing = loadFloorgateConfigText(drives(template.replace('  port: /dev/ttyUSB0\n', ''), '  - { <<: *drive, name: a }\n'), 'c.yaml', {});
+    expect(problems(missing)).toEqual(['c.yaml:12:5: devices[0].port: missing required key "port"']);
+  });
+
+  test('an unset ${VAR} in a template is reported once, at the template', () => {
+    const result = loadFloorgateConfigText(drives(template.replace('/dev/ttyUSB0', '${DRIVE_PORT}'), '  - { <<: *drive, name: a, unit_id: 1 }\n  - { <<: *drive, name: b, unit_id: 2 }\n'), 'c.yaml', {});
+    expect(problems(result)).toEqual(['c.yaml:7:9: x-drive.port: environment variable DRIVE_PORT is not set (write ${DRIVE_PORT:-default} to give a default)']);
+  });
+
+  test('a merge key takes a mapping or a list of mappings', () => {
+    const result = loadFloorgateConfigText(minimal('x-n: &n 5\ndevices:\n  - { <<: *n, name: a }\n  - { <<: [*n], name: b }\n'), 'c.yaml', {});
+    const noDriver = 'missing required key "driver" (one of modbus_tcp, modbus_rtu, opcua, serial)';
+    expect(problems(result)).toEqual([
+      `c.yaml:7:5: devices[0].driver: ${noDriver}`,
+      'c.yaml:7:11: devices[0]: a merge key (<<) takes a mapping or a list of mappings, got 5',
+      `c.yaml:8:5: devices[1].driver: ${noDriver}`,
+      'c.yaml:8:12: devices[1]: a merge key (<<) takes a mapping or a list of mappings, got 5',
+    ]);
+  });
+
+  test('only top-level keys starting with x- are ignored', () => {
+    expect(problems(loadFloorgateConfigText(minimal('devices: []\nx-notes: { anything: [1, 2] }\ny-notes: 1\n'), 'c.yaml', {})))
+      .toEqual(['c.yaml:7:1: y-notes: unknown key "y-notes"']);
+    expect(problems(loadFloorgateConfigText(minimal('devices: []\nbuffer: { x-notes: 1 }\n'), 'c.yaml', {})))
+      .toEqual(['c.yaml:6:11: buffer.x-notes: unknown key "x-notes"']);
+  });
+
+  test('merges do not get around the alias limit', () => {
+    const bomb = 'x-a: &a { k0: 1, k1: 1 }\n' + Array.from({ length: 12 }, (_, i) =>
+      `x-${i + 1}: &a${i + 1} { <<: [${Array.from({ length: 10 }, () => i === 0 ? '*a' : `*a${i}`).join(', ')}], m${i}: 1 }\n`).join('');
+    const result = loadFloorgateConfigText(minimal(`${bomb}devices: []\n`), 'c.yaml', {});
+    expect(result.ok).toBe(false);
+    expect(problems(result).some((p) => p.includes('too many aliases'))).toBe(true);
   });
 });
 

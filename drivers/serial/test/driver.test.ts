@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SerialDriver } from '../driver.js';
 import { scaleLine, startSerialSim, type SerialSim } from '../sim.js';
-import { collector, group, never, PtyLab, serialDevice, stag, testContext, until, warnings } from './helpers.js';
+import { collector, group, never, PtyLab, serialDevice, sleep, stag, testContext, until, warnings } from './helpers.js';
 
 let lab: PtyLab;
 beforeEach(() => { lab = new PtyLab(); });
@@ -80,9 +80,77 @@ describe('listen-only', () => {
     await until(() => got.readings.length === 1, 5000, 'the line after the garbage');
     expect(got.readings[0]).toMatchObject({ value: 3.5, quality: 'good' });
     expect(d.badLineCount).toBe(1);
-    expect(warnings(ctx)[0]).toMatchObject({ reason: 'longer than 4096 bytes without a delimiter', last_line: `"${'U'.repeat(64)}"` });
+    expect(warnings(ctx)[0]).toMatchObject({ reason: 'no "\\r\\n" in 4096 bytes', last_line: `"${'U'.repeat(64)}"` });
     // Loose: the point is "not 100 KiB kept per line", not a GC measurement.
     expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(20 * 1024 * 1024);
+  });
+
+  it('a scale ending its lines with CR alone: the one warning names the delimiter it seems to use', async () => {
+    await lab.pair();
+    const s = await sim({ intervalMs: 2, delimiter: '\r' });
+    const ctx = testContext();
+    const d = driver(serialDevice(lab.dev, { delimiter: '\n' }), ctx);
+    await d.connect(never);
+    const got = collector();
+    await d.subscribe([stag({ name: 'weight' })], got.emit);
+    await until(() => warnings(ctx).length > 0, 10_000, 'the warning');
+    expect(s.linesSent() * `${scaleLine(1)}\r`.length).toBeGreaterThan(4096);
+    expect(warnings(ctx)[0]).toMatchObject({
+      reason: 'no "\\n" in 4096 bytes; the device seems to end lines with "\\r": set delimiter: "\\r"',
+    });
+    expect(warnings(ctx)[0].msg).toContain('set delimiter: "\\r"');
+    expect(got.readings).toEqual([]);
+  });
+
+  it('stale_after: a scale that falls silent goes bad once within the timeout, and good with its next line', async () => {
+    await lab.pair();
+    // The test is the scale: it prints lines itself, so it knows when the last one left.
+    const s = await sim({ intervalMs: 3_600_000 });
+    const d = driver(serialDevice(lab.dev, { stale_after: 400 }), testContext());
+    await d.connect(never);
+    const got = collector();
+    await d.subscribe([stag({ name: 'weight' })], got.emit);
+    for (let i = 0; i < 6; i++) {
+      await s.send(`${scaleLine(1)}\r\n`);
+      await sleep(100);
+    }
+    await until(() => got.readings.filter((r) => r.quality === 'good').length === 6, 5000, 'six good readings');
+    expect(got.readings.every((r) => r.quality === 'good')).toBe(true);
+    const lastLine = got.readings.at(-1)!.ts;
+
+    // Silent: one line that does not match (a scale's error reply) is not a sign of life.
+    await s.send('ES\r\n');
+    await until(() => got.readings.some((r) => r.quality === 'bad'), 3000, 'the stale reading');
+    const stale = got.readings.find((r) => r.quality === 'bad')!;
+    expect(stale).toEqual({
+      tag: 'weight', value: null, quality: 'bad', ts: expect.any(Number),
+      error: 'no matching line for 400 ms (stale_after); 1 line did not match the pattern',
+    });
+    expect(stale.ts - lastLine).toBeGreaterThanOrEqual(400);
+    expect(stale.ts - lastLine).toBeLessThan(400 + 500);
+    // Reported once, not every 400 ms.
+    await sleep(1000);
+    expect(got.readings.filter((r) => r.quality === 'bad')).toHaveLength(1);
+
+    await s.send(`${scaleLine(2)}\r\n`);
+    await until(() => got.readings.at(-1)!.value === 2, 3000, 'a good reading after the silence');
+    expect(got.readings.at(-1)).toMatchObject({ quality: 'good' });
+    // The watch goes on: silent again, bad again.
+    await until(() => got.readings.at(-1)!.quality === 'bad', 3000, 'the second stale reading');
+    expect(got.readings.at(-1)!.error).toBe('no matching line for 400 ms (stale_after)');
+  });
+
+  it('without stale_after a silent listen-only device keeps its last value', async () => {
+    await lab.pair();
+    const s = await sim({ intervalMs: 3_600_000 });
+    const d = driver(serialDevice(lab.dev), testContext());
+    await d.connect(never);
+    const got = collector();
+    await d.subscribe([stag({ name: 'weight' })], got.emit);
+    await s.send(`${scaleLine(1)}\r\n`);
+    await until(() => got.readings.length === 1, 3000, 'a reading');
+    await sleep(1500);
+    expect(got.readings).toEqual([expect.objectContaining({ quality: 'good', value: 1 })]);
   });
 
   it('reads typed and scaled tags from several groups of one line', async () => {

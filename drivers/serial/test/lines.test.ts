@@ -38,6 +38,23 @@ describe('LineSplitter', () => {
     expect(splitter.pendingBytes).toBe(0);
   });
 
+  it('with an overflow, names the line end the text seems to use instead', () => {
+    const ending = (delimiter: string, text: string) => {
+      const ends: (string | undefined)[] = [];
+      new LineSplitter(delimiter, 64).push(Buffer.from(text, 'latin1'), { line: () => {}, overflow: (_h, end) => ends.push(end) });
+      return ends;
+    };
+    const lines = (end: string) => `ST,GS,  1.000 kg${end}`.repeat(6);
+    expect(ending('\n', lines('\r'))).toEqual(['\r']);
+    expect(ending('\r', lines('\n'))).toEqual(['\n']);
+    expect(ending('\x03', lines('\r\n'))).toEqual(['\r\n']);
+    expect(ending('\r\n', lines('\n\r'))).toEqual(['\n\r']);
+    expect(ending('\n', `\x02${lines('\x03')}`)).toEqual(['\x03']);
+    // One CR in noise is not a line end; nor is anything in text without one.
+    expect(ending('\n', `${'x'.repeat(40)}\r${'x'.repeat(40)}`)).toEqual([undefined]);
+    expect(ending('\n', 'U'.repeat(100))).toEqual([undefined]);
+  });
+
   it('counts a complete line over the cap as an overflow too', () => {
     const { lines, overflows } = run('\n', 8, ['123456789\n12345678\n']);
     expect(overflows).toHaveLength(1);

@@ -17,11 +17,14 @@ function loadReadmeDevices(): SerialDevice[] {
 
 describe('drivers/serial/README.md', () => {
   it('has sample devices that pass the config loader as written', () => {
-    const [scale, scanner] = loadReadmeDevices();
+    const [scale, filler, scanner] = loadReadmeDevices();
     expect(scale).toMatchObject({ driver: 'serial', delimiter: '\r\n', request: 'SI\r\n', baud_rate: 9600, parity: 'none' });
     expect(scale.tags.map((t) => [t.name, t.group, t.type])).toEqual([
       ['weight', 'weight', 'float64'], ['weight_g', 'weight', 'float64'], ['stable', 'status', 'string'],
     ]);
+    expect(filler.stale_after).toBe(5000);
+    expect(filler.request).toBeUndefined();
+    expect(filler.tags.map((t) => [t.name, t.group])).toEqual([['Filler.Weight', 'weight']]);
     expect(scanner.delimiter).toBe('\r');
     expect(scanner.request).toBeUndefined();
   });
@@ -53,6 +56,8 @@ describe('registration', () => {
     expect(serial.plan!(serialDevice('/dev/ttyUSB1', { tags })).map((l) => l.text)).toEqual([
       'listen on /dev/ttyUSB1 (9600 8N1), lines split on "\\r\\n", every matching line -> a, b',
     ]);
+    expect(serial.plan!(serialDevice('/dev/ttyUSB1', { tags, stale_after: 5000 }))[0].text)
+      .toBe('listen on /dev/ttyUSB1 (9600 8N1), lines split on "\\r\\n", every matching line -> a, b, bad after 5000ms without one');
   });
 
   it('the simulated scale prints what the reference pattern reads', () => {

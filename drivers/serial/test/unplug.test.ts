@@ -18,20 +18,26 @@ beforeEach(() => { lab = new PtyLab(); });
 afterEach(async () => { await lab.cleanup(); });
 
 /** A pty pair with a simulated scale on its peer end. */
-function plugIn(opts: { request?: string; weight: number }): Promise<{ unplug: () => Promise<void>; sim: SerialSim }> {
+function plugIn(opts: { request?: string; weight: number; intervalMs?: number }): Promise<{ unplug: () => Promise<void>; sim: SerialSim }> {
   return lab.plugInWith((peer) => startSerialSim({ path: peer, intervalMs: 50, ...opts }));
+}
+
+/** A listen-only driver on lab.dev that reopens quickly, subscribed to `weight`, once the scale's first line (weight 1) is in. */
+async function listen(device: SerialDevice, ctx = testContext()): Promise<ReturnType<typeof collector>> {
+  const d = new SerialDriver(device, ctx, { reopenMinMs: 100, reopenMaxMs: 300 });
+  lab.defer(() => d.close());
+  await d.connect(never);
+  const got = collector();
+  await d.subscribe([stag({ name: 'weight' })], got.emit);
+  await until(() => got.readings.some((r) => r.value === 1), 5000, 'a reading before the unplug');
+  return got;
 }
 
 describe('the port vanishes and comes back', () => {
   it('listen-only: the tags go bad with the reason, and the driver reopens the path by itself', async () => {
     const first = await plugIn({ weight: 1 });
     const ctx = testContext();
-    const d = new SerialDriver(serialDevice(lab.dev), ctx, { reopenMinMs: 100, reopenMaxMs: 300 });
-    lab.defer(() => d.close());
-    await d.connect(never);
-    const got = collector();
-    await d.subscribe([stag({ name: 'weight' })], got.emit);
-    await until(() => got.readings.some((r) => r.value === 1), 5000, 'a reading before the unplug');
+    const got = await listen(serialDevice(lab.dev), ctx);
 
     await first.unplug();
     await until(() => got.readings.some((r) => r.quality === 'bad'), 5000, 'a bad reading');
@@ -46,6 +52,24 @@ describe('the port vanishes and comes back', () => {
     const messages = ctx.logs.map((l) => l.msg);
     expect(messages).toContain('serial port lost');
     expect(messages).toContain('serial port reopened');
+  });
+
+  it('listen-only with stale_after: while the port is gone the loss is the reason, not a silence; the watch resumes after the replug', async () => {
+    const first = await plugIn({ weight: 1 });
+    const got = await listen(serialDevice(lab.dev, { stale_after: 300 }));
+
+    await first.unplug();
+    await new Promise((r) => setTimeout(r, 900));
+    const bad = got.readings.filter((r) => r.quality === 'bad');
+    expect(bad[0].error).toBe(`serial port ${lab.dev} disconnected (unplugged?)`);
+    expect(bad.filter((r) => r.error!.includes('stale_after'))).toEqual([]);
+
+    const second = await plugIn({ weight: 2 });
+    await until(() => got.readings.some((r) => r.value === 2), 5000, 'a reading after the replug');
+    await second.unplug();
+    await plugIn({ weight: 3, intervalMs: 3_600_000 });
+    // Reopened on a scale that never prints: stale after 300 ms.
+    await until(() => got.readings.at(-1)?.error === 'no matching line for 300 ms (stale_after)', 5000, 'the stale reading');
   });
 
   it('request/answer: read() rejects on loss, connect() fails while the path is gone and succeeds once it is back', async () => {
