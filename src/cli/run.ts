@@ -2,13 +2,17 @@
  * `floorgate run`: the daemon. SIGTERM/SIGINT stop it cleanly within 10 s; SIGHUP reloads the
  * config, keeping the running one when the new one is invalid.
  */
+import path from 'node:path';
 import { formatProblem } from '../config/load.js';
+import type { FloorgateConfig } from '../config/types.js';
 import { drivers, loadFloorgateConfig } from '../assembly.js';
 import { DataDirInUse, lockDataDir, type DataDirLock } from '../data-dir-lock.js';
 import { createLogger, type Logger } from '../log.js';
 import { Runtime } from '../runtime.js';
+import { listenerUrl } from '../http/server.js';
 import { ready, startWatchdog, stopping } from '../systemd/notify.js';
 import { EXIT } from './exit.js';
+import { httpAddressFile, removeHttpAddress, writeHttpAddress } from './http-address.js';
 
 const STOP_DEADLINE_MS = 10_000;
 
@@ -36,6 +40,7 @@ export async function runDaemon(file: string): Promise<number> {
     log.fatal({ err }, 'floorgate could not start');
     return exitAfterFlush(log, EXIT.failure);
   }
+  const addressFile = publishHttpAddress(file, loaded.config, runtime, log);
   ready();
   const stopWatchdog = startWatchdog(() => runtime.health().status !== 'failing');
 
@@ -52,7 +57,7 @@ export async function runDaemon(file: string): Promise<number> {
         resolve(exitAfterFlush(log, EXIT.failure));
       }, STOP_DEADLINE_MS);
       runtime.stop().then(
-        () => { clearTimeout(deadline); lock.release(); resolve(exitAfterFlush(log, EXIT.ok)); },
+        () => { clearTimeout(deadline); removeHttpAddress(addressFile); lock.release(); resolve(exitAfterFlush(log, EXIT.ok)); },
         (err) => { clearTimeout(deadline); log.error({ err }, 'error while stopping'); resolve(exitAfterFlush(log, EXIT.failure)); },
       );
     };
@@ -60,6 +65,23 @@ export async function runDaemon(file: string): Promise<number> {
     process.on('SIGINT', () => stop('SIGINT'));
     process.on('SIGHUP', () => void reload(file, runtime, log));
   });
+}
+
+/** Tells `floorgate status` where to ask (http-address.ts); returns the file to remove at a clean stop. */
+function publishHttpAddress(file: string, config: FloorgateConfig, runtime: Runtime, log: Logger): string {
+  const addressFile = httpAddressFile(config.gateway.data_dir);
+  const listen = config.http.listen;
+  try {
+    if (listen && runtime.httpPort !== null) {
+      writeHttpAddress(addressFile, { url: listenerUrl(listen.host, runtime.httpPort), gateway: config.gateway.id, config: path.resolve(file), pid: process.pid });
+    } else {
+      removeHttpAddress(addressFile);
+    }
+  } catch (err) {
+    // Only `floorgate status` without --url misses it: no reason to stop the gateway.
+    log.warn({ err, file: addressFile }, `cannot write ${addressFile}: floorgate status will need -c or --url`);
+  }
+  return addressFile;
 }
 
 async function reload(file: string, runtime: Runtime, log: Logger): Promise<void> {

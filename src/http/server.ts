@@ -140,6 +140,12 @@ function close(server: http.Server): Promise<void> {
   });
 }
 
+/** The URL a local client reaches the listener at; one on every address is asked over loopback. */
+export function listenerUrl(host: string, port: number): string {
+  const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${hostForUrl(local)}:${port}`;
+}
+
 /** IPv6 literals need brackets inside a URL. */
 export function hostForUrl(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
