@@ -24,6 +24,8 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
   readonly pollOverruns = this.registry.counter({ name: 'floorgate_poll_overruns_total', help: 'Polls skipped because the previous one was still running', labelNames: ['device'] });
+  /** SIGHUP reloads: ok, refused (the new config is invalid; the running one is kept), failed. */
+  readonly configReloads = this.registry.counter({ name: 'floorgate_config_reloads_total', help: 'Configuration reloads (SIGHUP), by result', labelNames: ['result'] });
   private readonly requestCounters = new Map<string, ReturnType<Registry['counter']>>();
 
   constructor(withProcessMetrics = true) {

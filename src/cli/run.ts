@@ -3,20 +3,27 @@
  * config, keeping the running one when the new one is invalid.
  */
 import path from 'node:path';
-import { formatProblem } from '../config/load.js';
 import type { FloorgateConfig } from '../config/types.js';
-import { drivers, loadFloorgateConfig } from '../assembly.js';
-import { DataDirInUse, lockDataDir, type DataDirLock } from '../data-dir-lock.js';
-import { createLogger, type Logger } from '../log.js';
-import { Runtime } from '../runtime.js';
-import { listenerUrl } from '../http/server.js';
-import { ready, startWatchdog, stopping } from '../systemd/notify.js';
+import type { DataDirLock } from '../data-dir-lock.js';
+import type { Logger } from '../log.js';
+import type { Runtime } from '../runtime.js';
 import { EXIT } from './exit.js';
 import { httpAddressFile, removeHttpAddress, writeHttpAddress } from './http-address.js';
 
 const STOP_DEADLINE_MS = 10_000;
 
 export async function runDaemon(file: string): Promise<number> {
+  // First of all: SIGHUP's default action ends the process, and one may come while floorgate
+  // starts (logrotate, an operator's reload). Until it has started, a reload waits its turn.
+  let reloadNow: (() => void) | null = null;
+  let reloadWaiting = false;
+  process.on('SIGHUP', () => (reloadNow ? reloadNow() : (reloadWaiting = true)));
+  // Hence imported only now: the config loader and every driver take a while to load.
+  const [{ formatProblem }, { drivers, loadFloorgateConfig }, { DataDirInUse, lockDataDir }, { createLogger }, { Runtime }, { listenerUrl }, { ready, startWatchdog, stopping }] = await Promise.all([
+    import('../config/load.js'), import('../assembly.js'), import('../data-dir-lock.js'), import('../log.js'),
+    import('../runtime.js'), import('../http/server.js'), import('../systemd/notify.js'),
+  ]);
+
   const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) {
     for (const p of loaded.problems) process.stderr.write(formatProblem(p) + '\n');
@@ -40,7 +47,8 @@ export async function runDaemon(file: string): Promise<number> {
     log.fatal({ err }, 'floorgate could not start');
     return exitAfterFlush(log, EXIT.failure);
   }
-  const addressFile = publishHttpAddress(file, loaded.config, runtime, log);
+  const addressUrl = runtime.httpPort !== null && loaded.config.http.listen ? listenerUrl(loaded.config.http.listen.host, runtime.httpPort) : null;
+  const addressFile = publishHttpAddress(file, loaded.config, addressUrl, log);
   ready();
   const stopWatchdog = startWatchdog(() => runtime.health().status !== 'failing');
 
@@ -63,17 +71,32 @@ export async function runDaemon(file: string): Promise<number> {
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', () => void reload(file, runtime, log));
+    // One SIGHUP: the config read again and applied, counted in floorgate_config_reloads_total{result}.
+    const count = (result: 'ok' | 'refused' | 'failed') => runtime.metrics.configReloads.inc({ result });
+    reloadNow = () => {
+      const next = loadFloorgateConfig(file);
+      if (!next.ok) {
+        log.error({ problems: next.problems.map(formatProblem) }, 'reload refused: the new configuration is invalid; the running one is kept');
+        return count('refused');
+      }
+      runtime.reload(next.config).then(
+        () => count('ok'),
+        (err) => { log.error({ err }, 'reload failed'); count('failed'); },
+      );
+    };
+    if (reloadWaiting) {
+      log.info('SIGHUP arrived while starting: reloading now');
+      reloadNow();
+    }
   });
 }
 
 /** Tells `floorgate status` where to ask (http-address.ts); returns the file to remove at a clean stop. */
-function publishHttpAddress(file: string, config: FloorgateConfig, runtime: Runtime, log: Logger): string {
+function publishHttpAddress(file: string, config: FloorgateConfig, url: string | null, log: Logger): string {
   const addressFile = httpAddressFile(config.gateway.data_dir);
-  const listen = config.http.listen;
   try {
-    if (listen && runtime.httpPort !== null) {
-      writeHttpAddress(addressFile, { url: listenerUrl(listen.host, runtime.httpPort), gateway: config.gateway.id, config: path.resolve(file), pid: process.pid });
+    if (url !== null) {
+      writeHttpAddress(addressFile, { url, gateway: config.gateway.id, config: path.resolve(file), pid: process.pid });
     } else {
       removeHttpAddress(addressFile);
     }
@@ -82,19 +105,6 @@ function publishHttpAddress(file: string, config: FloorgateConfig, runtime: Runt
     log.warn({ err, file: addressFile }, `cannot write ${addressFile}: floorgate status will need -c or --url`);
   }
   return addressFile;
-}
-
-async function reload(file: string, runtime: Runtime, log: Logger): Promise<void> {
-  const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) {
-    log.error({ problems: loaded.problems.map(formatProblem) }, 'reload refused: the new configuration is invalid; the running one is kept');
-    return;
-  }
-  try {
-    await runtime.reload(loaded.config);
-  } catch (err) {
-    log.error({ err }, 'reload failed');
-  }
 }
 
 /** pino writes asynchronously: flush before the process goes. */
