@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Runtime } from '../runtime.js';
 import { EXIT } from './exit.js';
 import { httpAddressFile, removeHttpAddress, writeHttpAddress } from './http-address.js';
+import { makeNonDumpable } from '../libc.js';
 
 const STOP_DEADLINE_MS = 10_000;
 
@@ -18,6 +19,8 @@ export async function runDaemon(file: string): Promise<number> {
   let reloadNow: (() => void) | null = null;
   let reloadWaiting = false;
   process.on('SIGHUP', () => (reloadNow ? reloadNow() : (reloadWaiting = true)));
+  // Before the config brings its secrets into memory.
+  const dumpable = makeNonDumpable();
   // Hence imported only now: the config loader and every driver take a while to load.
   const [{ formatProblem }, { drivers, loadFloorgateConfig }, { DataDirInUse, lockDataDir }, { createLogger }, { Runtime }, { listenerUrl }, { ready, startWatchdog, stopping }] = await Promise.all([
     import('../config/load.js'), import('../assembly.js'), import('../data-dir-lock.js'), import('../log.js'),
@@ -30,6 +33,7 @@ export async function runDaemon(file: string): Promise<number> {
     return EXIT.config;
   }
   const log = createLogger(loaded.config.log.level);
+  if (dumpable) log.warn(`cannot turn core dumps off (prctl PR_SET_DUMPABLE: ${dumpable}): a core dump would carry the secrets; LimitCORE=0 in the unit still prevents it`);
   let runtime: Runtime;
   let lock: DataDirLock;
   try {
