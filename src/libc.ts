@@ -1,6 +1,6 @@
 /**
  * The C library, called through koffi (prebuilt for x64, arm and arm64: no compiler on the
- * gateway) for the few calls Node does not offer: sd_notify's datagram and flock. Loaded on
+ * gateway) for the few calls Node does not offer: sd_notify's datagram, flock and prctl. Loaded on
  * first use only, so a process that needs neither never pays for it.
  */
 import { createRequire } from 'node:module';
@@ -28,4 +28,20 @@ export function libc(): Libc {
     },
   };
   return loaded;
+}
+
+const PR_SET_DUMPABLE = 4;
+
+/**
+ * No core dump and no ptrace by other processes of the same user: either would hand over the
+ * secrets in memory (MQTT password, TLS key). Returns why it failed, or null.
+ */
+export function makeNonDumpable(): string | null {
+  try {
+    const c = libc();
+    const prctl = c.func('int prctl(int option, unsigned long arg2, unsigned long arg3, unsigned long arg4, unsigned long arg5)');
+    return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) === 0 ? null : c.lastError();
+  } catch (err) {
+    return (err as Error).message;
+  }
 }

@@ -28,6 +28,8 @@ export class Metrics {
   readonly deviceRequests = this.registry.counter({
     name: 'floorgate_device_requests_total', help: 'Requests sent to a device, per device and driver', labelNames: ['device', 'driver'],
   });
+  /** SIGHUP reloads: ok, refused (the new config is invalid; the running one is kept), failed. */
+  readonly configReloads = this.registry.counter({ name: 'floorgate_config_reloads_total', help: 'Configuration reloads (SIGHUP), by result', labelNames: ['result'] });
 
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) registerProcessMetrics(this.registry);

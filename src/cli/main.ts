@@ -1,7 +1,7 @@
 #!/usr/bin/env -S node --max-semi-space-size=2 --max-old-space-size=512 --optimize-for-size --v8-pool-size=1
 /**
  * The command line: parses arguments and hands over to the module that does the work.
- * Exit codes (reference §1): 0 ok, 1 runtime failure, 64 usage error, 78 configuration error.
+ * Exit codes (reference §1): 0 ok, 1 runtime failure, 64 usage error, 77 permission denied, 78 configuration error.
  *
  * The shebang's flags size Node for a gateway, not a desktop. By default V8 lets the young
  * generation grow to 2 × 16 MB and, on a machine with 8 GB or more, the old space to several
@@ -78,10 +78,10 @@ const commands: Record<string, Command> = {
     run: async (v, pos) => (await import('./buffer-stats.js')).runBufferStats(pos[0], String(v.config), out),
   },
   status: {
-    usage: 'floorgate status [-c FILE]',
-    summary: 'the health of the running daemon, from its HTTP listener',
-    options: configOption,
-    run: async (v) => (await import('./status.js')).runStatus(String(v.config), out),
+    usage: 'floorgate status [-c FILE] [--url URL]',
+    summary: 'the health of the running daemon, from its HTTP listener (--url: ask there)',
+    options: { ...configOption, url: { type: 'string' } },
+    run: async (v) => (await import('./status.js')).runStatus(String(v.config), out, v.url as string | undefined),
   },
   browse: {
     usage: 'floorgate browse [-c FILE] --device NAME [--node ID]',

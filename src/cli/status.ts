@@ -1,60 +1,104 @@
 /**
- * `floorgate status`: asks the running daemon's /healthz (at the config's http.listen) and
- * prints it for a person. Exit 0 when healthy; 1 when degraded, failing or not reachable;
- * 78 when the config is invalid or has no HTTP listener to ask.
+ * `floorgate status`: asks the running daemon's /healthz and prints it for a person. Where to
+ * ask: --url, else the address the daemon published when it runs this config (http-address.ts;
+ * no config read, so an operator outside group floorgate can ask, in well under a second), else
+ * the config's http.listen. Exit 0 when healthy; 1 when degraded, failing or not reachable; 77
+ * when the config may not be read; 78 when it is invalid or has no HTTP listener to ask.
  */
-import { formatProblem } from '../config/load.js';
-import { loadFloorgateConfig } from '../assembly.js';
+import fs from 'node:fs';
 import type { Health } from '../http/health.js';
-import { hostForUrl } from '../http/server.js';
+import { httpAddressFile, readHttpAddress, runtimeHttpAddressFile } from './http-address.js';
 import { EXIT } from './exit.js';
 import { formatTable } from './table.js';
 
 const TIMEOUT_MS = 3_000;
 
-export async function runStatus(file: string, out: (line: string) => void): Promise<number> {
+interface Target {
+  /** The /healthz URL. */
+  readonly url: string;
+  /** Unknown when asked by --url alone. */
+  readonly gateway?: string;
+}
+
+export async function runStatus(file: string, out: (line: string) => void, url?: string): Promise<number> {
+  const target = url !== undefined ? { url: healthzUrl(url) } : await findDaemon(file, out);
+  if (typeof target === 'number') return target;
+
+  let status: number;
+  let text: string;
+  try {
+    const res = await fetch(target.url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
+    status = res.status;
+    text = await res.text();
+  } catch (err) {
+    if ((err as Error).name === 'TimeoutError') {
+      out(`floorgate did not answer at ${target.url} within ${TIMEOUT_MS / 1000} s: it is running but stalled, or something else holds the port`);
+    } else {
+      out(`floorgate is not running or its HTTP listener is off (http.listen): nothing answers at ${target.url} (${reasonOf(err)})`);
+    }
+    return EXIT.failure;
+  }
+  const health = parseHealth(text);
+  if (!health) {
+    out(`${target.url} answered HTTP ${status}, but not with floorgate's health report: is another service using that port?`);
+    return EXIT.failure;
+  }
+  for (const line of formatHealth(health, { gateway: target.gateway, url: target.url, now: Date.now() })) out(line);
+  return health.status === 'ok' && status === 200 ? EXIT.ok : EXIT.failure;
+}
+
+/** `--url http://host:port` (the listener's base URL) or its /healthz. */
+function healthzUrl(url: string): string {
+  const base = url.replace(/\/+$/, '');
+  return base.endsWith('/healthz') ? base : `${base}/healthz`;
+}
+
+/** Where the daemon running `file` listens, or the exit code after saying why it cannot be known. */
+async function findDaemon(file: string, out: (line: string) => void): Promise<Target | number> {
+  const published = readHttpAddress(runtimeHttpAddressFile(), file);
+  if (published) return { url: healthzUrl(published.url), gateway: published.gateway };
+  if (!readable(file)) {
+    out(`${file}: permission denied. The configuration holds secrets (root and group floorgate may read it), and no running daemon published its address for it in ${runtimeHttpAddressFile()}. Run floorgate status as root or a member of group floorgate, or give --url http://HOST:PORT`);
+    return EXIT.permission;
+  }
+  // Only now: the config loader and every driver's schema take seconds to load on a small gateway.
+  const [{ loadFloorgateConfig }, { formatProblem }, { listenerUrl }] = await Promise.all([
+    import('../assembly.js'), import('../config/load.js'), import('../http/server.js'),
+  ]);
   const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) {
     for (const p of loaded.problems) out(formatProblem(p));
     return EXIT.config;
   }
   const { http, gateway } = loaded.config;
+  const recorded = readHttpAddress(httpAddressFile(gateway.data_dir), file);
+  if (recorded) return { url: healthzUrl(recorded.url), gateway: gateway.id };
   if (!http.listen) {
     out(`${file}: http.listen is false, so the daemon serves no health endpoint to ask; set it (e.g. 127.0.0.1:9102) and restart floorgate`);
     return EXIT.config;
   }
   if (http.listen.port === 0) {
-    out(`${file}: http.listen has port 0 (any free port), so floorgate status cannot know where to ask; give it a fixed port`);
+    out(`${file}: http.listen has port 0 (any free port) and the daemon published no address (is it running?); give it a fixed port, or --url`);
     return EXIT.config;
   }
-  const url = `http://${hostForUrl(connectableHost(http.listen.host))}:${http.listen.port}/healthz`;
+  return { url: `${listenerUrl(http.listen.host, http.listen.port)}/healthz`, gateway: gateway.id };
+}
 
-  let status: number;
-  let text: string;
+/** False only for a permission problem: a missing or invalid file is the loader's to report. */
+function readable(file: string): boolean {
   try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS) });
-    status = res.status;
-    text = await res.text();
+    fs.accessSync(file, fs.constants.R_OK);
+    return true;
   } catch (err) {
-    if ((err as Error).name === 'TimeoutError') {
-      out(`floorgate did not answer at ${url} within ${TIMEOUT_MS / 1000} s: it is running but stalled, or something else holds the port`);
-    } else {
-      out(`floorgate is not running or its HTTP listener is off (http.listen): nothing answers at ${url} (${reasonOf(err)})`);
-    }
-    return EXIT.failure;
+    const code = (err as NodeJS.ErrnoException).code;
+    return code !== 'EACCES' && code !== 'EPERM';
   }
-  const health = parseHealth(text);
-  if (!health) {
-    out(`${url} answered HTTP ${status}, but not with floorgate's health report: is another service using that port?`);
-    return EXIT.failure;
-  }
-  for (const line of formatHealth(health, { gateway: gateway.id, url, now: Date.now() })) out(line);
-  return health.status === 'ok' && status === 200 ? EXIT.ok : EXIT.failure;
 }
 
 /** The report as lines: a summary block, then one table row per device. */
-export function formatHealth(h: Health, ctx: { gateway: string; url: string; now: number }): string[] {
-  const lines = [`floorgate ${ctx.gateway} at ${ctx.url.replace(/\/healthz$/, '')}: ${verdict(h)}`];
+export function formatHealth(h: Health, ctx: { gateway?: string; url: string; now: number }): string[] {
+  const name = ctx.gateway === undefined ? 'floorgate' : `floorgate ${ctx.gateway}`;
+  const lines = [`${name} at ${ctx.url.replace(/\/healthz$/, '')}: ${verdict(h)}`];
   const mqtt = h.mqtt.connected ? 'connected' : 'DISCONNECTED';
   const since = h.mqtt.since != null ? ` for ${age(ctx.now - h.mqtt.since)}` : '';
   const lastError = !h.mqtt.connected && h.mqtt.last_error ? ` (last error: ${h.mqtt.last_error})` : '';
@@ -69,8 +113,8 @@ export function formatHealth(h: Health, ctx: { gateway: string; url: string; now
 
   if (h.process) {
     const p = h.process;
-    const commit = p.buffer_write_ms != null ? `, last commit ${p.buffer_write_ms} ms` : '';
-    lines.push(`  process  up ${age(p.uptime_s * 1000)}, rss ${bytes(p.rss_bytes)}, event-loop lag ${p.event_loop_lag_ms} ms${commit}`);
+    const commit = p.buffer_write_ms != null ? `, last commit ${ms(p.buffer_write_ms)}` : '';
+    lines.push(`  process  up ${age(p.uptime_s * 1000)}, rss ${bytes(p.rss_bytes)}, event-loop lag ${ms(p.event_loop_lag_ms)}${commit}`);
   }
 
   lines.push('');
@@ -83,7 +127,7 @@ export function formatHealth(h: Health, ctx: { gateway: string; url: string; now
     device: name,
     state: d.up ? 'up' : 'DOWN',
     'last ok': d.last_ok_ts != null ? `${age(ctx.now - d.last_ok_ts)} ago` : 'never',
-    poll: d.last_poll_ms != null ? `${d.last_poll_ms} ms` : '-',
+    poll: d.last_poll_ms != null ? ms(d.last_poll_ms) : '-',
     error: d.error ?? '-',
   }));
   lines.push(...formatTable(rows, ['device', 'state', 'last ok', 'poll', 'error']).split('\n'));
@@ -117,16 +161,14 @@ function parseHealth(text: string): Health | null {
   return valid ? (o as Health) : null;
 }
 
-/** A daemon listening on every address is asked over loopback. */
-function connectableHost(host: string): string {
-  if (host === '0.0.0.0') return '127.0.0.1';
-  if (host === '::') return '::1';
-  return host;
-}
-
 function reasonOf(err: unknown): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
   return cause?.code ?? cause?.message ?? (err as Error).message;
+}
+
+/** Milliseconds as a person reads them: 0.8 ms, 4.2 ms, 31 ms (the daemon reports them unrounded). */
+function ms(n: number): string {
+  return `${n < 10 ? Math.round(n * 10) / 10 : Math.round(n)} ms`;
 }
 
 function count(n: number): string {

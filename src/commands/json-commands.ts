@@ -4,7 +4,7 @@
  *   request  `{prefix}/{gateway}/{device}/{tag}/set`         (subscribed at QoS 1)
  *            payload: the value as JSON (`21.5`, `true`, `"AB"`, `"18446744073709551615"` for a
  *            64-bit value beyond 2^53), or an object `{"value": …, "id": …}` whose optional id
- *            (a string or a number) is echoed in the result for correlation.
+ *            (a string or a number) is echoed in its result for correlation, refusals included.
  *   result   `{prefix}/{gateway}/{device}/{tag}/set/result`  (QoS 1, not retained)
  *            `{"ok":true,"value":…,"ts":…[,"id":…]}` or `{"ok":false,"error":"…","ts":…[,"id":…]}`
  *
@@ -43,8 +43,10 @@ export class JsonCommands implements SessionPart {
     const [device, tag] = levels;
     const link = this.link;
     if (!link) return;
-    const answer = (outcome: WriteOutcome, id?: Id) => {
-      link.publish({ topic: `${topic}/result`, payload: resultText(outcome, id), qos: 1, retain: false });
+    // Read first, so every answer (a rate-limit refusal too) carries the command's id.
+    const request = payload.length > MAX_COMMAND_BYTES ? null : parseRequest(payload.toString('utf8'));
+    const answer = (outcome: WriteOutcome) => {
+      link.publish({ topic: `${topic}/result`, payload: resultText(outcome, request?.id), qos: 1, retain: false });
     };
     const fields = { device, tag, source: 'mqtt' };
 
@@ -54,31 +56,30 @@ export class JsonCommands implements SessionPart {
     if (retained) {
       return answer(this.commands.refuse(fields, 'retained write commands are ignored (they would fire again at every reconnect); clear it with an empty retained message'));
     }
-    if (payload.length > MAX_COMMAND_BYTES) {
+    if (!request) {
       return answer(this.commands.refuse(fields, `payload of ${payload.length} bytes exceeds the ${MAX_COMMAND_BYTES}-byte limit`));
     }
-    let request: { value: unknown; id?: Id };
-    try {
-      request = parseRequest(payload.toString('utf8'));
-    } catch (err) {
-      return answer(this.commands.refuse(fields, (err as Error).message));
-    }
-    void this.commands.write(device, tag, request.value, 'mqtt').then((outcome) => answer(outcome, request.id));
+    if ('error' in request) return answer(this.commands.refuse(fields, request.error));
+    void this.commands.write(device, tag, request.value, 'mqtt').then(answer);
   }
 }
 
-function parseRequest(text: string): { value: unknown; id?: Id } {
+/** The payload's value, or why it has none; its id either way, when it names one. */
+type Request = { id?: Id } & ({ value: unknown } | { error: string });
+
+function parseRequest(text: string): Request {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    throw new Error('payload is not JSON: send the value (e.g. 21.5, true, "text") or {"value": …, "id": …}');
+    return { error: 'payload is not JSON: send the value (e.g. 21.5, true, "text") or {"value": …, "id": …}' };
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return { value: body };
   const { value, id } = body as Record<string, unknown>;
-  if (value === undefined) throw new Error('an object payload needs a "value" member: {"value": …, "id": …}');
   const keep = (typeof id === 'string' && id.length <= 256) || (typeof id === 'number' && Number.isFinite(id));
-  return keep ? { value, id: id as Id } : { value };
+  const ids = keep ? { id: id as Id } : {};
+  if (value === undefined) return { ...ids, error: 'an object payload needs a "value" member: {"value": …, "id": …}' };
+  return { ...ids, value };
 }
 
 function resultText(outcome: WriteOutcome, id: Id | undefined): string {

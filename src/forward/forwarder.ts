@@ -52,7 +52,7 @@ import { brokerAddress, connectMqtt } from './mqtt-connect.js';
 import { RateLimit } from './rate-limit.js';
 import { Suspects } from './suspects.js';
 import { Unanswered, type Sent } from './unanswered.js';
-import { isRefusal, safeUrl, why } from './why.js';
+import { isRefusal, safeUrl, ShortSessions, why } from './why.js';
 
 export interface ForwarderOptions {
   readonly config: FloorgateConfig;
@@ -83,6 +83,8 @@ const MAX_WINDOW = 60_000;
 const STOP_TIMEOUT_MS = 3_000;
 /** How a broker that hangs up shows in Node: a clean close (no error) or these. */
 const HANG_UP_CODES: ReadonlySet<unknown> = new Set(['ECONNRESET', 'EPIPE']);
+/** A hang-up this soon after CONNACK (or within three reconnect_min) counts as short (why.ts). */
+const SHORT_SESSION_MIN_MS = 10_000;
 
 /** What one connection knows; replaced wholesale on reconnect so nothing leaks across. */
 interface Session {
@@ -124,6 +126,7 @@ export class Forwarder {
   private readonly backoff: Backoff;
   private readonly rate: RateLimit | null;
   private readonly suspects: Suspects;
+  private readonly shortSessions: ShortSessions;
 
   private started = false;
   private stopping = false;
@@ -166,6 +169,7 @@ export class Forwarder {
     this.backoff = new Backoff(mqttConfig.reconnect_min, mqttConfig.reconnect_max);
     this.rate = opts.config.buffer.replay_rate > 0 ? new RateLimit(opts.config.buffer.replay_rate) : null;
     this.suspects = new Suspects({ store: opts.store, log: opts.log, metrics: opts.metrics, qos: mqttConfig.qos });
+    this.shortSessions = new ShortSessions(mqttConfig.client_id, Math.max(SHORT_SESSION_MIN_MS, 3 * mqttConfig.reconnect_min));
   }
 
   start(): void {
@@ -337,10 +341,14 @@ export class Forwarder {
     this.attemptFailed(session ? reason + this.blame(session) : reason, session !== null);
   }
 
-  /** A connection ended: if the broker hung up (not our close, not a dead link), whom it hung up on. */
+  /**
+   * A connection ended: if the broker hung up (not our close, not a dead link), whom it hung up
+   * on; or, naming no message, whether another client may be taking the client id over.
+   */
   private blame(s: Session): string {
-    if (s.closing || this.linkFailed || !s.unanswered) return '';
-    return this.suspects.blame(s.unanswered, s.careful, s.alone);
+    if (s.closing || this.linkFailed) return '';
+    const named = s.unanswered ? this.suspects.blame(s.unanswered, s.careful, s.alone) : '';
+    return named || this.shortSessions.hungUp(Date.now() - (this.since ?? 0));
   }
 
   /** An attempt failed or a connection was lost: say so once, then retry after the backoff. */

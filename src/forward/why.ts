@@ -44,6 +44,29 @@ export function why(err: unknown): string {
   return message;
 }
 
+/** Hang-ups soon after CONNACK in a row before naming a second client: one can be a broker restart. */
+const SHORT_HANG_UPS = 3;
+
+/**
+ * A broker hangs up on the older of two connections with one client id (MQTT 3.1.1 says no more
+ * than that), so two gateways sharing an id take turns knocking each other off, each connection
+ * ending about a reconnect delay after it began. Counts such hang-ups in a row and names the
+ * likely cause once it is a pattern.
+ */
+export class ShortSessions {
+  private inARow = 0;
+
+  /** `withinMs`: how soon after CONNACK a hang-up counts as short (a few reconnect delays). */
+  constructor(private readonly clientId: string, private readonly withinMs: number) {}
+
+  /** The broker hung up a connection `lastedMs` after accepting it: what to add to the reason. */
+  hungUp(lastedMs: number): string {
+    this.inARow = lastedMs <= this.withinMs ? this.inARow + 1 : 0;
+    if (this.inARow < SHORT_HANG_UPS) return '';
+    return `; another client with this client id (mqtt.client_id "${this.clientId}") may be connected: the broker closed the last ${this.inARow} connections within ${this.withinMs / 1000} s of accepting them`;
+  }
+}
+
 /** The URL without credentials, for logs. */
 export function safeUrl(url: string): string {
   try {

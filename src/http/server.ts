@@ -29,16 +29,25 @@ export interface HttpServer {
 const JSON_TYPE = 'application/json; charset=utf-8';
 const TEXT_TYPE = 'text/plain; charset=utf-8';
 const ALLOW = 'GET, HEAD';
+/**
+ * Sockets open at once; more are closed as they arrive. A few scrapers and browsers need a
+ * handful; every socket costs a descriptor and buffers, and polling must not starve for them.
+ */
+const MAX_CONNECTIONS = 64;
+const TIMEOUT_CHECK_MS = 1_000;
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const ui = opts.status ? startStatusUi(opts.status) : undefined;
   const paths = [...(ui ? UI_PATHS : []), '/healthz', '/metrics'];
   const notFound = `not found: floorgate serves ${paths.slice(0, -1).join(', ')} and ${paths[paths.length - 1]}\n`;
-  const server = http.createServer((req, res) => route(req, res, opts, ui, notFound));
+  // Node enforces the header and request timeouts only at this interval (default 30 s): a
+  // slow-header flood would hold every socket it opens for that long.
+  const server = http.createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS }, (req, res) => route(req, res, opts, ui, notFound));
   // Scrapers answer in milliseconds; a client that dawdles must not hold sockets on a small gateway.
   server.headersTimeout = 5_000;
   server.requestTimeout = 10_000;
   server.keepAliveTimeout = 5_000;
+  server.maxConnections = MAX_CONNECTIONS;
   try {
     await listen(server, opts.host, opts.port);
   } catch (err) {
@@ -138,6 +147,12 @@ function close(server: http.Server): Promise<void> {
     // A scraper's keep-alive socket would otherwise hold the shutdown for keepAliveTimeout.
     server.closeAllConnections();
   });
+}
+
+/** The URL a local client reaches the listener at; one on every address is asked over loopback. */
+export function listenerUrl(host: string, port: number): string {
+  const local = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${hostForUrl(local)}:${port}`;
 }
 
 /** IPv6 literals need brackets inside a URL. */

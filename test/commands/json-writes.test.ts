@@ -123,7 +123,7 @@ describe('write commands (JSON)', () => {
     expect(await scada.command('speed', '"fast"')).toMatchObject({ ok: false, error: 'tag speed is uint16: expected a number, got "fast"' });
     expect(await scada.command('speed', '70000')).toMatchObject({ ok: false, error: expect.stringContaining('out of range for uint16') });
     expect(await scada.command('speed', 'not json')).toMatchObject({ ok: false, error: expect.stringContaining('payload is not JSON') });
-    expect(await scada.command('speed', '{"id": "a"}')).toMatchObject({ ok: false, error: expect.stringContaining('needs a "value" member') });
+    expect(await scada.command('speed', '{"id": "a"}')).toMatchObject({ ok: false, id: 'a', error: expect.stringContaining('needs a "value" member') });
     expect(await scada.command('speed', Buffer.alloc(5000, 0x31))).toMatchObject({ ok: false, error: 'payload of 5000 bytes exceeds the 4096-byte limit' });
     expect(await holding(14, 1)).toEqual([7]);
     expect(await holding(2, 1)).toEqual([1234]);
@@ -132,10 +132,10 @@ describe('write commands (JSON)', () => {
     expect(gw.metrics.registry.render()).toMatch(/^floorgate_write_commands_total\{result="refused"\} (9|1\d)$/m);
   });
 
-  it('refuses a flood beyond 10 commands a second with an error result each', async () => {
+  it('refuses a flood beyond 10 commands a second with an error result each, every one carrying its id', async () => {
     await new Promise((r) => setTimeout(r, 1_100));
     const before = scada.results.length;
-    await Promise.all(Array.from({ length: 40 }, (_, i) => scada.client.publishAsync(`${BASE}/speed/set`, String(i), { qos: 1 })));
+    await Promise.all(Array.from({ length: 40 }, (_, i) => scada.client.publishAsync(`${BASE}/speed/set`, `{"value": ${i}, "id": "burst-${i}"}`, { qos: 1 })));
     await until(() => scada.results.length - before >= 40, 5_000, '40 answers');
     const answers = scada.results.slice(before).map((r) => r.body);
     const limited = answers.filter((a) => a.ok === false && String(a.error).startsWith('rate limit'));
@@ -143,5 +143,8 @@ describe('write commands (JSON)', () => {
     expect(done.length).toBeGreaterThanOrEqual(10);
     expect(done.length).toBeLessThanOrEqual(15);
     expect(limited.length).toBe(40 - done.length);
+    // The SCADA side correlates by id: each command answered once, refusals included.
+    expect(answers.map((a) => a.id).sort()).toEqual(Array.from({ length: 40 }, (_, i) => `burst-${i}`).sort());
   });
+
 });

@@ -155,4 +155,21 @@ describe('faults', () => {
     const ms = await sub.waitFor((m) => complete(m, 20), 10_000);
     expect(ms.filter((m) => m.topic !== 'fg/gw-test/status').every((m) => m.payload.historical === true)).toBe(true);
   });
+
+  it('names a second client with the same client id when the broker keeps closing the connection soon after accepting it', async () => {
+    const broker = rig.add(await startBroker(), (b) => b.stop());
+    const config = testConfig({ url: broker.url, mqtt: { client_id: 'line1-gw01', reconnect_min: 100, reconnect_max: 300 } });
+    const gateways = [captureLog(), captureLog()].map((capture) => {
+      const store = rig.add(openStore(rig.tempDir(), config.buffer, capture.log), (s) => s.close());
+      return { capture, fwd: rig.forwarder(config, store, capture.log) };
+    });
+    for (const g of gateways) g.fwd.start();
+    const hint = 'another client with this client id (mqtt.client_id "line1-gw01") may be connected';
+    // mosquitto closes the older of two connections with one id: the two gateways take turns.
+    await until(() => gateways.every((g) => g.fwd.state().lastError?.includes(hint)), 10_000, 'both gateways to name the other one');
+    const lost = gateways[0].capture.lines().filter((l) => l.msg.includes('lost'));
+    expect(lost.at(-1)!.msg).toContain(`the broker closed the connection; ${hint}`);
+    // Said only once it is a pattern: the first hang-up alone could be a broker restart.
+    expect(lost[0].msg).not.toContain(hint);
+  });
 });

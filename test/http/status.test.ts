@@ -18,10 +18,11 @@ function health(overrides: Partial<Health> = {}): Health {
     mqtt: { connected: true, since: NOW - 125_000, last_error: null },
     buffer: { writable: true, messages: 1234, bytes: 2_202_009, oldest_ts: NOW - 192_400, dropped: {} },
     devices: {
-      'press-1': { up: true, last_ok_ts: NOW - 400, error: null, last_poll_ms: 4.2 },
-      drives: { up: true, last_ok_ts: NOW - 1_500, error: null, last_poll_ms: 31 },
+      // Unrounded, as the daemon measures them; printed for people.
+      'press-1': { up: true, last_ok_ts: NOW - 400, error: null, last_poll_ms: 4.2138 },
+      drives: { up: true, last_ok_ts: NOW - 1_500, error: null, last_poll_ms: 31.37 },
     },
-    process: { rss_bytes: 63_963_136, event_loop_lag_ms: 1.5, buffer_write_ms: 0.8, uptime_s: 3 * 3600 + 2 * 60 + 5 },
+    process: { rss_bytes: 63_963_136, event_loop_lag_ms: 1.4999, buffer_write_ms: 0.7704530000009981, uptime_s: 3 * 3600 + 2 * 60 + 5 },
     ...overrides,
   };
 }

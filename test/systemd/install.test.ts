@@ -275,7 +275,7 @@ describe('the unit template', () => {
       NoNewPrivileges: 'yes', ProtectSystem: 'strict', ProtectHome: 'yes', PrivateTmp: 'yes', ProtectKernelTunables: 'yes',
       ProtectKernelModules: 'yes', ProtectControlGroups: 'yes', RestrictAddressFamilies: 'AF_UNIX AF_INET AF_INET6',
       RestrictNamespaces: 'yes', LockPersonality: 'yes', SystemCallFilter: '@system-service', CapabilityBoundingSet: '',
-      DevicePolicy: 'closed', UMask: '0077',
+      DevicePolicy: 'closed', UMask: '0077', LimitCORE: '0', LimitNOFILE: '4096', MemoryMax: '768M', RuntimeDirectory: 'floorgate', RuntimeDirectoryMode: '0755',
     };
     for (const [key, value] of Object.entries(expected)) expect(directives.get(key), key).toEqual([value]);
     expect(directives.get('DeviceAllow')).toEqual(expect.arrayContaining(['char-ttyUSB rw', 'char-ttyS rw', 'char-ttyACM rw']));
