@@ -30,6 +30,7 @@ import {
 } from './channel.js';
 import { RECOVERING, transition, type LinkEvent, type LinkState } from './machine.js';
 import { Pki } from './pki.js';
+import { isDeprecated } from './security.js';
 import { readShape } from './node-shape.js';
 import { ServerFacts } from './server-facts.js';
 import { PushSubscription, SubscriptionGone } from './subscription.js';
@@ -47,6 +48,10 @@ const TRANSPORT_ERROR = /closed|timed? ?out|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|E
 
 export async function createOpcuaDriver(device: OpcuaDevice, ctx: DriverContext, tuning: Partial<OpcuaTuning> = {}): Promise<OpcuaDriver> {
   adaptLibrary(ctx.log);
+  if (device.security_mode !== 'None' && isDeprecated(device.security_policy)) {
+    ctx.log.warn({ security_policy: device.security_policy },
+      `opcua security policy ${device.security_policy} is deprecated (SHA-1, withdrawn by the OPC Foundation): move the server to Basic256Sha256 or newer when you can`);
+  }
   return new OpcuaDriver(device, ctx, { ...defaultTuning(device), ...tuning });
 }
 
