@@ -6,12 +6,13 @@
 import os from 'node:os';
 import type { Logger } from 'pino';
 import {
-  AttributeIds, MessageSecurityMode, OPCUAClient, ReadRequest, SecurityPolicy, TimestampsToReturn, UserTokenType, WriteRequest, makeApplicationUrn,
+  AttributeIds, OPCUAClient, ReadRequest, TimestampsToReturn, UserTokenType, WriteRequest, makeApplicationUrn,
   type ClientSession, type DataValue, type NodeId, type ReadResponse, type ReadValueIdOptions, type ClientSessionPublishService, type ClientSessionRawSubscriptionService,
   type OPCUAClientOptions, type StatusCode, type UserIdentityInfo, type Variant, type WriteResponse,
 } from 'node-opcua-client';
 import type { OpcuaDevice } from './schema.js';
 import type { Pki } from './pki.js';
+import { MODES, POLICIES, chooseEndpoint, unusable, type Security } from './security.js';
 import { errorText } from '../../src/error-text.js';
 
 export interface ChannelSettings {
@@ -29,27 +30,17 @@ export interface ChannelSettings {
 /** The least time a service call other than Read is given (a busy server signs and checks certificates). */
 const SERVICE_TIMEOUT_MS = 5000;
 
-const MODES: Record<OpcuaDevice['security_mode'], MessageSecurityMode> = {
-  None: MessageSecurityMode.None,
-  Sign: MessageSecurityMode.Sign,
-  SignAndEncrypt: MessageSecurityMode.SignAndEncrypt,
-};
+const NO_SECURITY: Security = { mode: 'None', policy: 'None' };
 
-const POLICIES: Record<OpcuaDevice['security_policy'], SecurityPolicy> = {
-  Basic256Sha256: SecurityPolicy.Basic256Sha256,
-  Aes128_Sha256_RsaOaep: SecurityPolicy.Aes128_Sha256_RsaOaep,
-  Aes256_Sha256_RsaPss: SecurityPolicy.Aes256_Sha256_RsaPss,
-};
-
-function clientOptions(s: ChannelSettings, secured: boolean): OPCUAClientOptions {
+function clientOptions(s: ChannelSettings, security: Security): OPCUAClientOptions {
   const d = s.device;
   return {
     applicationName: 'floorgate',
     applicationUri: makeApplicationUrn(os.hostname(), 'floorgate'),
     clientName: `floorgate-${d.name}`,
     clientCertificateManager: s.pki.manager,
-    securityMode: secured ? MODES[d.security_mode] : MessageSecurityMode.None,
-    securityPolicy: secured && d.security_mode !== 'None' ? POLICIES[d.security_policy] : SecurityPolicy.None,
+    securityMode: MODES[security.mode],
+    securityPolicy: POLICIES[security.policy],
     // Servers often advertise a hostname the gateway cannot resolve; the configured endpoint wins.
     endpointMustExist: false,
     connectionStrategy: { maxRetry: 0, initialDelay: 100, maxDelay: 200 },
@@ -62,31 +53,42 @@ function clientOptions(s: ChannelSettings, secured: boolean): OPCUAClientOptions
   };
 }
 
-/** A connected client (secure channel open), after checking the server certificate when signing. */
+/**
+ * A connected client (secure channel open). Unless the mode is None, GetEndpoints first (over an
+ * unsecured channel) for the endpoint to use and the server certificate to check.
+ */
 export async function openChannel(s: ChannelSettings, signal?: AbortSignal): Promise<OPCUAClient> {
-  const secured = s.device.security_mode !== 'None';
+  const d = s.device;
+  const cannot = d.security_mode === 'None' || d.security_policy === 'auto' ? undefined : unusable(d.security_policy);
+  if (cannot) throw new Error(cannot);
   return withDeadline(s, signal, async (track) => {
-    if (secured) await checkServer(s, track);
-    const client = track(OPCUAClient.create(clientOptions(s, true)));
-    await client.connect(s.device.endpoint);
+    const security = d.security_mode === 'None' ? NO_SECURITY : await checkServer(s, track);
+    const client = track(OPCUAClient.create(clientOptions(s, security)));
+    await client.connect(d.endpoint);
     return client;
   });
 }
 
-/** Finds the endpoint for the configured mode and policy over an unsecured channel, and checks its certificate. */
-async function checkServer(s: ChannelSettings, track: (c: OPCUAClient) => OPCUAClient): Promise<void> {
+/** The security `auto` last chose per device, so that only a new choice is logged. */
+const chosen = new WeakMap<OpcuaDevice, string>();
+
+/** Picks the endpoint (security.ts) and, when it is secured, checks its certificate. */
+async function checkServer(s: ChannelSettings, track: (c: OPCUAClient) => OPCUAClient): Promise<Security> {
   const d = s.device;
-  const probe = track(OPCUAClient.create(clientOptions(s, false)));
+  const probe = track(OPCUAClient.create(clientOptions(s, NO_SECURITY)));
   await probe.connect(d.endpoint);
   const endpoints = await probe.getEndpoints();
   await probe.disconnect();
-  const wanted = endpoints.find((e) => e.securityMode === MODES[d.security_mode] && e.securityPolicyUri === POLICIES[d.security_policy]);
-  if (!wanted) {
-    const offered = endpoints.map((e) => `${MessageSecurityMode[e.securityMode]}/${(e.securityPolicyUri ?? '').split('#')[1] ?? ''}`);
-    throw new Error(`the server offers no ${d.security_mode}/${d.security_policy} endpoint (it offers ${[...new Set(offered)].join(', ')})`);
+  const { endpoint, security } = chooseEndpoint(endpoints, d);
+  const choice = `${security.mode}/${security.policy}`;
+  if ((d.security_mode === 'auto' || d.security_policy === 'auto') && chosen.get(d) !== choice) {
+    chosen.set(d, choice);
+    s.log.info({ security_mode: security.mode, security_policy: security.policy }, 'opcua security chosen');
   }
-  if (!wanted.serverCertificate?.length) throw new Error('the server sent no certificate with its secured endpoint');
-  await s.pki.verifyServer(wanted.serverCertificate, d.endpoint, d.trust_on_first_use, s.log);
+  if (security.mode === 'None') return security;
+  if (!endpoint.serverCertificate?.length) throw new Error('the server sent no certificate with its secured endpoint');
+  await s.pki.verifyServer(endpoint.serverCertificate, d.endpoint, d.trust_on_first_use, s.log);
+  return security;
 }
 
 function userIdentity(device: OpcuaDevice): UserIdentityInfo {

@@ -30,11 +30,13 @@ import {
 } from './channel.js';
 import { RECOVERING, transition, type LinkEvent, type LinkState } from './machine.js';
 import { Pki } from './pki.js';
+import { isDeprecated } from './security.js';
 import { readShape } from './node-shape.js';
 import { ServerFacts } from './server-facts.js';
 import { PushSubscription, SubscriptionGone } from './subscription.js';
 import { adaptLibrary, defaultTuning, type OpcuaTuning } from './tuning.js';
-import { qualityOf, toReading } from './values.js';
+import { NodeWatch } from './node-watch.js';
+import { qualityOf } from './values.js';
 import { toVariant } from './write-values.js';
 
 export type { OpcuaTuning } from './tuning.js';
@@ -43,10 +45,14 @@ const FAILURES: ReadonlySet<LinkEvent> = new Set(['failed', 'lost', 'lost_subscr
 /** Timeouts in a row after which a read counts as a dead link rather than a slow server. */
 const TIMEOUTS_BEFORE_LOST = 3;
 const SESSION_GONE = new Set(['BadSessionIdInvalid', 'BadSessionClosed', 'BadSessionNotActivated']);
-const TRANSPORT_ERROR = /closed|timed? ?out|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket|BadConnection|BadSecureChannel|BadCommunication|BadTimeout|BadRequestTimeout|BadServerNotConnected|Invalid Channel|not connected/i;
+const TRANSPORT_ERROR = /closed|timed? ?out|no answer within|ECONN|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket|BadConnection|BadSecureChannel|BadCommunication|BadTimeout|BadRequestTimeout|BadServerNotConnected|Invalid Channel|not connected/i;
 
 export async function createOpcuaDriver(device: OpcuaDevice, ctx: DriverContext, tuning: Partial<OpcuaTuning> = {}): Promise<OpcuaDriver> {
   adaptLibrary(ctx.log);
+  if (device.security_mode !== 'None' && isDeprecated(device.security_policy)) {
+    ctx.log.warn({ security_policy: device.security_policy },
+      `opcua security policy ${device.security_policy} is deprecated (SHA-1, withdrawn by the OPC Foundation): move the server to Basic256Sha256 or newer when you can`);
+  }
   return new OpcuaDriver(device, ctx, { ...defaultTuning(device), ...tuning });
 }
 
@@ -61,17 +67,22 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
   private channelBroken = false;
   /** Why the link is not ready. */
   private cause = 'not connected';
+  /** The error every tag carries while the link is recovering (one outage, one error). */
+  private outage = '';
   private lastLoggedCause = '';
   private recovery: AbortController | undefined;
   private readonly backoff: Backoff;
   private timeouts = 0;
   private readonly server: ServerFacts;
+  private readonly watch: NodeWatch;
   private readonly log: Logger;
 
   constructor(readonly device: OpcuaDevice, private readonly ctx: DriverContext, readonly tuning: OpcuaTuning) {
     this.log = ctx.log;
     this.backoff = new Backoff(tuning.reconnectMinMs, tuning.reconnectMaxMs);
     this.server = new ServerFacts(device, ctx.countRequest);
+    // A node whose type changed is written in its new type: learn its shape again.
+    this.watch = new NodeWatch(this.log, (tag) => this.server.shapes.delete(tag.node_id));
   }
 
   /** The link's state, for tests and diagnostics. */
@@ -115,7 +126,7 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
         this.lost(status ?? errorText(err));
       }
     }
-    if (RECOVERING.has(this.link)) return bad(tags, `OPC UA link down (${this.cause}), recovering`);
+    if (RECOVERING.has(this.link)) return bad(tags, this.outage);
     throw new Error(`connection lost: ${this.cause}`);
   }
 
@@ -133,6 +144,7 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
       timeout: this.device.timeout,
       resolve: (tag) => this.server.resolve(tag),
       maxItemsPerCall: () => this.server.limits.itemsPerCall,
+      readingOf: (tag, value, now) => this.watch.reading(tag, value, now),
       onLost: (cause) => this.lost(cause),
       countRequest: this.ctx.countRequest,
     });
@@ -231,7 +243,8 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
     }
     this.fire('lost_subscribed');
     this.sub.stop();
-    this.sub.markAllBad(`OPC UA link lost: ${cause}`);
+    this.outage = `OPC UA link lost: ${cause}`;
+    this.sub.markAllBad(this.outage);
     void this.recover();
   }
 
@@ -254,9 +267,13 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
         failures++;
         if (this.cause !== this.lastLoggedCause) {
           this.log.warn({ cause: this.cause, state: this.link }, 'opcua recovery step failed, retrying');
-          // The tags went bad when the link was lost; this keeps /healthz on the current reason
-          // (say, a refused server certificate) rather than the first one.
-          this.sub?.markAllBad(`OPC UA link lost: ${this.cause}`);
+          // A server that answers and refuses (say, a replaced certificate) moves /healthz to that
+          // reason; a link that is merely still down (refused, timed out) keeps the outage's first
+          // one, so that one outage logs one `device down`.
+          if (!TRANSPORT_ERROR.test(this.cause)) {
+            this.outage = `OPC UA link lost: ${this.cause}`;
+            this.sub?.markAllBad(this.outage);
+          }
         }
         this.lastLoggedCause = this.cause;
       }
@@ -370,7 +387,7 @@ export class OpcuaDriver implements Driver<OpcuaTag> {
       this.ctx.countRequest();
       const values = await readValues(this.session!, chunk.map((r) => ({ nodeId: r.nodeId, attributeId: AttributeIds.Value })), this.device.timeout);
       const at = Date.now();
-      chunk.forEach((r, k) => out.set(r.tag.name, toReading(r.tag, values[k], at)));
+      chunk.forEach((r, k) => out.set(r.tag.name, this.watch.reading(r.tag, values[k], at)));
     }
     return tags.map((t) => out.get(t.name)!);
   }

@@ -10,6 +10,14 @@ import { repr } from '../../src/config/words.js';
 /** ns=<index>; or nsu=<uri>; then i=, s=, g= or b= (OPC UA Part 6, 5.3.1.10). */
 const NODE_ID_RE = /^(?:(?:ns=\d+|nsu=[^;]+);)?(?:i=\d+|s=.+|g=[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|b=.+)$/s;
 
+export const SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
+/** Current policies, then the ones the OPC Foundation deprecated (SHA-1): those only when named, with a warning. */
+const CURRENT_POLICIES = ['Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss'] as const;
+export const DEPRECATED_POLICIES = ['Basic256', 'Basic128Rsa15'] as const;
+const SECURITY_POLICIES = ['None', ...CURRENT_POLICIES, ...DEPRECATED_POLICIES] as const;
+export type SecurityModeName = (typeof SECURITY_MODES)[number];
+export type SecurityPolicyName = (typeof SECURITY_POLICIES)[number];
+
 const tagSchema = z.strictObject({
   ...tagCommonShape,
   node_id: z.string().refine((s) => NODE_ID_RE.test(s), {
@@ -30,8 +38,10 @@ export const opcuaDeviceSchema = z
       error: (iss) => `invalid endpoint ${repr(iss.input)}: use opc.tcp://HOST:PORT[/path]`,
       abort: true,
     }),
-    security_mode: z.enum(['None', 'Sign', 'SignAndEncrypt']).default('None'),
-    security_policy: z.enum(['Basic256Sha256', 'Aes128_Sha256_RsaOaep', 'Aes256_Sha256_RsaPss']).default('Basic256Sha256'),
+    /** auto: the strongest the server offers (security.ts). */
+    security_mode: z.enum([...SECURITY_MODES, 'auto']).default('None'),
+    /** Default: auto with security_mode auto, else Basic256Sha256. Ignored with security_mode None. */
+    security_policy: z.enum([...SECURITY_POLICIES, 'auto']).optional(),
     username: nonEmptyString.optional(),
     password: z.string().optional(),
     /** Relative to gateway.data_dir (the loader resolves it). */
@@ -43,9 +53,17 @@ export const opcuaDeviceSchema = z
     if (device.password !== undefined && device.username === undefined) {
       ctx.addIssue({ code: 'custom', path: ['password'], message: 'a password needs a username' });
     }
+    if (device.security_policy === 'None' && (device.security_mode === 'Sign' || device.security_mode === 'SignAndEncrypt')) {
+      ctx.addIssue({
+        code: 'custom', path: ['security_policy'],
+        message: `security_policy None means no security, which security_mode ${device.security_mode} cannot have: `
+          + `name a policy (${CURRENT_POLICIES.join(', ')}) or auto, or set security_mode: None`,
+      });
+    }
   })
   .transform((device) => ({
     ...device,
+    security_policy: device.security_policy ?? (device.security_mode === 'auto' ? 'auto' : 'Basic256Sha256'),
     tags: device.tags.map((tag) => {
       const inherited = inheritDeviceDefaults(device, tag);
       return { ...inherited, sampling_interval: tag.sampling_interval ?? inherited.poll_interval };

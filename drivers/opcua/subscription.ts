@@ -21,14 +21,13 @@ import type { Logger } from 'pino';
 import {
   AttributeIds, DataChangeFilter, DataChangeNotification, DataChangeTrigger, DeadbandType, MonitoringMode,
   PublishRequest, RepublishRequest, StatusChangeNotification, SubscriptionAcknowledgement, TimestampsToReturn, VariableIds,
-  type CreateMonitoredItemsResponse, type NodeId, type NotificationMessage, type PublishResponse,
+  type CreateMonitoredItemsResponse, type DataValue, type NodeId, type NotificationMessage, type PublishResponse,
   type RepublishResponse, type DeleteSubscriptionsRequestOptions, type TransferSubscriptionsRequestOptions,
   type TransferSubscriptionsResponse,
 } from 'node-opcua-client';
 import type { OpcuaTag } from './schema.js';
 import type { Reading } from '../../src/driver/contract.js';
 import { statusName, type RawSession } from './channel.js';
-import { toReading } from './values.js';
 
 export interface SubscriptionTuning {
   /** Watchdog: silence longer than max(periods × publishing interval, floor) means lost. */
@@ -51,6 +50,8 @@ export interface SubscriptionOptions {
   readonly resolve: (tag: OpcuaTag) => NodeId | string;
   /** Most monitored items per CreateMonitoredItems call (0 = no limit). */
   readonly maxItemsPerCall: () => number;
+  /** A notification's value as a reading (the driver's NodeWatch). */
+  readonly readingOf: (tag: OpcuaTag, value: DataValue, now: number) => Reading;
   /** Called once when the subscription stops working; the driver starts its recovery. */
   readonly onLost: (cause: string) => void;
   readonly countRequest: (n?: number) => void;
@@ -403,7 +404,7 @@ export class PushSubscription {
       if (data instanceof DataChangeNotification) {
         for (const n of data.monitoredItems ?? []) {
           const item = n.clientHandle === WATCHDOG_HANDLE ? undefined : this.items[n.clientHandle - 1];
-          if (item) readings.push(toReading(item.tag, n.value, now));
+          if (item) readings.push(this.o.readingOf(item.tag, n.value, now));
         }
       } else if (data instanceof StatusChangeNotification && !data.status.isGood()) {
         // BadTimeout here: the server let the subscription expire (it heard nothing for its lifetime).

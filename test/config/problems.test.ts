@@ -183,7 +183,9 @@ const cases: { name: string; text: string; problems: Expected[] }[] = [
   { name: 'opcua endpoint', text: devices('  - name: oven\n    driver: opcua\n    endpoint: http://x\n    tags: [{ name: z, node_id: i=2258 }]\n'),
     problems: [['devices[0].endpoint', 8, 15, 'invalid endpoint "http://x": use opc.tcp://HOST:PORT[/path]']] },
   { name: 'opcua security_mode case', text: devices('  - name: oven\n    driver: opcua\n    endpoint: opc.tcp://h:4840\n    security_mode: sign\n    tags: [{ name: z, node_id: i=2258 }]\n'),
-    problems: [['devices[0].security_mode', 9, 20, '"sign" is not one of None, Sign, SignAndEncrypt; did you mean "Sign"?']] },
+    problems: [['devices[0].security_mode', 9, 20, '"sign" is not one of None, Sign, SignAndEncrypt, auto; did you mean "Sign"?']] },
+  { name: 'opcua security_policy None with Sign', text: devices('  - name: oven\n    driver: opcua\n    endpoint: opc.tcp://h:4840\n    security_mode: Sign\n    security_policy: None\n    tags: [{ name: z, node_id: i=2258 }]\n'),
+    problems: [['devices[0].security_policy', 10, 22, 'security_policy None means no security, which security_mode Sign cannot have: name a policy (Basic256Sha256, Aes128_Sha256_RsaOaep, Aes256_Sha256_RsaPss) or auto, or set security_mode: None']] },
 
   // serial
   { name: 'serial pattern does not compile', text: devices(`  - name: scale\n    driver: serial\n    port: /dev/ttyUSB1\n    pattern: '(?<w>\\d+'\n    tags: [{ name: w, type: float64 }]\n`),

@@ -29,6 +29,8 @@ const space = parseSimSpace({
     { node_id: 'ns=1;s=Test.Small64', type: 'Int64', value: -42 },
     { node_id: 'ns=1;s=Test.List64', type: 'UInt64', value: ['18446744073709551615', 5] },
     { node_id: 'ns=1;s=Test.Bytes', type: 'Byte', value: [1, 2, 255] },
+    { node_id: 'ns=1;s=Test.Doomed', type: 'Double', kind: 'counter', interval: '100ms' },
+    { node_id: 'ns=1;s=Test.Morph', type: 'Double', kind: 'counter', interval: '100ms' },
   ],
 });
 
@@ -122,6 +124,41 @@ describe('opcua driver', () => {
     expect(warn?.items).toEqual(expect.arrayContaining([expect.objectContaining({ tag: 'ghost', error: 'BadNodeIdUnknown' })]));
   });
 
+  test('a node deleted at run time goes bad with one warning naming it and the status; a changed data type is warned once', async () => {
+    const tags = [
+      { name: 'doomed', node_id: 'ns=1;s=Test.Doomed', sampling_interval: 100 },
+      { name: 'morph', node_id: 'ns=1;s=Test.Morph', sampling_interval: 100 },
+      { name: 'counter', node_id: 'ns=1;s=Oven.Counter', sampling_interval: 100 },
+    ];
+    const { d, lines } = await connected([...tags, ...tags.map((t) => ({ ...t, name: `${t.name}_poll`, mode: 'poll' }))]);
+    const got = collector();
+    await driver!.subscribe(d.tags.filter((t) => t.mode === 'subscribe'), got.emit);
+    const poll = () => driver!.read({ key: 'p', interval: 1000, tags: d.tags.filter((t) => t.mode === 'poll') }, AbortSignal.timeout(5000));
+    await waitFor('doomed and morph values', () => got.of('doomed').length >= 2 && got.of('morph').length >= 2);
+    expect((await poll()).every((r) => r.quality === 'good')).toBe(true);
+
+    sim.deleteVariable('ns=1;s=Test.Doomed');
+    sim.redefine({ ...space.variables.find((v) => v.node_id === 'ns=1;s=Test.Morph')!, type: 'String', kind: 'static', value: 'recipe 7' });
+    for (let i = 0; i < 3; i++) {
+      const r = byTag(await poll());
+      expect(r.doomed_poll).toMatchObject({ quality: 'bad', error: 'BadNodeIdUnknown' });
+      expect(r.morph_poll).toMatchObject({ quality: 'good', value: 'recipe 7' });
+    }
+    await waitFor('the subscription to see both', () => got.of('doomed').some((r) => r.quality === 'bad') && got.of('morph').some((r) => r.value === 'recipe 7'));
+    await new Promise((r) => setTimeout(r, 500));
+    const story = JSON.stringify(lines.filter((l) => l.level >= 40));
+    const gone = lines.filter((l) => l.level === 40 && l.msg.startsWith('opcua node bad'));
+    expect(gone.map((l) => [l.tag, l.node_id, l.status]), story).toEqual(expect.arrayContaining([
+      ['doomed_poll', 'ns=1;s=Test.Doomed', 'BadNodeIdUnknown'], ['doomed', 'ns=1;s=Test.Doomed', 'BadNodeIdInvalid'],
+    ]));
+    expect(gone, story).toHaveLength(2);
+    const retyped = lines.filter((l) => l.level === 40 && l.msg.startsWith('opcua node data type changed'));
+    expect(retyped.map((l) => [l.tag, l.node_id, l.from, l.to]), story).toEqual(expect.arrayContaining([
+      ['morph_poll', 'ns=1;s=Test.Morph', 'Double', 'String'], ['morph', 'ns=1;s=Test.Morph', 'Double', 'String'],
+    ]));
+    expect(retyped, story).toHaveLength(2);
+  });
+
   test('subscribe: source timestamps, and the absolute deadband applied by the server (refused filters fall back)', async () => {
     const { d, lines } = await connected([
       { name: 'ramp', node_id: 'ns=1;s=Test.Ramp', sampling_interval: 50, deadband: 2.5 },
@@ -175,8 +212,9 @@ describe('opcua driver', () => {
       ],
     });
     const out: Reading[] = [];
+    const { log, lines } = capturingLogger();
     runner = new DeviceRunner({
-      device: d, module: opcua, log: pino({ level: 'silent' }), metrics: new Metrics(false), dataDir: dir,
+      device: d, module: opcua, log, metrics: new Metrics(false), dataDir: dir,
       emit: (_device, readings) => out.push(...readings), reconnectMinMs: 200, reconnectMaxMs: 1000,
     });
     runner.start();
@@ -192,5 +230,8 @@ describe('opcua driver', () => {
     await waitFor('readings to resume', () => out.slice(seen).some((r) => r.tag === 'counter' && r.quality === 'good')
       && out.slice(seen).some((r) => r.tag === 'batch' && r.quality === 'good'), 20_000);
     await waitFor('the device up again', () => runner!.status().up);
+    // One restart, one outage: said once, whatever the recovery went through.
+    const down = lines.filter((l) => l.msg === 'device down');
+    expect(down, JSON.stringify(down.map((l) => l.error))).toHaveLength(1);
   });
 });

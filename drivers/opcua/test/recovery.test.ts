@@ -120,6 +120,29 @@ describe('opcua recovery', () => {
     expect(last.quality).toBe('good');
   });
 
+  test('while recovering, a server that refuses (a new certificate) becomes the tags\' error; a link merely still down does not', async () => {
+    const { log } = capturingLogger();
+    const d = device({
+      endpoint: `opc.tcp://127.0.0.1:${proxy.port}`, pki_dir: `${dir}/pki-tofu`, security_mode: 'Sign', trust_on_first_use: true,
+      tags: [counterTag],
+    });
+    driver = await createOpcuaDriver(d, { log, countRequest: noCount, dataDir: dir }, FAST);
+    await driver.connect(AbortSignal.timeout(20_000));
+    const got = collector();
+    await driver.subscribe(d.tags, got.emit);
+    await waitFor('first counter values', () => good(got).length >= 2);
+    await sim.crash();
+    // Several attempts against nothing (each failing its own way), then another server's certificate.
+    await new Promise((r) => setTimeout(r, 2000));
+    sim = await startOpcuaSim({ pkiDir: `${dir}/impostor`, port: sim.port });
+    const errors = () => [...new Set(got.of('counter').filter((r) => r.quality === 'bad').map((r) => r.error))];
+    await waitFor('the refusal as the tags\' error', () => errors().some((e) => /server certificate not trusted/.test(e ?? '')));
+    expect(errors()).toEqual([expect.stringMatching(/^OPC UA link lost: /), expect.stringMatching(/^OPC UA link lost: server certificate not trusted/)]);
+    await driver.close();
+    await sim.close();
+    sim = await startOpcuaSim({ pkiDir: `${dir}/server`, port: sim.port });
+  });
+
   test('a poll-only device hands a lost link back to the scheduler: read() rejects, close() + connect() recovers', async () => {
     const { log } = capturingLogger();
     const d = oven([{ name: 'batch', node_id: 'ns=1;s=Oven.BatchId', mode: 'poll' }]);

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { startOpcuaSim, type RunningOpcuaSim } from '../sim.js';
 import { createOpcuaDriver, type OpcuaDriver } from '../driver.js';
+import { rsaPkcs1Decryption } from '../security.js';
 import { capturingLogger, device, noCount, tempDir } from './helpers.js';
 
 const dir = tempDir('security');
@@ -76,10 +77,44 @@ describe('opcua security', () => {
     expect(await readBatch(d)).toMatchObject({ value: 'B-1042', quality: 'good' });
   });
 
+  test('security_policy None, the name OPC UA tools show, is accepted with mode None and connects', async () => {
+    const { d, connect } = await connected({ security_policy: 'None' });
+    await connect();
+    expect(await readBatch(d)).toMatchObject({ value: 'B-1042', quality: 'good' });
+    expect(() => device({ endpoint: sim.endpoint, security_mode: 'Sign', security_policy: 'None', tags: [batch] }))
+      .toThrow(/security_policy None means no security, which security_mode Sign cannot have: name a policy \(Basic256Sha256, .*\) or auto, or set security_mode: None/);
+  });
+
   test('a wrong password is refused with a message that says so', async () => {
     const { connect } = await connected({ security_mode: 'SignAndEncrypt', username: 'operator', password: 'wrong' });
     await expect(connect()).rejects.toThrow(/refused user "operator" \(Bad\w+\): check username and password/);
     expect(driver!.state).toBe('idle');
+  });
+
+  test.each([
+    ['Sign', 'Basic256'],
+    ['SignAndEncrypt', 'Basic256'],
+  ])('deprecated %s / %s, named explicitly, reads; every start warns that it is deprecated', async (security_mode, security_policy) => {
+    const { d, lines, connect } = await connected({ security_mode, security_policy, username: 'operator', password: 'secret' });
+    const warning = lines.filter((l) => l.level === 40 && String(l.msg).includes('deprecated'));
+    expect(warning).toEqual([expect.objectContaining({ msg: expect.stringContaining(`security policy ${security_policy} is deprecated`) })]);
+    await connect();
+    expect(await readBatch(d)).toMatchObject({ value: 'B-1042', quality: 'good' });
+    expect(sim.channels()).toContainEqual({ mode: security_mode, policy: security_policy });
+  });
+
+  test('Basic128Rsa15 where Node refuses RSA PKCS#1 v1.5 decryption fails at connect and says how to allow it', async () => {
+    const { d, lines, connect } = await connected({ security_mode: 'SignAndEncrypt', security_policy: 'Basic128Rsa15' });
+    expect(lines.some((l) => l.level === 40 && String(l.msg).includes('security policy Basic128Rsa15 is deprecated'))).toBe(true);
+    if (rsaPkcs1Decryption()) {
+      // Only under node --security-revert=CVE-2023-46809 (or a Node without that fix).
+      await connect();
+      expect(await readBatch(d)).toMatchObject({ quality: 'good' });
+    } else {
+      await expect(connect()).rejects.toThrow(
+        /Basic128Rsa15 needs RSA PKCS#1 v1\.5 decryption, which Node v[\d.]+ refuses since the fix for CVE-2023-46809: run node with --security-revert=CVE-2023-46809 \(see the OPC UA README\), or have the server offer a current policy/);
+      expect(driver!.state).toBe('idle');
+    }
   });
 
   test('trust on first use trusts and pins the first certificate, and refuses a different one later', async () => {
