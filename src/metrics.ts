@@ -24,6 +24,10 @@ export class Metrics {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
   });
   readonly pollOverruns = this.registry.counter({ name: 'floorgate_poll_overruns_total', help: 'Polls skipped because the previous one was still running', labelNames: ['device'] });
+  /** Fraction of the last few seconds a shared serial line was held by an exchange; drivers report it (DriverContext.serialLineBusy). */
+  readonly serialLineBusy = this.registry.gauge({
+    name: 'floorgate_serial_line_busy_ratio', help: 'Fraction of the last 5 s the serial line was busy with requests and replies', labelNames: ['port'],
+  });
   private readonly requestCounters = new Map<string, ReturnType<Registry['counter']>>();
 
   constructor(withProcessMetrics = true) {

@@ -4,7 +4,7 @@
  * hands it down, so nothing else in the core imports a protocol.
  */
 import type { ZodType } from 'zod';
-import type { DeviceConfig, DriverModule, LineSimulator, NetworkSimulator } from './contract.js';
+import type { DeviceConfig, DriverModule, LineLoad, LineSimulator, NetworkSimulator } from './contract.js';
 
 export class DriverRegistry {
   private readonly byName: ReadonlyMap<string, DriverModule>;
@@ -37,6 +37,14 @@ export class DriverRegistry {
   /** The request counters the drivers report to (DriverModule.requestsMetric), each once. */
   requestsMetrics(): string[] {
     return [...new Set([...this.byName.values()].map((m) => m.requestsMetric))].filter((n): n is string => n !== undefined);
+  }
+
+  /** The load of every shared line, each module asked about its own devices only. */
+  lineLoads(devices: readonly DeviceConfig[]): LineLoad[] {
+    return [...this.byName.values()].flatMap((m) => {
+      const own = devices.filter((d) => d.driver === m.name);
+      return own.length > 0 && m.lineLoads ? m.lineLoads(own) : [];
+    });
   }
 
   /** Names of the protocols with a simulator on a TCP port or on a serial line. */
