@@ -30,6 +30,10 @@ export class Metrics {
   });
   /** SIGHUP reloads: ok, refused (the new config is invalid; the running one is kept), failed. */
   readonly configReloads = this.registry.counter({ name: 'floorgate_config_reloads_total', help: 'Configuration reloads (SIGHUP), by result', labelNames: ['result'] });
+  /** Fraction of the last few seconds a shared serial line was held by an exchange; drivers report it (DriverContext.serialLineBusy). */
+  readonly serialLineBusy = this.registry.gauge({
+    name: 'floorgate_serial_line_busy_ratio', help: 'Fraction of the last 5 s the serial line was busy with requests and replies', labelNames: ['port'],
+  });
 
   constructor(withProcessMetrics = true) {
     if (withProcessMetrics) registerProcessMetrics(this.registry);

@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import type { Logger } from 'pino';
 import type { DeviceConfig, FloorgateConfig } from './config/types.js';
-import type { Reading, Value } from './driver/contract.js';
+import type { LineLoad, Reading, Value } from './driver/contract.js';
 import type { MessageStore } from './buffer/types.js';
 import type { Health, StatusSource } from './http/health.js';
 import type { DriverRegistry } from './driver/registry.js';
@@ -43,6 +43,8 @@ export class Runtime implements StatusSource {
   private http: { port: number; close(): Promise<void> } | undefined;
   private lag: LagMonitor | undefined;
   private readonly startedAt = Date.now();
+  /** What the devices sharing a line ask of it, for the status page beside what it measured. */
+  private lineLoads: LineLoad[];
   private readonly statsTimer: NodeJS.Timeout;
 
   private constructor(
@@ -53,6 +55,7 @@ export class Runtime implements StatusSource {
     metrics: Metrics,
   ) {
     this.metrics = metrics;
+    this.lineLoads = drivers.lineLoads(config.devices);
     this.commands = new Commands({
       target: { tagsOf: (device) => this.runners.get(device)?.device.tags, write: (device, tag, value) => this.write(device, tag, value) },
       log: log.child({ component: 'commands' }),
@@ -128,6 +131,11 @@ export class Runtime implements StatusSource {
     }
     await Promise.all(stopping);
     for (const device of next.devices) if (!this.runners.has(device.name)) this.startDevice(device);
+    const lines = this.drivers.lineLoads(next.devices);
+    for (const { line } of this.lineLoads) {
+      if (!lines.some((l) => l.line === line)) this.metrics.serialLineBusy.remove({ port: line });
+    }
+    this.lineLoads = lines;
 
     if (!sameConfig(prev.mqtt, next.mqtt)) {
       await this.forwarder.stop();
@@ -150,7 +158,7 @@ export class Runtime implements StatusSource {
       allUp &&= s.up;
     }
     const writable = this.buffer.writable;
-    return {
+    const health: Health = {
       status: !writable ? 'failing' : mqtt.connected && allUp ? 'ok' : 'degraded',
       mqtt: { connected: mqtt.connected, since: mqtt.since, last_error: mqtt.lastError },
       buffer: { writable, messages: stats.messages, bytes: stats.bytes, oldest_ts: stats.oldest_ts, dropped: { ...stats.dropped } },
@@ -162,6 +170,12 @@ export class Runtime implements StatusSource {
         uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       },
     };
+    if (this.lineLoads.length > 0) {
+      health.lines = Object.fromEntries(this.lineLoads.map(({ line, load }) => [
+        line, { planned_load: load, busy_ratio: this.metrics.serialLineBusy.get({ port: line }) ?? null },
+      ]));
+    }
+    return health;
   }
 
   /** The last reading of every tag, per device. */

@@ -1,22 +1,24 @@
 import type { DriverModule, PlanLine } from '../../src/driver/contract.js';
 import { tagWidth } from './codec.js';
-import { isBitArea, planRequests } from './planner.js';
+import { isBitArea, planCycles } from './planner.js';
+import { lineLoads, requestCost } from './line-load.js';
 import {
   modbusRtuDeviceSchema, modbusTcpDeviceSchema, type ModbusDevice, type ModbusRtuDevice, type ModbusTag, type ModbusTcpDevice,
 } from './schema.js';
 
-/** `floorgate check --plan`: the reads of one poll cycle, per poll interval, shortest first. */
+/**
+ * `floorgate check --plan`: the reads of one poll cycle, per poll interval, shortest first; on a
+ * serial line with what each costs of the line's time.
+ */
 function planLines(device: ModbusDevice): PlanLine[] {
-  const { tags } = device;
-  const intervals = [...new Set(tags.map((t) => t.poll_interval))].sort((a, b) => a - b);
   const lines: PlanLine[] = [];
-  for (const interval of intervals) {
-    const inGroup = tags.filter((t) => t.poll_interval === interval);
-    for (const r of planRequests(inGroup, device)) {
+  for (const { interval, requests } of planCycles(device.tags, device)) {
+    for (const r of requests) {
       const unit = isBitArea(r.area) ? 'bit' : 'register';
+      const cost = 'baud_rate' in device ? `; ${requestCost(device, r)}` : '';
       lines.push({
         text: `every ${interval}ms: ${r.area} ${r.start}..${r.start + r.count - 1} ` +
-          `(${r.count} ${unit}${r.count === 1 ? '' : 's'}) -> ${r.tags.map((t) => t.name).join(', ')}`,
+          `(${r.count} ${unit}${r.count === 1 ? '' : 's'}${cost}) -> ${r.tags.map((t) => t.name).join(', ')}`,
       });
     }
   }
@@ -70,11 +72,12 @@ export const modbusRtu: DriverModule<ModbusRtuDevice> = {
   async create(device, ctx) {
     const [{ ModbusDriver }, { RtuUnit }] = await Promise.all([import('./driver.js'), import('./rtu-link.js')]);
     // Devices on the same port share one open line (rtu-bus.ts); each driver keeps its unit's state.
-    return new ModbusDriver(device, ctx, new RtuUnit(device, ctx.log).open);
+    return new ModbusDriver(device, ctx, new RtuUnit(device, ctx.log, { serialLineBusy: ctx.serialLineBusy }).open);
   },
   address: tagAddress,
   noReadingHint: rtuNoReadingHint,
   plan: planLines,
+  lineLoads,
   lineSimulator: {
     name: 'modbus',
     async start(opts) {

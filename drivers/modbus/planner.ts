@@ -142,3 +142,9 @@ export function planRequests(tags: readonly ModbusTag[], limits: PlanLimits): Re
   }
   return requests;
 }
+
+/** The requests of one poll cycle per poll interval, shortest interval first. */
+export function planCycles(tags: readonly ModbusTag[], limits: PlanLimits): { interval: number; requests: ReadRequest[] }[] {
+  const intervals = [...new Set(tags.map((t) => t.poll_interval))].sort((a, b) => a - b);
+  return intervals.map((interval) => ({ interval, requests: planRequests(tags.filter((t) => t.poll_interval === interval), limits) }));
+}

@@ -19,6 +19,12 @@
  * does not mistake the tail of the garbage for its reply. Bytes outside any exchange (a late
  * reply to a request that timed out, noise) are counted and discarded.
  *
+ * Load: how busy the line is, measured where it is serialised. An exchange holds the line from
+ * the write of its request until its reply is in (or its timeout ran out), plus the silent
+ * interval that must follow; the time held over the last BUSY_WINDOW_MS is reported as a
+ * fraction (floorgate_serial_line_busy_ratio). Seen from the host, so it includes what the plan
+ * cannot know: the devices' answer time, timeouts, writes, and a USB adapter's latency.
+ *
  * Loss: when the port fails or vanishes, every request waiting or on the wire fails with
  * LinkLostError, the bus leaves the registry, and the next acquire opens the path afresh; the
  * scheduler's reconnect backoff paces that until the adapter is back.
@@ -31,19 +37,7 @@ import { openSerialPort, type OpenSerial } from '../../src/serial/open-port.js';
 import { LinkLostError } from './link.js';
 import { RtuErrorLog } from './rtu-errors.js';
 import { crcMatches, replyLength } from './rtu-frame.js';
-
-/** Bits on the wire per character: start bit, data bits, parity bit, stop bits. */
-export function bitsPerChar(line: SerialLine): number {
-  return 1 + line.data_bits + (line.parity === 'none' ? 0 : 1) + line.stop_bits;
-}
-
-/**
- * The silent interval between frames in ms: 3.5 characters, but a fixed 1.75 ms above 19200
- * baud, as the Modbus serial line specification (§2.5.1.1) recommends.
- */
-export function silentIntervalMs(line: SerialLine): number {
-  return line.baud_rate > 19200 ? 1.75 : (3.5 * bitsPerChar(line) * 1000) / line.baud_rate;
-}
+import { silentIntervalMs } from './rtu-timing.js';
 
 /**
  * Silence that proves a garbled line has settled. USB adapters hand bytes over in bursts (an
@@ -85,6 +79,16 @@ function hex(bytes: Uint8Array): string {
 
 const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** ms over which the line's busy ratio is measured and reported. */
+export const BUSY_WINDOW_MS = 5000;
+
+export interface RtuBusOptions {
+  /** ms between two warnings about a unit's failed exchanges, or the line's stray bytes. Default 10 s. */
+  readonly errorLogIntervalMs?: number;
+  /** Hears the line's busy ratio every BUSY_WINDOW_MS, and 0 once the port is closed or lost. */
+  readonly serialLineBusy?: (port: string, ratio: number) => void;
+}
+
 /** The bus of each open (or opening) path. */
 const buses = new Map<string, RtuBus>();
 /** Ports still closing, per path: opening the path again before that would fail on its lock. */
@@ -106,12 +110,22 @@ export class RtuBus {
   /** Silence the next request waits for: t3.5, or RESYNC_QUIET_MS after a garbled frame. */
   private quietMs: number;
   private readonly strays: RtuErrorLog;
+  /** ms the line was held in the current measuring window, and when that window began. */
+  private busyMs = 0;
+  private windowStart = performance.now();
+  /** performance.now() the exchange on the line began; undefined between exchanges. */
+  private busySince: number | undefined;
+  private readonly busyTimer: NodeJS.Timeout | undefined;
 
-  /** `log` is the opening device's: stray bytes belong to no device, so they go to the first one's log. */
-  constructor(readonly line: SerialLine, log: Logger, errorLogIntervalMs: number) {
+  /**
+   * `log` and `options` are the opening device's: stray bytes and the line's load belong to no
+   * device, so they go to the first one's log and reporter.
+   */
+  constructor(readonly line: SerialLine, log: Logger, private readonly options: RtuBusOptions) {
     this.silentMs = silentIntervalMs(line);
     this.quietMs = this.silentMs;
-    this.strays = new RtuErrorLog(log.child({ port: line.port }), line.port, errorLogIntervalMs);
+    this.strays = new RtuErrorLog(log.child({ port: line.port }), line.port, options.errorLogIntervalMs ?? 10_000);
+    if (options.serialLineBusy) this.busyTimer = setInterval(() => this.reportBusy(), BUSY_WINDOW_MS).unref();
     this.ready = this.open();
   }
 
@@ -169,6 +183,8 @@ export class RtuBus {
     for (const exchange of this.queue.splice(0)) exchange.settle(err);
     if (this.active) this.finish(this.active, err);
     this.strays.flush();
+    clearInterval(this.busyTimer);
+    this.options.serialLineBusy?.(this.line.port, 0);
     const closed = this.ready.then(() => this.port?.close(), () => undefined);
     closing.set(this.line.port, closed);
     void closed.then(() => {
@@ -208,6 +224,7 @@ export class RtuBus {
       this.active = { exchange, rx: EMPTY, settled: false, done: resolve };
     });
     const active = this.active!;
+    this.busySince = performance.now();
     try {
       await port.write(exchange.frame);
       await port.drain();
@@ -220,6 +237,19 @@ export class RtuBus {
     // On a pty the reply can beat the drain callback; then there is nothing left to time.
     if (!active.settled) active.timer = setTimeout(() => this.expire(active), exchange.timeoutMs);
     await done;
+  }
+
+  private reportBusy(): void {
+    const now = performance.now();
+    // An exchange on the line counts in the window it spans.
+    if (this.busySince !== undefined) {
+      this.busyMs += now - this.busySince;
+      this.busySince = now;
+    }
+    // The silent interval after an exchange at the window's end may spill over.
+    this.options.serialLineBusy?.(this.line.port, Math.min(1, this.busyMs / (now - this.windowStart)));
+    this.busyMs = 0;
+    this.windowStart = now;
   }
 
   private onData(chunk: Buffer): void {
@@ -275,6 +305,9 @@ export class RtuBus {
   private finish(active: Active, outcome: RtuOutcome | Error): void {
     if (active.settled) return;
     active.settled = true;
+    // Timed here, not after the drain: on a pty the reply can beat the drain callback.
+    if (this.busySince !== undefined) this.busyMs += performance.now() - this.busySince + this.silentMs;
+    this.busySince = undefined;
     clearTimeout(active.timer);
     if (this.active === active) this.active = undefined;
     active.exchange.settle(outcome);
@@ -287,12 +320,12 @@ export class RtuBus {
  * when the port cannot be opened, or when it is open with other line settings.
  */
 export async function acquireRtuBus(
-  line: SerialLine, log: Logger, signal: AbortSignal, errorLogIntervalMs = 10_000,
+  line: SerialLine, log: Logger, signal: AbortSignal, options: RtuBusOptions = {},
 ): Promise<RtuBus> {
   signal.throwIfAborted();
   let bus = buses.get(line.port);
   if (bus === undefined) {
-    bus = new RtuBus(line, log, errorLogIntervalMs);
+    bus = new RtuBus(line, log, options);
     buses.set(line.port, bus);
   } else if (lineSettings(bus.line) !== lineSettings(line)) {
     throw new Error(`serial port ${line.port} is open at ${lineSettings(bus.line)} for other devices; ` +

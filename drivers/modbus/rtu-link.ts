@@ -19,20 +19,19 @@ import type { Logger } from 'pino';
 import type { ModbusRtuDevice } from './schema.js';
 import type { OpenLink } from './driver.js';
 import { LinkLostError, ModbusRequestError, type BitArea, type ModbusLink, type RegisterArea } from './link.js';
-import { acquireRtuBus, type RtuBus, type RtuOutcome } from './rtu-bus.js';
+import { acquireRtuBus, type RtuBus, type RtuBusOptions, type RtuOutcome } from './rtu-bus.js';
 import { RtuErrorLog, type RtuErrorKind } from './rtu-errors.js';
 import {
   readRequest, replyBits, replyProblem, replyRegisters, writeCoilRequest, writeRegisterRequest, writeRegistersRequest,
   type RtuRequest,
 } from './rtu-frame.js';
 
-export interface RtuUnitOptions {
+/** The bus's options are the first device's on the line (rtu-bus.ts). */
+export interface RtuUnitOptions extends RtuBusOptions {
   /** ms a unit is left alone after its first timeout; doubles with every further one. Default 1 s. */
   readonly deadUnitMinMs?: number;
   /** ms, the longest such pause. Default 30 s. */
   readonly deadUnitMaxMs?: number;
-  /** ms between two warnings about failed exchanges. Default 10 s. */
-  readonly errorLogIntervalMs?: number;
 }
 
 /**
@@ -55,7 +54,7 @@ export class RtuUnit {
     this.errors = new RtuErrorLog(log, this.subject, options.errorLogIntervalMs ?? 10_000);
     this.minMs = options.deadUnitMinMs ?? 1000;
     this.maxMs = options.deadUnitMaxMs ?? 30_000;
-    this.open = async (signal) => new RtuLink(await acquireRtuBus(device, log, signal, options.errorLogIntervalMs), this);
+    this.open = async (signal) => new RtuLink(await acquireRtuBus(device, log, signal, options), this);
   }
 
   /** Failed exchanges of this unit since the driver was created, by kind. */

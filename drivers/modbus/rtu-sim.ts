@@ -13,10 +13,11 @@
  * may split a frame where a UART would not.
  */
 import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { SerialLine } from '../../src/config/types.js';
 import type { ModbusArea } from './schema.js';
 import { openSerialPort, type OpenSerial } from '../../src/serial/open-port.js';
-import { silentIntervalMs } from './rtu-bus.js';
+import { charsMs, silentIntervalMs } from './rtu-timing.js';
 import { crcMatches, FC, requestLength, withCrc } from './rtu-frame.js';
 import { PlcImage, loadSimMap, defaultSimMap, type SimMap } from './sim.js';
 
@@ -41,6 +42,12 @@ export interface ModbusRtuSimOptions {
   readonly units?: readonly number[];
   /** A map, or the path of a YAML/JSON file holding one. Default: the demo PLC. */
   readonly map?: SimMap | string;
+  /**
+   * Answer as late as a real line at baudRate would let the reply end: a pty carries no baud
+   * rate, so the request's characters, the silence after it and the reply's are waited out
+   * (from the request's first byte) before the reply is written. For tests of the line's timing.
+   */
+  readonly wireTiming?: boolean;
 }
 
 export interface RtuSimRequest {
@@ -168,8 +175,11 @@ export async function startModbusRtuSim(options: ModbusRtuSimOptions): Promise<M
   let markClosed!: () => void;
   const closed = new Promise<void>((resolve) => { markClosed = resolve; });
 
-  const reply = (frame: Buffer, record: RtuSimRequest): void => {
+  const reply = (frame: Buffer, record: RtuSimRequest, requestBytes: number): void => {
+    const onWireMs = options.wireTiming ? charsMs(line, requestBytes + frame.length) + silentIntervalMs(line) : 0;
     sending = sending.then(async () => {
+      const wait = record.at + onWireMs - performance.now();
+      if (wait > 0) await delay(wait);
       if (!port || port.lostReason !== undefined) return;
       record.replyStartedAt = performance.now();
       await port.write(frame);
@@ -196,7 +206,7 @@ export async function startModbusRtuSim(options: ModbusRtuSimOptions): Promise<M
       if (!(err instanceof Refusal)) throw err;
       body = Buffer.from([unit, frame[1] | 0x80, err.code]);
     }
-    reply(spoil(body, faults), record);
+    reply(spoil(body, faults), record, frame.length);
   };
 
   /** Serve every complete frame at the start of rx. */

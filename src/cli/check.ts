@@ -1,8 +1,11 @@
 /**
  * `floorgate check -c FILE [--plan]`: validate the config, print every problem as
- * FILE:LINE:COL: path: message, and with --plan the requests each device will send per cycle.
+ * FILE:LINE:COL: path: message, and with --plan the requests each device will send per cycle
+ * and what the devices sharing a line ask of it. A line that cannot keep its schedule is a
+ * warning, with or without --plan, and not an error: the config is valid, it will just overrun.
  */
 import { formatProblem } from '../config/load.js';
+import type { LineLoad } from '../driver/contract.js';
 import { drivers, loadFloorgateConfig } from '../assembly.js';
 import { errorText } from '../error-text.js';
 import { EXIT } from './exit.js';
@@ -17,25 +20,48 @@ export async function runCheck(file: string, opts: { plan: boolean; out: (line: 
   const { devices } = loaded.config;
   const tags = devices.reduce((n, d) => n + d.tags.length, 0);
   out(`${file}: OK: ${count(devices.length, 'device')}, ${count(tags, 'tag')}`);
-  if (!opts.plan) return EXIT.ok;
 
   let code: number = EXIT.ok;
-  for (const device of devices) {
-    out(`${device.name} (${device.driver}):`);
-    const module = drivers.of(device);
-    if (module?.plan === undefined) {
-      out(`  (no plan available for driver ${device.driver})`);
-      continue;
-    }
+  // A planner bug is a runtime failure, not a config error; still no stack trace.
+  const planned = <T>(what: () => T, fallback: T, indent: string): T => {
     try {
-      for (const line of module.plan(device)) out(`  ${line.text}`);
+      return what();
     } catch (err) {
-      // A planner bug is a runtime failure, not a config error; still no stack trace.
-      out(`  (planning failed: ${errorText(err)})`);
+      out(`${indent}(planning failed: ${errorText(err)})`);
       code = EXIT.failure;
+      return fallback;
+    }
+  };
+  if (opts.plan) {
+    for (const device of devices) {
+      out(`${device.name} (${device.driver}):`);
+      const module = drivers.of(device);
+      if (module?.plan === undefined) {
+        out(`  (no plan available for driver ${device.driver})`);
+        continue;
+      }
+      for (const line of planned(() => module.plan!(device), [], '  ')) out(`  ${line.text}`);
     }
   }
+  for (const line of planned(() => drivers.lineLoads(devices), [], '')) {
+    const indent = opts.plan ? '  ' : '';
+    if (opts.plan) {
+      out(`${line.title}: ${line.devices.join(', ')}:`);
+      for (const cycle of line.plan) out(`  ${cycle.text}`);
+      out(`  load: ${percent(line.load)} of the line's time`);
+    }
+    if (line.load > 1) out(`${indent}${overloaded(line)}`);
+  }
   return code;
+}
+
+function overloaded(line: LineLoad): string {
+  return `warning: ${line.title}: the polls need ${percent(line.load)} of its time; they cannot all be kept and will overrun ` +
+    '(floorgate_poll_overruns_total): poll less often, read less, or use a faster line';
+}
+
+function percent(fraction: number): string {
+  return `${(fraction * 100).toFixed(fraction < 0.1 ? 1 : 0)} %`;
 }
 
 function count(n: number, noun: string): string {

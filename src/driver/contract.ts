@@ -74,11 +74,35 @@ export interface DriverContext {
   readonly countRequest: (n?: number) => void;
   /** gateway.data_dir, for drivers that keep state (OPC UA's PKI). */
   readonly dataDir: string;
+  /**
+   * Reports the fraction of the last few seconds a shared serial line was busy with frames
+   * (floorgate_serial_line_busy_ratio{port}). One narrow callback rather than a way to mint
+   * metrics: the metric's name and meaning stay in the core's contract (reference §5). Keyed by
+   * port, not bound to this device, because the line outlives any one device on it.
+   */
+  readonly serialLineBusy?: (port: string, ratio: number) => void;
 }
 
 /** One line of `floorgate check --plan`. */
 export interface PlanLine {
   readonly text: string;
+}
+
+/**
+ * What the devices sharing one physical line ask of it. plan() sees one device; a line's
+ * figure needs all of them, so it is a capability of its own.
+ */
+export interface LineLoad {
+  /** The line: a serial port's path, as in floorgate_serial_line_busy_ratio{port}. */
+  readonly line: string;
+  /** How `floorgate check` names it: the line and its settings. */
+  readonly title: string;
+  /** The devices on it, by name. */
+  readonly devices: readonly string[];
+  /** Its time on the line, one line per poll interval. */
+  readonly plan: PlanLine[];
+  /** Fraction of the line's time the configured polls need; above 1 they cannot all be kept. */
+  readonly load: number;
 }
 
 /** A simulated device running on its own (`floorgate sim`, `floorgate demo`, tests). */
@@ -167,6 +191,8 @@ export interface DriverModule<D extends DeviceConfig = DeviceConfig> {
   noReadingHint?(device: D): string;
   /** `floorgate check --plan`: the requests per cycle, one line each. */
   plan?(device: D): PlanLine[];
+  /** `floorgate check --plan` and the status page: the load of each line these devices share. */
+  lineLoads?(devices: readonly D[]): LineLoad[];
   /** `floorgate browse`: the device's address space below a node (the top when absent). */
   browse?(device: D, opts: { dataDir: string; log: Logger; node?: string }): Promise<BrowseListing>;
   readonly simulator?: NetworkSimulator;

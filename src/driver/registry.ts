@@ -4,7 +4,7 @@
  * hands it down, so nothing else in the core imports a protocol.
  */
 import type { ZodType } from 'zod';
-import type { DeviceConfig, DriverModule, LineSimulator, NetworkSimulator } from './contract.js';
+import type { DeviceConfig, DriverModule, LineLoad, LineSimulator, NetworkSimulator } from './contract.js';
 
 export class DriverRegistry {
   private readonly byName: ReadonlyMap<string, DriverModule>;
@@ -32,6 +32,14 @@ export class DriverRegistry {
   /** The schema the config loader validates a device of this driver with. */
   schemaOf(name: string): ZodType<DeviceConfig> | undefined {
     return this.byName.get(name)?.schema;
+  }
+
+  /** The load of every shared line, each module asked about its own devices only. */
+  lineLoads(devices: readonly DeviceConfig[]): LineLoad[] {
+    return [...this.byName.values()].flatMap((m) => {
+      const own = devices.filter((d) => d.driver === m.name);
+      return own.length > 0 && m.lineLoads ? m.lineLoads(own) : [];
+    });
   }
 
   /** Names of the protocols with a simulator on a TCP port or on a serial line. */

@@ -27,6 +27,12 @@ export interface Health {
     dropped: Record<string, number>;
   };
   devices: Record<string, DeviceHealth>;
+  /**
+   * Serial lines shared by devices, by port, when any: the fraction of the line's time the
+   * configured polls need (above 1 they cannot all be kept), and the fraction it was busy over
+   * the last few seconds (null until first measured).
+   */
+  lines?: Record<string, { planned_load: number; busy_ratio: number | null }>;
   process: { rss_bytes: number; event_loop_lag_ms: number; buffer_write_ms: number | null; uptime_s: number };
 }
 

@@ -140,6 +140,7 @@ export class DeviceRunner {
         log: this.log,
         dataDir: this.opts.dataDir,
         countRequest: this.metrics.requests,
+        serialLineBusy: this.metrics.serialLineBusy,
       });
       await this.driver.connect(signal);
       if (signal.aborted) return undefined;
@@ -302,6 +303,7 @@ function deviceSeries(m: Metrics, { name: device, driver }: DeviceConfig) {
     pollDuration: m.pollDuration.labels(labels),
     pollOverruns: m.pollOverruns.labels(labels),
     requests: m.deviceRequests.labels({ device, driver }).inc,
+    serialLineBusy: (port: string, ratio: number) => m.serialLineBusy.set({ port }, ratio),
   };
 }
 

@@ -54,6 +54,22 @@ describe.skipIf(chromiumMissing !== null)(`status page in Chromium${chromiumMiss
   const row = (table: string, text: string) => page.locator(`#${table} tbody tr`, { has: page.locator('td', { hasText: new RegExp(`^${text}$`) }) });
   const cell = (table: string, text: string, n: number) => row(table, text).locator(`td:nth-child(${n})`);
 
+  it('shows each serial line\'s planned load beside its measured busy ratio, and no such section without lines', async () => {
+    await expect.poll(() => page.locator('#devices tbody tr').count()).toBe(2);
+    expect(await page.locator('#lines').isHidden()).toBe(true);
+    source.current = {
+      ...healthy(),
+      lines: { '/dev/ttyUSB0': { planned_load: 2.9375, busy_ratio: 0.97 }, '/dev/ttyUSB1': { planned_load: 0.05, busy_ratio: null } },
+    };
+    await expect.poll(() => page.locator('#line-table tbody tr').count()).toBe(2);
+    expect(await page.locator('#lines').isVisible()).toBe(true);
+    expect(await cell('line-table', '/dev/ttyUSB0', 2).textContent()).toBe('294 %');
+    expect(await cell('line-table', '/dev/ttyUSB0', 2).getAttribute('class')).toContain('bad');
+    expect(await cell('line-table', '/dev/ttyUSB0', 3).textContent()).toBe('97 %');
+    expect(await cell('line-table', '/dev/ttyUSB1', 2).textContent()).toBe('5.0 %');
+    expect(await cell('line-table', '/dev/ttyUSB1', 3).textContent()).toBe('\u2014');
+  });
+
   it('shows the uplink, the buffer, the process, every device and every tag', async () => {
     await expect.poll(() => page.locator('#tags tbody tr').count()).toBe(7);
     expect(await page.textContent('#mqtt-state')).toBe('connected');

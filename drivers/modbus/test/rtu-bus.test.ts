@@ -5,7 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ModbusTag } from '../schema.js';
-import { silentIntervalMs } from '../rtu-bus.js';
+import { silentIntervalMs } from '../rtu-timing.js';
 import type { RtuSimRequest } from '../rtu-sim.js';
 import { openSerialPort } from '../../../src/serial/open-port.js';
 import { group, mtag, never, sleep } from './helpers.js';

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { silentIntervalMs } from '../rtu-bus.js';
+import { silentIntervalMs } from '../rtu-timing.js';
 import {
   crc16, crcMatches, readRequest, replyBits, replyLength, replyProblem, replyRegisters, requestLength, withCrc,
   writeCoilRequest, writeRegisterRequest, writeRegistersRequest,

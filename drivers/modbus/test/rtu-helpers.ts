@@ -38,11 +38,14 @@ export class RtuLab extends PtyLab {
     return { driver, unit, ctx };
   }
 
-  /** Runs a device under the real scheduler; readings that pass its report filter land in `published`. */
-  runner(device: ModbusRtuDevice): { runner: DeviceRunner; published: Reading[] } {
+  /**
+   * Runs a device under the real scheduler; readings that pass its report filter land in
+   * `published`. Devices on one line may share `metrics`.
+   */
+  runner(device: ModbusRtuDevice, metrics = new Metrics(false)): { runner: DeviceRunner; published: Reading[] } {
     const published: Reading[] = [];
     const runner = new DeviceRunner({
-      device, module: modbusRtu, log: pino({ level: 'silent' }), metrics: new Metrics(false), dataDir: this.dir,
+      device, module: modbusRtu, log: pino({ level: 'silent' }), metrics, dataDir: this.dir,
       emit: (_device, readings) => published.push(...readings), reconnectMinMs: 100, reconnectMaxMs: 400,
     });
     runner.start();

@@ -92,6 +92,7 @@ function duration(ms) {
   if (s < 86400) return Math.floor(s / 3600) + ' h ' + Math.floor(s % 3600 / 60) + ' min';
   return Math.floor(s / 86400) + ' d ' + Math.floor(s % 86400 / 3600) + ' h';
 }
+function percent(f) { return (f * 100).toFixed(f < 0.1 ? 1 : 0) + ' %'; }
 function millis(v) { return (v < 1 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : String(Math.round(v))) + ' ms'; }
 function age(ts) { return ts == null ? 'never' : duration(serverNow() - ts) + ' ago'; }
 function pad(n, w) { return String(n).padStart(w || 2, '0'); }
@@ -209,6 +210,17 @@ function render() {
     });
   });
   sync($('devices'), devices);
+  // Serial lines shared by devices: what the configured polls need of each, beside what it measured.
+  var lines = h.lines || {}, ports = Object.keys(lines);
+  $('lines').hidden = ports.length === 0;
+  sync($('line-table'), ports.map(function (port) {
+    var l = lines[port], over = l.planned_load > 1;
+    return { key: port, cls: '', cells: [
+      [port, 'name'],
+      [percent(l.planned_load), over ? 'bad num' : 'num', over ? 'the polls need more of the line than there is: they overrun' : ''],
+      [l.busy_ratio == null ? '\u2014' : percent(l.busy_ratio), l.busy_ratio > 0.9 ? 'warn num' : 'num', 'over the last 5 s'],
+    ] };
+  }));
   sync($('tags'), tags);
   var matched = tags.length + hidden;
   put($('tag-count'), '(' + (matched === total ? count(total) : count(matched) + ' of ' + count(total)) + ')');
@@ -273,6 +285,9 @@ const BODY = `
   </section>
   <section><h2>Devices</h2>
     <table id="devices"><thead><tr><th>device</th><th>state</th><th>last good poll</th><th>latency</th><th>error</th></tr></thead><tbody></tbody></table>
+  </section>
+  <section id="lines" hidden><h2>Serial lines</h2>
+    <table id="line-table"><thead><tr><th>port</th><th>load planned</th><th>busy (measured)</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Tags <span id="tag-count" class="muted"></span></h2>
     <table id="tags"><thead><tr><th>device</th><th>tag</th><th>value</th><th>quality</th><th>timestamp</th><th>age</th></tr></thead><tbody></tbody></table>
