@@ -18,9 +18,10 @@
 #   /etc/systemd/system/floorgate.service  with ExecStart pointing at PREFIX
 #   systemctl daemon-reload, enable; and restart when an upgrade changed a running service
 #
-# --root DIR installs into DIR instead of / (an image being prepared, or a test): accounts are
-# made with useradd --root when DIR/etc/passwd exists (and skipped, saying so, when not), and
-# systemctl is never called.
+# --root DIR installs into DIR instead of / (an image being prepared, or a test): the node the
+# service will run (--node, as seen inside DIR) must exist there; accounts are made with useradd
+# --root when DIR/etc/passwd exists (and skipped, saying so, when not); the unit is enabled by
+# its WantedBy= link, as systemctl enable would, and systemctl is never called.
 set -euo pipefail
 umask 022
 
@@ -29,7 +30,8 @@ usage() {
 usage: $0 [--root DIR] [--prefix DIR] [--node PATH]
   --root DIR     install below DIR instead of / (default /)
   --prefix DIR   where the application goes, as seen on the target (default /opt/floorgate)
-  --node PATH    the node binary the service runs (default: node on PATH, Node.js >= 20)
+  --node PATH    the node binary the service runs, as seen on the target
+                 (default: node on PATH, Node.js >= 20; with --root it must exist in DIR)
 EOF
 }
 
@@ -40,7 +42,9 @@ die() {
 
 ROOT=/
 PREFIX=/opt/floorgate
-NODE=$(command -v node || true)
+# The node that runs this script's helpers here, and (by default) the one the service runs.
+HOST_NODE=$(command -v node || true)
+NODE=$HOST_NODE
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) ROOT=${2:?--root needs a directory}; shift 2 ;;
@@ -66,12 +70,22 @@ if [ -z "$R" ] && [ "$(id -u)" -ne 0 ]; then die "run it as root (sudo $0), or u
 [ -f "$SRC/dist/src/cli/main.js" ] || die "$SRC is not built: run npm ci && npm run build first"
 [ -d "$SRC/node_modules" ] || die "$SRC/node_modules is missing: run npm ci first"
 [ -f "$SRC/config/floorgate.example.yaml" ] || die "$SRC/config/floorgate.example.yaml is missing"
-if [ -z "$NODE" ] || [ ! -x "$NODE" ]; then die "node not found: install Node.js 20 or newer, or pass --node PATH"; fi
+[ -n "$HOST_NODE" ] || die "node not found on PATH: this script needs it to copy the application"
+[ -n "$NODE" ] || die "node not found: install Node.js 20 or newer, or pass --node PATH"
 case "$NODE" in /*) ;; *) die "--node must be an absolute path" ;; esac
+# An image whose ExecStart= names a node it does not have would never start. (A symbolic link
+# is taken as it is: an absolute one inside an image cannot be followed from here.)
+if [ ! -x "$R$NODE" ] && [ ! -L "$R$NODE" ]; then
+  if [ -n "$R" ]; then die "$NODE does not exist in $ROOT: install Node.js 20 or newer in the image, or pass --node PATH (as seen inside it)"; fi
+  die "$NODE is not an executable: install Node.js 20 or newer, or pass --node PATH"
+fi
 # Both end up unquoted in ExecStart= and in a shell wrapper.
 case "$PREFIX$NODE" in *[!A-Za-z0-9/._+-]*) die "--prefix and --node must not contain spaces or special characters" ;; esac
-"$NODE" -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' \
-  || die "$NODE is Node.js $("$NODE" --version); floorgate needs 20 or newer"
+if NODE_VERSION=$("$R$NODE" -p 'process.versions.node' 2>/dev/null); then
+  [ "${NODE_VERSION%%.*}" -ge 20 ] || die "$NODE is Node.js $NODE_VERSION; floorgate needs 20 or newer"
+else
+  echo "note: cannot run $R$NODE on this machine (an image for another CPU?): its version is not checked" >&2
+fi
 # The V8 flags floorgate runs with are those on its CLI's shebang line (README: Performance).
 NODE_CMD="$NODE $(sed -n '1s/^#!.* -S node *//p' "$SRC/dist/src/cli/main.js")"
 NODE_CMD=${NODE_CMD% }
@@ -99,7 +113,7 @@ cp -R "$SRC/dist" "$SRC/config" "$SRC/package.json" "$SRC/package-lock.json" "$S
 # Compiled benchmarks and test helpers are not part of the product.
 rm -rf "$STAGE/dist/test"
 # Drop devDependencies using the lockfile's own marks; works offline and without npm.
-"$NODE" -e '
+"$HOST_NODE" -e '
   const fs = require("fs"), path = require("path");
   const dir = process.argv[1];
   const lock = JSON.parse(fs.readFileSync(path.join(dir, "package-lock.json"), "utf8"));
@@ -210,6 +224,17 @@ if [ -z "$R" ] && [ -d /run/systemd/system ]; then
   fi
 elif [ -z "$R" ]; then
   echo "  systemd is not running here: enable the service later with systemctl enable --now floorgate"
+else
+  # What systemctl enable does, offline: the unit's WantedBy= link (the image boots it).
+  read -ra targets <<<"$(sed -n 's/^WantedBy=//p' "$SRC/systemd/floorgate.service" | tr '\n' ' ')"
+  for target in "${targets[@]}"; do
+    link=/etc/systemd/system/$target.wants/floorgate.service
+    if [ "$(readlink "$R$link" 2>/dev/null)" != "$UNIT" ]; then
+      mkdir -p "$R$(dirname "$link")"
+      ln -sfn "$UNIT" "$R$link"
+      changed "enabled floorgate.service in the image ($link; starts at boot)"
+    fi
+  done
 fi
 
 if [ "$CHANGED" = 0 ]; then

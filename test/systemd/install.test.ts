@@ -58,11 +58,25 @@ function install(...args: string[]): { status: number | null; out: string } {
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
+/** The node the installed service runs, as seen inside a root (newRoot links it there). */
+const IMAGE_NODE = '/usr/bin/node';
+
+/** An image root that has a node at IMAGE_NODE (a link to this machine's: it runs here). */
 function newRoot(name: string): string {
+  const dir = newBareRoot(name);
+  fs.mkdirSync(path.join(dir, 'usr/bin'), { recursive: true });
+  fs.symlinkSync(process.execPath, path.join(dir, IMAGE_NODE));
+  return dir;
+}
+
+function newBareRoot(name: string): string {
   const dir = path.join(work, name);
   fs.mkdirSync(dir);
   return dir;
 }
+
+/** install.sh into an image root, running that root's node. */
+const installInto = (root: string, ...args: string[]) => install('--root', root, '--node', IMAGE_NODE, ...args);
 
 const mode = (p: string) => (fs.statSync(p).mode & 0o7777).toString(8);
 const owner = (p: string) => `${fs.statSync(p).uid}:${fs.statSync(p).gid}`;
@@ -85,8 +99,8 @@ describe('install.sh --root into an empty directory', () => {
 
   beforeAll(() => {
     root = newRoot('bare');
-    first = install('--root', root);
-    second = install('--root', root);
+    first = installInto(root);
+    second = installInto(root);
   });
 
   it('installs everything on the first run', () => {
@@ -99,10 +113,19 @@ describe('install.sh --root into an empty directory', () => {
     expect(first.out).toMatch(/has no etc\/passwd: not creating user floorgate \(would run: useradd --system --user-group --groups dialout/);
   });
 
+  it('enables the unit in the image as systemctl enable would: its WantedBy= link', () => {
+    expect(first.out).toContain('enabled floorgate.service in the image');
+    const link = path.join(root, 'etc/systemd/system/multi-user.target.wants/floorgate.service');
+    expect(fs.readlinkSync(link)).toBe('/etc/systemd/system/floorgate.service');
+    // And ExecStart= names the node the image has.
+    const unit = fs.readFileSync(path.join(root, 'etc/systemd/system/floorgate.service'), 'utf8');
+    expect(unit).toMatch(/^ExecStart=\/usr\/bin\/node /m);
+  });
+
   it('changes nothing on the second run, and says so', () => {
     expect(second.status).toBe(0);
     expect(second.out).toContain('floorgate is already installed and up to date: nothing changed');
-    expect(second.out).not.toMatch(/^ {2}(installed|upgraded|wrote|set up)/m);
+    expect(second.out).not.toMatch(/^ {2}(installed|upgraded|wrote|set up|enabled)/m);
   });
 
   it('copies the application without devDependencies, test builds or dangling links', () => {
@@ -144,7 +167,7 @@ describe('install.sh --root into an empty directory', () => {
     const v1 = fs.readFileSync(main, 'utf8');
     fs.writeFileSync(main, v1.replace('v1', 'v2'));
     try {
-      const upgrade = install('--root', root);
+      const upgrade = installInto(root);
       expect(upgrade.status).toBe(0);
       expect(upgrade.out).toContain('upgraded the application in /opt/floorgate');
       expect(upgrade.out).not.toContain('floorgate.yaml from the example');
@@ -152,7 +175,7 @@ describe('install.sh --root into an empty directory', () => {
       expect(fs.readFileSync(config, 'utf8')).toBe('gateway:\n  id: edited-by-the-operator\n');
       // The staging and the previous copy are gone.
       expect(fs.readdirSync(path.join(root, 'opt'))).toEqual(['floorgate']);
-      expect(install('--root', root).out).toContain('nothing changed');
+      expect(installInto(root).out).toContain('nothing changed');
     } finally {
       fs.writeFileSync(main, v1);
     }
@@ -160,7 +183,7 @@ describe('install.sh --root into an empty directory', () => {
 
   it('repairs a directory whose mode was loosened', () => {
     fs.chmodSync(path.join(root, 'var/lib/floorgate'), 0o755);
-    const repair = install('--root', root);
+    const repair = installInto(root);
     expect(repair.out).toContain('set up /var/lib/floorgate (700');
     expect(mode(path.join(root, 'var/lib/floorgate'))).toBe('700');
   });
@@ -185,7 +208,7 @@ describe.skipIf(!isRoot)('install.sh --root into an image with accounts', () => 
     fs.writeFileSync(path.join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\n', { mode: 0o640 });
     fs.writeFileSync(path.join(root, 'etc/gshadow'), 'root:*::\ndialout:*::\n', { mode: 0o640 });
 
-    const first = install('--root', root);
+    const first = installInto(root);
     expect(first.status).toBe(0);
     expect(first.out).toContain('created system user floorgate (member of dialout)');
     const user = fs.readFileSync(path.join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith('floorgate:'))!;
@@ -198,7 +221,7 @@ describe.skipIf(!isRoot)('install.sh --root into an image with accounts', () => 
     expect(owner(path.join(root, 'etc/floorgate'))).toBe(`0:${gid}`);
     expect(owner(path.join(root, 'etc/floorgate/floorgate.yaml'))).toBe(`0:${gid}`);
 
-    const second = install('--root', root);
+    const second = installInto(root);
     expect(second.out).toContain('nothing changed');
     expect(fs.readFileSync(path.join(root, 'etc/passwd'), 'utf8').match(/^floorgate:/gm)).toHaveLength(1);
   });
@@ -210,7 +233,7 @@ describe.skipIf(!isRoot)('install.sh --root into an image with accounts', () => 
     fs.writeFileSync(path.join(root, 'etc/group'), 'root:x:0:\ndialout:x:20:pi\nfloorgate:x:990:\n');
     fs.writeFileSync(path.join(root, 'etc/shadow'), 'root:*:19000:0:99999:7:::\nfloorgate:!:19000::::::\n', { mode: 0o640 });
     fs.writeFileSync(path.join(root, 'etc/gshadow'), 'root:*::\ndialout:*::pi\nfloorgate:!::\n', { mode: 0o640 });
-    const run = install('--root', root);
+    const run = installInto(root);
     expect(run.status).toBe(0);
     expect(run.out).toContain('added user floorgate to group dialout');
     expect(fs.readFileSync(path.join(root, 'etc/group'), 'utf8')).toMatch(/^dialout:x:20:pi,floorgate$/m);
@@ -221,7 +244,7 @@ describe.skipIf(!isRoot)('install.sh --root into an image with accounts', () => 
 describe('install.sh arguments and preconditions', () => {
   it('honours --prefix in the files and in ExecStart', () => {
     const root = newRoot('prefix');
-    const run = install('--root', root, '--prefix', '/srv/floorgate/');
+    const run = installInto(root, '--prefix', '/srv/floorgate/');
     expect(run.status).toBe(0);
     expect(exists(path.join(root, 'srv/floorgate/dist/src/cli/main.js'))).toBe(true);
     expect(fs.readFileSync(path.join(root, 'etc/systemd/system/floorgate.service'), 'utf8'))
@@ -229,11 +252,11 @@ describe('install.sh arguments and preconditions', () => {
   });
 
   it('refuses a checkout that was not built, before touching anything', () => {
-    const root = newRoot('unbuilt');
+    const root = newBareRoot('unbuilt');
     const main = path.join(checkout, 'dist/src/cli/main.js');
     fs.renameSync(main, `${main}.away`);
     try {
-      const run = install('--root', root);
+      const run = installInto(root);
       expect(run.status).toBe(1);
       expect(run.out).toMatch(/is not built: run npm ci && npm run build first/);
       expect(fs.readdirSync(root)).toEqual([]);
@@ -242,11 +265,19 @@ describe('install.sh arguments and preconditions', () => {
     }
   });
 
+  it('refuses an image without the node its service would run, before touching anything', () => {
+    const root = newBareRoot('no-node');
+    const run = installInto(root);
+    expect(run.status).toBe(1);
+    expect(run.out).toContain(`/usr/bin/node does not exist in ${root}: install Node.js 20 or newer in the image, or pass --node PATH`);
+    expect(fs.readdirSync(root)).toEqual([]);
+  });
+
   it('rejects unknown options with usage (64) and odd paths', () => {
     const bad = install('--frobnicate');
     expect(bad.status).toBe(64);
     expect(bad.out).toContain('usage:');
-    const spaced = install('--root', newRoot('spaced'), '--prefix', '/opt/floor gate');
+    const spaced = installInto(newRoot('spaced'), '--prefix', '/opt/floor gate');
     expect(spaced.status).toBe(1);
     expect(spaced.out).toContain('must not contain spaces');
   });
