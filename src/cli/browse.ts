@@ -4,7 +4,7 @@
  * drivers that can browse (OPC UA). Exit 0 listed, 1 the device could not be reached, 64 no such
  * browsable device, 78 bad config.
  */
-import { formatProblem } from '../config/load.js';
+import { refuseConfig } from './config-refused.js';
 import { drivers, loadFloorgateConfig } from '../assembly.js';
 import { errorText } from '../error-text.js';
 import { createLogger } from '../log.js';
@@ -13,10 +13,7 @@ import { EXIT } from './exit.js';
 
 export async function runBrowse(file: string, opts: { device: string; node?: string; out: (line: string) => void }): Promise<number> {
   const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) {
-    for (const p of loaded.problems) opts.out(formatProblem(p));
-    return EXIT.config;
-  }
+  if (!loaded.ok) return refuseConfig(loaded, opts.out);
   const browsable = loaded.config.devices.filter((d) => drivers.of(d).browse !== undefined);
   const device = browsable.find((d) => d.name === opts.device);
   if (!device) {

@@ -1,4 +1,4 @@
-import { formatProblem } from '../config/load.js';
+import { refuseConfig } from './config-refused.js';
 import { loadFloorgateConfig } from '../assembly.js';
 import { readBufferStats, formatBufferStats } from '../buffer/stats.js';
 import { bufferPath } from '../data-dir.js';
@@ -11,10 +11,7 @@ export async function runBufferStats(sub: string | undefined, file: string, out:
     return EXIT.usage;
   }
   const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) {
-    for (const p of loaded.problems) out(formatProblem(p));
-    return EXIT.config;
-  }
+  if (!loaded.ok) return refuseConfig(loaded, out);
   const dbPath = bufferPath(loaded.config);
   try {
     out(`buffer: ${dbPath}`);

@@ -4,7 +4,7 @@
  * and what the devices sharing a line ask of it. A line that cannot keep its schedule is a
  * warning, with or without --plan, and not an error: the config is valid, it will just overrun.
  */
-import { formatProblem } from '../config/load.js';
+import { refuseConfig } from './config-refused.js';
 import type { LineLoad } from '../driver/contract.js';
 import { drivers, loadFloorgateConfig } from '../assembly.js';
 import { errorText } from '../error-text.js';
@@ -13,10 +13,7 @@ import { EXIT } from './exit.js';
 export async function runCheck(file: string, opts: { plan: boolean; out: (line: string) => void }): Promise<number> {
   const { out } = opts;
   const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) {
-    for (const problem of loaded.problems) out(formatProblem(problem));
-    return EXIT.config;
-  }
+  if (!loaded.ok) return refuseConfig(loaded, out);
   const { devices } = loaded.config;
   const tags = devices.reduce((n, d) => n + d.tags.length, 0);
   out(`${file}: OK: ${count(devices.length, 'device')}, ${count(tags, 'tag')}`);

@@ -4,7 +4,7 @@
  * no connection, or a connection on which not one tag could be read (a wrong unit id behind a
  * gateway, another master holding the only connection), which gets its driver's hint.
  */
-import { formatProblem } from '../config/load.js';
+import { refuseConfig } from './config-refused.js';
 import { drivers, loadFloorgateConfig } from '../assembly.js';
 import { createLogger, type Logger } from '../log.js';
 import type { DeviceConfig, Reading, TagCommon } from '../driver/contract.js';
@@ -18,10 +18,7 @@ interface Row {
 
 export async function runProbe(file: string, opts: { device?: string; out: (line: string) => void }): Promise<number> {
   const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) {
-    for (const p of loaded.problems) opts.out(formatProblem(p));
-    return EXIT.config;
-  }
+  if (!loaded.ok) return refuseConfig(loaded, opts.out);
   const devices = loaded.config.devices.filter((d) => !opts.device || d.name === opts.device);
   if (devices.length === 0) {
     opts.out(opts.device ? `no device named "${opts.device}" in ${file}` : `no devices in ${file}`);

@@ -22,16 +22,13 @@ export async function runDaemon(file: string): Promise<number> {
   // Before the config brings its secrets into memory.
   const dumpable = makeNonDumpable();
   // Hence imported only now: the config loader and every driver take a while to load.
-  const [{ formatProblem }, { drivers, loadFloorgateConfig }, { DataDirInUse, lockDataDir }, { createLogger }, { Runtime }, { listenerUrl }, { ready, startWatchdog, stopping }] = await Promise.all([
-    import('../config/load.js'), import('../assembly.js'), import('../data-dir-lock.js'), import('../log.js'),
+  const [{ formatProblem }, { refuseConfig }, { drivers, loadFloorgateConfig }, { DataDirInUse, lockDataDir }, { createLogger }, { Runtime }, { listenerUrl }, { ready, startWatchdog, stopping }] = await Promise.all([
+    import('../config/load.js'), import('./config-refused.js'), import('../assembly.js'), import('../data-dir-lock.js'), import('../log.js'),
     import('../runtime.js'), import('../http/server.js'), import('../systemd/notify.js'),
   ]);
 
   const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) {
-    for (const p of loaded.problems) process.stderr.write(formatProblem(p) + '\n');
-    return EXIT.config;
-  }
+  if (!loaded.ok) return refuseConfig(loaded, (line) => process.stderr.write(line + '\n'));
   const log = createLogger(loaded.config.log.level);
   if (dumpable) log.warn(`cannot turn core dumps off (prctl PR_SET_DUMPABLE: ${dumpable}): a core dump would carry the secrets; LimitCORE=0 in the unit still prevents it`);
   let runtime: Runtime;

@@ -62,14 +62,11 @@ async function findDaemon(file: string, out: (line: string) => void): Promise<Ta
     return EXIT.permission;
   }
   // Only now: the config loader and every driver's schema take seconds to load on a small gateway.
-  const [{ loadFloorgateConfig }, { formatProblem }, { listenerUrl }] = await Promise.all([
-    import('../assembly.js'), import('../config/load.js'), import('../http/server.js'),
+  const [{ loadFloorgateConfig }, { refuseConfig }, { listenerUrl }] = await Promise.all([
+    import('../assembly.js'), import('./config-refused.js'), import('../http/server.js'),
   ]);
   const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) {
-    for (const p of loaded.problems) out(formatProblem(p));
-    return EXIT.config;
-  }
+  if (!loaded.ok) return refuseConfig(loaded, out);
   const { http, gateway } = loaded.config;
   const recorded = readHttpAddress(httpAddressFile(gateway.data_dir), file);
   if (recorded) return { url: healthzUrl(recorded.url), gateway: gateway.id };

@@ -41,15 +41,20 @@ export interface LoadContext {
 
 export type LoadResult =
   | { readonly ok: true; readonly config: FloorgateConfig }
-  | { readonly ok: false; readonly problems: ConfigProblem[] };
+  /** denied: the file could not be read for lack of permission, which is not a configuration error. */
+  | { readonly ok: false; readonly problems: ConfigProblem[]; readonly denied?: true };
 
 export function loadConfig(file: string, context: LoadContext, env: NodeJS.ProcessEnv = process.env): LoadResult {
   let text: string;
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
-    return { ok: false, problems: [{ file, line: 1, col: 1, path: ROOT_PATH, message: `cannot read the config file: ${reason}` }] };
+    const code = (err as NodeJS.ErrnoException).code;
+    const denied = code === 'EACCES' || code === 'EPERM';
+    const reason = code === 'ENOENT' ? 'no such file'
+      : denied ? 'permission denied (it holds secrets: root and group floorgate may read it)' : (err as Error).message;
+    const problems = [{ file, line: 1, col: 1, path: ROOT_PATH, message: `cannot read the config file: ${reason}` }];
+    return denied ? { ok: false, problems, denied } : { ok: false, problems };
   }
   return loadConfigText(text, file, context, env);
 }

@@ -26,13 +26,13 @@ let daemon: CliProcess;
 let httpPort: number;
 
 /**
- * `floorgate status ARGS` as uid/gid 65534, with the daemon's runtime directory in its
+ * `floorgate ARGS` as uid/gid 65534, with the daemon's runtime directory in its
  * environment, and the CPU seconds it took (bash's `time`: wall time on a shared, loaded test
  * machine says little). Not spawnSync: the simulated PLC lives in this process and must keep answering.
  */
-function statusAsNobody(args: string[], runtimeDirectory = runDir): Promise<{ code: number | null; out: string; cpuSeconds: number }> {
+function floorgateAsNobody(args: string[], runtimeDirectory = runDir): Promise<{ code: number | null; out: string; cpuSeconds: number }> {
   const timed = 'TIMEFORMAT="cpu %3U %3S"; time "$@"';
-  const child = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'bash', '-c', timed, 'status', process.execPath, CLI, 'status', ...args], {
+  const child = spawn('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', 'bash', '-c', timed, 'floorgate', process.execPath, CLI, ...args], {
     env: { ...process.env, RUNTIME_DIRECTORY: runtimeDirectory }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000,
   });
   let out = '';
@@ -66,7 +66,7 @@ describe.runIf(canDropPrivileges)('floorgate status as an operator outside group
   });
 
   it('asks the daemon at the address it published, without reading the config, at the cost of little more than starting node', async () => {
-    const { code, out, cpuSeconds } = await statusAsNobody(['-c', config]);
+    const { code, out, cpuSeconds } = await floorgateAsNobody(['status', '-c', config]);
     // Degraded: the broker is not there.
     expect(out.split('\n')[0]).toBe(`floorgate test-gw at http://127.0.0.1:${httpPort}: DEGRADED (broker unreachable)`);
     expect(code).toBe(1);
@@ -82,7 +82,7 @@ describe.runIf(canDropPrivileges)('floorgate status as an operator outside group
     const empty = tempDir('floorgate-run-empty-');
     fs.chmodSync(empty, 0o755);
     try {
-      const { code, out } = await statusAsNobody(['-c', config], empty);
+      const { code, out } = await floorgateAsNobody(['status', '-c', config], empty);
       expect(out).toContain(`${config}: permission denied`);
       expect(out).toContain('--url');
       expect(code).toBe(77);
@@ -91,8 +91,16 @@ describe.runIf(canDropPrivileges)('floorgate status as an operator outside group
     }
   });
 
+  it('check, probe and run say "permission denied" with exit 77, not a configuration error', async () => {
+    for (const command of ['check', 'probe', 'run']) {
+      const { code, out } = await floorgateAsNobody([command, '-c', config]);
+      expect(out, command).toContain(`${config}:1:1: (root): cannot read the config file: permission denied (it holds secrets: root and group floorgate may read it)`);
+      expect(code, command).toBe(77);
+    }
+  });
+
   it('asks where --url says', async () => {
-    const { code, out } = await statusAsNobody(['--url', `http://127.0.0.1:${httpPort}`], '/nonexistent');
+    const { code, out } = await floorgateAsNobody(['status', '--url', `http://127.0.0.1:${httpPort}`], '/nonexistent');
     expect(out.split('\n')[0]).toBe(`floorgate at http://127.0.0.1:${httpPort}: DEGRADED (broker unreachable)`);
     expect(code).toBe(1);
   });
