@@ -17,6 +17,8 @@
  *
  * Beside it: server-facts.ts holds what a session learns of the server (limits, namespaces, node
  * ids, node shapes); tuning.ts the timeouts and node-opcua's globals, shared with browse.ts.
+ * Over 400 lines because connect, read, subscribe, write and recovery all act on one session and
+ * its link state; split, each piece would need all of it.
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
