@@ -21,11 +21,11 @@ import { startEmbeddedBroker } from '../broker/embedded.js';
 import { errorText } from '../error-text.js';
 import { EXIT } from './exit.js';
 
-export async function runDemo(opts: { duration?: string; out: (line: string) => void }): Promise<number> {
+export async function runDemo(opts: { duration?: string; out: (line: string) => void; err: (line: string) => void }): Promise<number> {
   const { out } = opts;
   const stopAfter = opts.duration === undefined ? undefined : parseDuration(opts.duration);
   if (opts.duration !== undefined && stopAfter === undefined) {
-    out(`--duration: invalid duration "${opts.duration}": use e.g. 30s, 2m`);
+    opts.err(`--duration: invalid duration "${opts.duration}": use e.g. 30s, 2m`);
     return EXIT.usage;
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'floorgate-demo-'));

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, runCli, stopAll, tempDir } from '../helpers/gateway.js';
+import { CLI, ROOT, runCli, stopAll, tempDir } from '../helpers/gateway.js';
 import { startPtyPair } from '../../src/serial/pty-pair.js';
 
 afterEach(stopAll);
@@ -30,12 +30,49 @@ describe('floorgate CLI', () => {
   it('prints help, and a usage error exits 64', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
-    for (const cmd of ['run', 'check', 'probe', 'demo', 'sim', 'buffer stats', 'status', 'audit']) expect(help.out).toContain(`floorgate ${cmd}`);
+    for (const cmd of ['run', 'check', 'probe', 'demo', 'sim', 'buffer stats', 'status', 'audit']) expect(help.out).toMatch(new RegExp(`^  ${cmd} `, 'm'));
     expect((await run(['frobnicate'])).code).toBe(64);
     expect((await run(['check', '--bogus'])).code).toBe(64);
     const runHelp = await run(['run', '--help']);
     expect(runHelp.code).toBe(0);
     expect(runHelp.out).toContain('usage: floorgate run');
+  });
+
+  it('-V, --version and version print the version', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const args of [['-V'], ['--version'], ['version']]) {
+      const r = await run(args);
+      expect(r.code, args[0]).toBe(0);
+      expect(r.out, args[0]).toBe(version);
+    }
+  });
+
+  it('usage errors go to stderr, not stdout, with exit 64', async () => {
+    for (const args of [[], ['frobnicate'], ['check', '--bogus'], ['demo', '--duration', 'soon'], ['buffer', 'depth'],
+      ['sim'], ['sim', 'modbus', '--port', 'x'], ['browse', '-c', 'config/demo.yaml', '--device', 'nope'],
+      ['probe', '-c', 'config/demo.yaml', '--device', 'nope']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(64);
+      expect(r.out, args.join(' ')).toBe('');
+      expect(r.err, args.join(' ')).not.toBe('');
+    }
+  });
+
+  it('help fits in 100 columns and describes every option of every command', async () => {
+    const help = await run(['--help']);
+    const names = [...help.out.matchAll(/^ {2}(\w+)/gm)].map((m) => m[1]);
+    expect(names).toEqual(expect.arrayContaining(['run', 'check', 'probe', 'demo', 'sim', 'buffer', 'status', 'browse', 'audit', 'version']));
+    for (const text of [help.out, ...await Promise.all(names.map(async (name) => {
+      const r = await run([name, '--help']);
+      expect(r.code, name).toBe(0);
+      // Every option the usage line names has a line of its own that says what it does.
+      const usage = r.out.split('\n\n')[0];
+      for (const [option] of usage.matchAll(/--[\w-]+/g)) expect(r.out, `${name} ${option}`).toMatch(new RegExp(`^ {2}(-\\w, )?${option}\\b.*\\s{2}\\w+ \\w+`, 'm'));
+      expect(r.out, name).toMatch(/^ {2}-h, --help\s{2}/m);
+      return r.out;
+    }))]) {
+      for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    }
   });
 
   it('the built CLI runs by its shebang, flags and all, as npx, the bin link and the unit run it', () => {
