@@ -27,6 +27,7 @@ import { encodeTagReadingWithin, splitReadings, type Oversize } from './message/
 import { BodyBudget } from './forward/message-size.js';
 import { startHttpServer } from './http/server.js';
 import { startLagMonitor, type LagMonitor } from './http/lag.js';
+import { VERSION } from './package-info.js';
 
 export class Runtime implements StatusSource {
   readonly metrics: Metrics;
@@ -94,7 +95,9 @@ export class Runtime implements StatusSource {
         host: listen.host, port: listen.port, health: this, status: this, metrics: this.metrics, log: this.log.child({ component: 'http' }),
       });
     }
-    this.log.info({ devices: this.config.devices.length, http_port: this.http?.port ?? null }, 'floorgate started');
+    this.log.info({
+      version: VERSION, node: process.version, config: this.config.source, devices: this.config.devices.length, http_port: this.http?.port ?? null,
+    }, 'floorgate started');
   }
 
   /** Stop polling, flush, close the buffer cleanly. */

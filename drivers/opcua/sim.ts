@@ -63,13 +63,24 @@ export interface RunningOpcuaSim {
 /** Every policy this Node can serve (Basic128Rsa15 only where RSA PKCS#1 v1.5 decryption is allowed). */
 const ALL_POLICIES = (Object.keys(POLICIES) as SecurityPolicyName[]).filter((p) => unusable(p) === undefined);
 
+/**
+ * node-opcua's W27, printed once a few seconds after it loads on a Node that refuses RSA PKCS#1
+ * v1.5 decryption: it suggests --security-revert=CVE-2023-46809. The simulator has nothing to
+ * revert: it serves no Basic128Rsa15 endpoint where Node cannot run it (ALL_POLICIES).
+ */
+function isPkcs1Notice(where: unknown): boolean {
+  return (where as { filename?: unknown } | null)?.filename === 'verify_pcks1';
+}
+
 /** Stable across runs so a gateway that trusted the simulator once keeps trusting it. */
 const DEFAULT_SIM_PKI = path.join(os.tmpdir(), 'floorgate-opcua-sim', 'pki');
 
 export async function startOpcuaSim(opts: OpcuaSimOptions = {}): Promise<RunningOpcuaSim> {
   // node-opcua prints its warnings on stdout, which `floorgate demo` keeps for what arrives
   // upstream; a gateway in the same process routes them to its log again (driver.ts).
-  setWarningLogger((...args: unknown[]) => process.stderr.write(`${format(...args)}\n`));
+  setWarningLogger((where: unknown, ...args: unknown[]) => {
+    if (!isPkcs1Notice(where)) process.stderr.write(`${format(where, ...args)}\n`);
+  });
   const host = opts.host ?? '127.0.0.1';
   const space = opts.space ?? (opts.config ? loadSimSpace(opts.config) : DEFAULT_SPACE);
   const certificateManager = new OPCUACertificateManager({

@@ -11,14 +11,14 @@ import { createLogger } from '../log.js';
 import { formatTable } from './table.js';
 import { EXIT } from './exit.js';
 
-export async function runBrowse(file: string, opts: { device: string; node?: string; out: (line: string) => void }): Promise<number> {
+export async function runBrowse(file: string, opts: { device: string; node?: string; out: (line: string) => void; err: (line: string) => void }): Promise<number> {
   const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) return refuseConfig(loaded, opts.out);
   const browsable = loaded.config.devices.filter((d) => drivers.of(d).browse !== undefined);
   const device = browsable.find((d) => d.name === opts.device);
   if (!device) {
     const known = browsable.map((d) => d.name);
-    opts.out(`no browsable device named "${opts.device}" in ${file}` + (known.length ? ` (browsable devices: ${known.join(', ')})` : ' (only OPC UA devices can be browsed)'));
+    opts.err(`no browsable device named "${opts.device}" in ${file}` + (known.length ? ` (browsable devices: ${known.join(', ')})` : ' (only OPC UA devices can be browsed)'));
     return EXIT.usage;
   }
   try {

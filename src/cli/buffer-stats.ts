@@ -5,9 +5,9 @@ import { bufferPath } from '../data-dir.js';
 import { EXIT } from './exit.js';
 
 /** `floorgate buffer stats`: read from the SQLite file itself, so it works while the daemon runs. */
-export async function runBufferStats(sub: string | undefined, file: string, out: (line: string) => void): Promise<number> {
+export async function runBufferStats(sub: string | undefined, file: string, out: (line: string) => void, err: (line: string) => void): Promise<number> {
   if (sub !== 'stats') {
-    out('usage: floorgate buffer stats [-c FILE]');
+    err('usage: floorgate buffer stats [-c FILE]');
     return EXIT.usage;
   }
   const loaded = loadFloorgateConfig(file);

@@ -21,35 +21,42 @@ import { startEmbeddedBroker } from '../broker/embedded.js';
 import { errorText } from '../error-text.js';
 import { EXIT } from './exit.js';
 
-export async function runDemo(opts: { duration?: string; out: (line: string) => void }): Promise<number> {
+export async function runDemo(opts: { duration?: string; out: (line: string) => void; err: (line: string) => void }): Promise<number> {
   const { out } = opts;
   const stopAfter = opts.duration === undefined ? undefined : parseDuration(opts.duration);
   if (opts.duration !== undefined && stopAfter === undefined) {
-    out(`--duration: invalid duration "${opts.duration}": use e.g. 30s, 2m`);
+    opts.err(`--duration: invalid duration "${opts.duration}": use e.g. 30s, 2m`);
     return EXIT.usage;
   }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'floorgate-demo-'));
   const cleanups: (() => Promise<void> | void)[] = [() => fs.rmSync(dataDir, { recursive: true, force: true })];
+  let stopping = false;
   const cleanup = async () => {
+    stopping = true;
     for (const fn of cleanups.reverse()) await fn();
   };
+  const keep = <T extends { close(): Promise<void> }>(started: T) => {
+    cleanups.push(() => started.close());
+    return started;
+  };
+  out('floorgate demo: starting a simulated Modbus PLC, scale and OPC UA server, and an MQTT broker');
+  out('(the OPC UA server takes a few seconds to load: the PLC and the scale report first)');
   try {
-    const broker = await startEmbeddedBroker();
-    cleanups.push(() => broker.close());
-    const plc = await simulator('modbus').start({ host: '127.0.0.1', port: 0 });
-    cleanups.push(() => plc.close());
-    const oven = await simulator('opcua').start({ host: '127.0.0.1', port: 0 });
-    cleanups.push(() => oven.close());
-    const scalePath = await startScale(dataDir, cleanups, out);
-    const httpPort = await freePort();
+    const starting = [
+      startEmbeddedBroker().then(keep), simulator('modbus').start({ host: '127.0.0.1', port: 0 }).then(keep),
+      startScale(dataDir, cleanups, out), freePort(), freePort(),
+    ] as const;
+    // Every one started or failed, so that a failure leaves none running.
+    await Promise.allSettled(starting);
+    const [broker, plc, scalePath, httpPort, ovenPort] = await Promise.all(starting);
 
     const file = path.join(PACKAGE_ROOT, 'config', 'demo.yaml');
     const loaded = loadFloorgateConfig(file, {
       ...process.env, DEMO_MQTT_PORT: String(broker.port), DEMO_MODBUS_PORT: String(plc.port), DEMO_HTTP_PORT: String(httpPort),
-      DEMO_OPCUA_PORT: String(oven.port), DEMO_SERIAL_PATH: scalePath ?? '/dev/null',
+      DEMO_OPCUA_PORT: String(ovenPort), DEMO_SERIAL_PATH: scalePath ?? '/dev/null',
     });
     if (!loaded.ok) {
-      for (const p of loaded.problems) out(formatProblem(p));
+      for (const p of loaded.problems) opts.err(formatProblem(p));
       await cleanup();
       return EXIT.config;
     }
@@ -58,13 +65,16 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
       gateway: { ...loaded.config.gateway, data_dir: dataDir },
       devices: loaded.config.devices.filter((d) => d.driver !== 'serial' || scalePath !== undefined),
     };
+    let oven: Promise<{ close(): Promise<void> } | undefined> = Promise.resolve(undefined);
+    cleanups.push(async () => (await oven)?.close());
     // The gateway's own log goes to stderr at warn, so stdout shows only what arrives upstream.
-    const runtime = await Runtime.open(config, createLogger('warn', process.stderr), drivers);
+    // It starts without the OPC UA device, whose server is not up yet, and gets it by a reload
+    // (as SIGHUP would) once the server is: a device that is down at first would log warnings.
+    const runtime = await Runtime.open({ ...config, devices: config.devices.filter((d) => d.driver !== 'opcua') }, createLogger('warn', process.stderr), drivers);
     await runtime.start();
     cleanups.push(() => runtime.stop());
 
-    out(`floorgate demo: simulated Modbus PLC on 127.0.0.1:${plc.port}, OPC UA server on opc.tcp://127.0.0.1:${oven.port}` +
-      `${scalePath ? `, scale on ${scalePath}` : ''}; embedded MQTT broker on ${broker.url}`);
+    out(`simulated Modbus PLC on 127.0.0.1:${plc.port}${scalePath ? `, scale on ${scalePath}` : ''}; embedded MQTT broker on ${broker.url}`);
     out(`gateway "${config.gateway.id}" running ${file}`);
     out(`status page: http://127.0.0.1:${httpPort}/  (health: /healthz, metrics: /metrics)`);
     out(`subscribed to ${config.mqtt.topic_prefix}/#; Ctrl-C stops the demo\n`);
@@ -72,7 +82,22 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
     const subscriber = mqtt.connect(broker.url, { clientId: 'floorgate-demo-viewer' });
     cleanups.push(() => subscriber.endAsync(true));
     subscriber.subscribe(`${config.mqtt.topic_prefix}/#`, { qos: 1 });
-    subscriber.on('message', (topic, payload) => out(describeMessage(topic, payload)));
+    // Loading node-opcua holds the event loop for a second or more: the OPC UA server starts
+    // once the first reading is upstream (or after 3 s), so it neither delays that reading nor
+    // makes the PLC's first connect time out.
+    let firstReading!: () => void;
+    const readingArrived = new Promise<void>((resolve) => { firstReading = resolve; });
+    setTimeout(firstReading, 3000).unref();
+    subscriber.on('message', (topic, payload) => {
+      const line = describeMessage(topic, payload);
+      out(line);
+      if (line.includes('  seq ')) firstReading();
+    });
+    oven = readingArrived.then(() => stopping ? undefined : startOven(ovenPort, async () => {
+      if (stopping) return;
+      await runtime.reload(config);
+      out(`simulated OPC UA server on opc.tcp://127.0.0.1:${ovenPort}; the gateway reads the oven now`);
+    }, out));
 
     await new Promise<void>((resolve) => {
       process.once('SIGINT', resolve);
@@ -129,6 +154,23 @@ async function startScale(dir: string, cleanups: (() => Promise<void> | void)[],
   const scale = await simulator.start({ path: pty.dev });
   cleanups.push(() => scale.close());
   return pty.peer;
+}
+
+/**
+ * The OPC UA server, then the gateway's OPC UA device (addDevice); undefined (and the demo
+ * without it) when the server cannot start.
+ */
+async function startOven(port: number, addDevice: () => Promise<void>, out: (line: string) => void) {
+  let oven;
+  try {
+    oven = await simulator('opcua').start({ host: '127.0.0.1', port });
+    await addDevice();
+  } catch (err) {
+    await oven?.close();
+    out(`(no OPC UA server in this demo: ${errorText(err)})`);
+    return undefined;
+  }
+  return oven;
 }
 
 /** The demo's simulators are registered by the drivers it runs. */

@@ -16,12 +16,12 @@ interface Row {
   device: string; tag: string; address: string; value: string; quality: string; latency: string; error: string;
 }
 
-export async function runProbe(file: string, opts: { device?: string; out: (line: string) => void }): Promise<number> {
+export async function runProbe(file: string, opts: { device?: string; out: (line: string) => void; err: (line: string) => void }): Promise<number> {
   const loaded = loadFloorgateConfig(file);
   if (!loaded.ok) return refuseConfig(loaded, opts.out);
   const devices = loaded.config.devices.filter((d) => !opts.device || d.name === opts.device);
   if (devices.length === 0) {
-    opts.out(opts.device ? `no device named "${opts.device}" in ${file}` : `no devices in ${file}`);
+    opts.err(opts.device ? `no device named "${opts.device}" in ${file}` : `no devices in ${file}`);
     return EXIT.usage;
   }
   // Drivers log at warn and above only: the table is the output.

@@ -12,6 +12,8 @@ export interface SimArgs {
   path?: string;
   baud?: string;
   out: (line: string) => void;
+  /** Usage errors. */
+  err: (line: string) => void;
 }
 
 const USAGE = [
@@ -27,7 +29,7 @@ export async function runSim(kind: string | undefined, args: SimArgs): Promise<n
   const units = numbers(args.unit);
   const baud = args.baud === undefined ? undefined : Number(args.baud);
   if (units?.some((u) => !Number.isInteger(u) || u < 0 || u > 255) || (baud !== undefined && !(baud > 0))) {
-    args.out('--unit takes whole numbers 0–255 (RTU: a list, e.g. 1,2,3); --baud a positive number');
+    args.err('--unit takes whole numbers 0–255 (RTU: a list, e.g. 1,2,3); --baud a positive number');
     return EXIT.usage;
   }
   // A serial path (--path, or --rtu for Modbus RTU) picks the protocol's line simulator.
@@ -38,19 +40,19 @@ export async function runSim(kind: string | undefined, args: SimArgs): Promise<n
   let start;
   if (onLine && (linePath !== undefined || !onPort)) {
     if (linePath === undefined) {
-      args.out(`floorgate sim ${kind} needs --path PATH (a serial port or a socat pty)`);
+      args.err(`floorgate sim ${kind} needs --path PATH (a serial port or a socat pty)`);
       return EXIT.usage;
     }
     start = () => onLine.start({ path: linePath, baudRate: baud, units, config: args.config });
   } else if (onPort) {
     const port = args.port === undefined ? onPort.defaultPort : Number(args.port);
     if (!Number.isInteger(port) || port < 0 || port > 65535 || (units && units.length > 1)) {
-      args.out('--port takes a whole number 0–65535 (0 picks a free port); --unit one unit id');
+      args.err('--port takes a whole number 0–65535 (0 picks a free port); --unit one unit id');
       return EXIT.usage;
     }
     start = () => onPort.start({ host: args.host, port, unitId: units?.[0], config: args.config });
   } else {
-    args.out(USAGE);
+    args.err(USAGE);
     return EXIT.usage;
   }
   const running = await start();

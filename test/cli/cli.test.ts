@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CLI, runCli, stopAll, tempDir } from '../helpers/gateway.js';
+import { CLI, ROOT, runCli, stopAll, tempDir } from '../helpers/gateway.js';
 import { startPtyPair } from '../../src/serial/pty-pair.js';
 
 afterEach(stopAll);
@@ -30,7 +30,7 @@ describe('floorgate CLI', () => {
   it('prints help, and a usage error exits 64', async () => {
     const help = await run(['--help']);
     expect(help.code).toBe(0);
-    for (const cmd of ['run', 'check', 'probe', 'demo', 'sim', 'buffer stats', 'status', 'audit']) expect(help.out).toContain(`floorgate ${cmd}`);
+    for (const cmd of ['run', 'check', 'probe', 'demo', 'sim', 'buffer stats', 'status', 'audit']) expect(help.out).toMatch(new RegExp(`^  ${cmd} `, 'm'));
     expect((await run(['frobnicate'])).code).toBe(64);
     expect((await run(['check', '--bogus'])).code).toBe(64);
     const runHelp = await run(['run', '--help']);
@@ -38,11 +38,48 @@ describe('floorgate CLI', () => {
     expect(runHelp.out).toContain('usage: floorgate run');
   });
 
+  it('-V, --version and version print the version', async () => {
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const args of [['-V'], ['--version'], ['version']]) {
+      const r = await run(args);
+      expect(r.code, args[0]).toBe(0);
+      expect(r.out, args[0]).toBe(version);
+    }
+  });
+
+  it('usage errors go to stderr, not stdout, with exit 64', async () => {
+    for (const args of [[], ['frobnicate'], ['check', '--bogus'], ['demo', '--duration', 'soon'], ['buffer', 'depth'],
+      ['sim'], ['sim', 'modbus', '--port', 'x'], ['browse', '-c', 'config/demo.yaml', '--device', 'nope'],
+      ['probe', '-c', 'config/demo.yaml', '--device', 'nope']]) {
+      const r = await run(args);
+      expect(r.code, args.join(' ')).toBe(64);
+      expect(r.out, args.join(' ')).toBe('');
+      expect(r.err, args.join(' ')).not.toBe('');
+    }
+  });
+
+  it('help fits in 100 columns and describes every option of every command', async () => {
+    const help = await run(['--help']);
+    const names = [...help.out.matchAll(/^ {2}(\w+)/gm)].map((m) => m[1]);
+    expect(names).toEqual(expect.arrayContaining(['run', 'check', 'probe', 'demo', 'sim', 'buffer', 'status', 'browse', 'audit', 'version']));
+    for (const text of [help.out, ...await Promise.all(names.map(async (name) => {
+      const r = await run([name, '--help']);
+      expect(r.code, name).toBe(0);
+      // Every option the usage line names has a line of its own that says what it does.
+      const usage = r.out.split('\n\n')[0];
+      for (const [option] of usage.matchAll(/--[\w-]+/g)) expect(r.out, `${name} ${option}`).toMatch(new RegExp(`^ {2}(-\\w, )?${option}\\b.*\\s{2}\\w+ \\w+`, 'm'));
+      expect(r.out, name).toMatch(/^ {2}-h, --help\s{2}/m);
+      return r.out;
+    }))]) {
+      for (const line of text.split('\n')) expect(line.length, line).toBeLessThanOrEqual(100);
+    }
+  });
+
   it('the built CLI runs by its shebang, flags and all, as npx, the bin link and the unit run it', () => {
     const direct = spawnSync(CLI, ['--help'], { encoding: 'utf8', timeout: 20_000 });
     expect(direct.error).toBeUndefined();
     expect(direct.status).toBe(0);
-    expect(direct.stdout).toContain('floorgate run');
+    expect(direct.stdout).toMatch(/^ {2}run /m);
   });
 
   it('run refuses an invalid config with exit 78 and FILE:LINE:COL, no stack trace', async () => {
@@ -111,10 +148,17 @@ describe('floorgate CLI', () => {
   it('demo runs the whole pipeline and exits 0 leaving nothing behind', async () => {
     const demoDirs = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('floorgate-demo-')).sort();
     const before = demoDirs();
-    const demo = runCli(['demo', '--duration', '8s']);
-    const code = await demo.exited;
+    const demo = runCli(['demo']);
+    // A newcomer is told at once what is starting (node-opcua takes seconds to load), not left
+    // before a silent terminal; 2 s, not 1, for a machine busy with other tests.
+    expect(await demo.waitFor(() => true, 2000)).toMatch(/^floorgate demo: starting /);
+    // The OPC UA server joins last; the scale reports once a second.
+    await demo.waitFor((l) => /oven .*(zone1_temp|batch_id)=/.test(l), 25_000);
+    await demo.waitFor((l) => /scale-1 .*weight=/.test(l));
+    expect(await demo.stop('SIGINT')).toBe(0);
     const out = demo.stdout.join('\n');
-    expect(code).toBe(0);
+    // Nor alarmed by a library's warnings (node-opcua's W27 about --security-revert).
+    expect(demo.stderr.join('\n')).toBe('');
     expect(out).toMatch(/gateway online/);
     expect(out).toMatch(/seq\s+1\s+press-1/);
     expect(out).toMatch(/press-1 .*counter=\d+/);

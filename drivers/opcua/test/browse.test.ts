@@ -44,7 +44,7 @@ ${extra}`);
 
 async function browse(opts: { device: string; node?: string }, file = configFile()) {
   const lines: string[] = [];
-  const code = await runBrowse(file, { ...opts, out: (l) => lines.push(l) });
+  const code = await runBrowse(file, { ...opts, out: (l) => lines.push(l), err: (l) => lines.push(l) });
   return { code, text: lines.join('\n') };
 }
 
