@@ -26,7 +26,7 @@ import { JsonCommands } from './commands/json-commands.js';
 import { encodeTagReadingWithin, splitReadings, type Oversize } from './message/encode.js';
 import { BodyBudget } from './forward/message-size.js';
 import { startHttpServer } from './http/server.js';
-import { startLagMonitor, type LagMonitor } from './http/lag.js';
+import { createLagMonitor } from './http/lag.js';
 
 export class Runtime implements StatusSource {
   readonly metrics: Metrics;
@@ -41,7 +41,8 @@ export class Runtime implements StatusSource {
   /** The wire format of mqtt.format (forward/formats.ts); it hears of device changes. */
   private format!: WireFormat;
   private http: { port: number; close(): Promise<void> } | undefined;
-  private lag: LagMonitor | undefined;
+  /** Fed by the poll timers: how late they fire is the event-loop lag /healthz reports. */
+  private readonly lag = createLagMonitor();
   private readonly startedAt = Date.now();
   /** What the devices sharing a line ask of it, for the status page beside what it measured. */
   private lineLoads: LineLoad[];
@@ -85,7 +86,6 @@ export class Runtime implements StatusSource {
   }
 
   async start(): Promise<void> {
-    this.lag = startLagMonitor();
     this.forwarder.start();
     for (const device of this.config.devices) this.startDevice(device);
     const listen = this.config.http.listen;
@@ -107,7 +107,6 @@ export class Runtime implements StatusSource {
     await this.http?.close();
     this.http = undefined;
     this.buffer.close();
-    this.lag?.stop();
     this.log.info('floorgate stopped');
   }
 
@@ -165,7 +164,7 @@ export class Runtime implements StatusSource {
       devices,
       process: {
         rss_bytes: process.memoryUsage.rss(),
-        event_loop_lag_ms: this.lag?.p99Ms() ?? 0,
+        event_loop_lag_ms: this.lag.p99Ms(),
         buffer_write_ms: this.buffer.lastCommitMs ?? null,
         uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       },
@@ -234,7 +233,7 @@ export class Runtime implements StatusSource {
   private startDevice(device: DeviceConfig): void {
     const runner = new DeviceRunner({
       device, module: this.drivers.of(device), log: this.log, metrics: this.metrics, dataDir: this.config.gateway.data_dir,
-      emit: this.commit,
+      emit: this.commit, timerLate: this.lag.record,
     });
     this.runners.set(device.name, runner);
     runner.start();
