@@ -46,7 +46,8 @@ export class Runtime implements StatusSource {
   private readonly startedAt = Date.now();
   /** What the devices sharing a line ask of it, for the status page beside what it measured. */
   private lineLoads: LineLoad[];
-  private readonly statsTimer: NodeJS.Timeout;
+  /** Removes the scrape-time hook that reads the buffer's gauges. */
+  private readonly stopCollecting: () => void;
 
   private constructor(
     private config: FloorgateConfig,
@@ -62,8 +63,8 @@ export class Runtime implements StatusSource {
       log: log.child({ component: 'commands' }),
       registry: metrics.registry,
     });
-    // Gauges that mirror the buffer are refreshed on a slow timer rather than per commit.
-    this.statsTimer = setInterval(() => this.refreshBufferGauges(), 1000).unref();
+    // Gauges that mirror the buffer are read when scraped, neither per commit nor on a timer.
+    this.stopCollecting = metrics.registry.onCollect(() => this.refreshBufferGauges());
   }
 
   /** Opens the buffer; nothing polls or publishes until start(). `drivers` serve the config's devices. */
@@ -99,7 +100,7 @@ export class Runtime implements StatusSource {
 
   /** Stop polling, flush, close the buffer cleanly. */
   async stop(): Promise<void> {
-    clearInterval(this.statsTimer);
+    this.stopCollecting();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     this.runners.clear();
     this.buffer.flush();

@@ -187,6 +187,18 @@ x_escaped{path="plain"} NaN
     expect(r.render()).toContain('x_collected 1\n');
     expect(r.render()).toContain('x_collected 2\n');
   });
+
+  it('runs collect hooks at each scrape, before rendering, until they are removed', () => {
+    const r = new Registry();
+    const g = r.gauge({ name: 'x_hooked', help: 'x' });
+    let reads = 0;
+    const remove = r.onCollect(() => g.set(++reads));
+    expect(reads).toBe(0);
+    expect(r.render()).toContain('x_hooked 1\n');
+    expect(r.render()).toContain('x_hooked 2\n');
+    remove();
+    expect(r.render()).toContain('x_hooked 2\n');
+  });
 });
 
 describe('Metrics', () => {
