@@ -276,6 +276,7 @@ export class Runtime implements StatusSource {
     const stats = this.buffer.stats();
     this.metrics.bufferMessages.set(stats.messages);
     this.metrics.bufferBytes.set(stats.bytes);
+    this.metrics.bufferOldestAge.set(stats.oldest_ts === null ? 0 : Math.max(0, (Date.now() - stats.oldest_ts) / 1000));
   }
 }
 
