@@ -4,6 +4,7 @@
  */
 import { registerProcessMetrics } from './metrics/process.js';
 import { Registry } from './metrics/registry.js';
+import { VERSION } from './package-info.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -11,6 +12,10 @@ export class Metrics {
   readonly published = this.registry.counter({ name: 'floorgate_published_messages_total', help: 'Messages acknowledged by the broker' });
   readonly bufferMessages = this.registry.gauge({ name: 'floorgate_buffer_messages', help: 'Messages in the buffer, not yet acknowledged' });
   readonly bufferBytes = this.registry.gauge({ name: 'floorgate_buffer_bytes', help: 'Bytes of the buffer on disk' });
+  /** 0 while the buffer is empty, so an alert on it needs no absent() clause. */
+  readonly bufferOldestAge = this.registry.gauge({
+    name: 'floorgate_buffer_oldest_age_seconds', help: 'Age of the oldest reading in the buffer, not yet acknowledged; 0 when empty',
+  });
   /**
    * reason: full and max_age (the buffer), device_removed (Sparkplug), too_large (a value too
    * large for mqtt.max_message_bytes even alone, src/message/encode.ts), rejected_by_broker (a
@@ -36,6 +41,8 @@ export class Metrics {
   });
 
   constructor(withProcessMetrics = true) {
+    this.registry.gauge({ name: 'floorgate_build_info', help: 'floorgate version and the Node.js it runs on; always 1', labelNames: ['version', 'node'] })
+      .set({ version: VERSION, node: process.version }, 1);
     if (withProcessMetrics) registerProcessMetrics(this.registry);
   }
 }

@@ -26,7 +26,7 @@ import { JsonCommands } from './commands/json-commands.js';
 import { encodeTagReadingWithin, splitReadings, type Oversize } from './message/encode.js';
 import { BodyBudget } from './forward/message-size.js';
 import { startHttpServer } from './http/server.js';
-import { startLagMonitor, type LagMonitor } from './http/lag.js';
+import { createLagMonitor } from './http/lag.js';
 import { VERSION } from './package-info.js';
 
 export class Runtime implements StatusSource {
@@ -42,11 +42,13 @@ export class Runtime implements StatusSource {
   /** The wire format of mqtt.format (forward/formats.ts); it hears of device changes. */
   private format!: WireFormat;
   private http: { port: number; close(): Promise<void> } | undefined;
-  private lag: LagMonitor | undefined;
+  /** Fed by the poll timers: how late they fire is the event-loop lag /healthz reports. */
+  private readonly lag = createLagMonitor();
   private readonly startedAt = Date.now();
   /** What the devices sharing a line ask of it, for the status page beside what it measured. */
   private lineLoads: LineLoad[];
-  private readonly statsTimer: NodeJS.Timeout;
+  /** Removes the scrape-time hook that reads the buffer's gauges. */
+  private readonly stopCollecting: () => void;
 
   private constructor(
     private config: FloorgateConfig,
@@ -62,8 +64,8 @@ export class Runtime implements StatusSource {
       log: log.child({ component: 'commands' }),
       registry: metrics.registry,
     });
-    // Gauges that mirror the buffer are refreshed on a slow timer rather than per commit.
-    this.statsTimer = setInterval(() => this.refreshBufferGauges(), 1000).unref();
+    // Gauges that mirror the buffer are read when scraped, neither per commit nor on a timer.
+    this.stopCollecting = metrics.registry.onCollect(() => this.refreshBufferGauges());
   }
 
   /** Opens the buffer; nothing polls or publishes until start(). `drivers` serve the config's devices. */
@@ -86,7 +88,6 @@ export class Runtime implements StatusSource {
   }
 
   async start(): Promise<void> {
-    this.lag = startLagMonitor();
     this.forwarder.start();
     for (const device of this.config.devices) this.startDevice(device);
     const listen = this.config.http.listen;
@@ -102,7 +103,7 @@ export class Runtime implements StatusSource {
 
   /** Stop polling, flush, close the buffer cleanly. */
   async stop(): Promise<void> {
-    clearInterval(this.statsTimer);
+    this.stopCollecting();
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
     this.runners.clear();
     this.buffer.flush();
@@ -110,7 +111,6 @@ export class Runtime implements StatusSource {
     await this.http?.close();
     this.http = undefined;
     this.buffer.close();
-    this.lag?.stop();
     this.log.info('floorgate stopped');
   }
 
@@ -168,7 +168,7 @@ export class Runtime implements StatusSource {
       devices,
       process: {
         rss_bytes: process.memoryUsage.rss(),
-        event_loop_lag_ms: this.lag?.p99Ms() ?? 0,
+        event_loop_lag_ms: this.lag.p99Ms(),
         buffer_write_ms: this.buffer.lastCommitMs ?? null,
         uptime_s: Math.round((Date.now() - this.startedAt) / 1000),
       },
@@ -237,7 +237,7 @@ export class Runtime implements StatusSource {
   private startDevice(device: DeviceConfig): void {
     const runner = new DeviceRunner({
       device, module: this.drivers.of(device), log: this.log, metrics: this.metrics, dataDir: this.config.gateway.data_dir,
-      emit: this.commit,
+      emit: this.commit, timerLate: this.lag.record,
     });
     this.runners.set(device.name, runner);
     runner.start();
@@ -279,6 +279,7 @@ export class Runtime implements StatusSource {
     const stats = this.buffer.stats();
     this.metrics.bufferMessages.set(stats.messages);
     this.metrics.bufferBytes.set(stats.bytes);
+    this.metrics.bufferOldestAge.set(stats.oldest_ts === null ? 0 : Math.max(0, (Date.now() - stats.oldest_ts) / 1000));
   }
 }
 

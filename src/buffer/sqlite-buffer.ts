@@ -120,7 +120,8 @@ class SqliteBuffer implements MessageStore {
   private edgesStale = true;
   private readonly listeners = new Set<(lastSeq: number) => void>();
   private commitTimer: NodeJS.Timeout | undefined;
-  private readonly ticker: NodeJS.Timeout;
+  /** Set only when there is something to come back for (see armWake). */
+  private wakeTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(opts: OpenBufferOptions) {
@@ -146,7 +147,6 @@ class SqliteBuffer implements MessageStore {
     this.transaction = this.db.transaction((t: Transaction) => this.transactionBody(t));
     this.pending = new PendingQueue(opts.config.max_bytes);
     this.nextAgeCheck = this.now();
-    this.ticker = setInterval(() => this.tick(), RETRY_MS).unref();
   }
 
   get writable(): boolean {
@@ -230,8 +230,8 @@ class SqliteBuffer implements MessageStore {
   close(): void {
     if (this.closed) return;
     clearTimeout(this.commitTimer);
-    clearInterval(this.ticker);
     this.commit();
+    clearTimeout(this.wakeTimer);
     const lost = this.pending.messages.slice(this.pending.head);
     if (lost.length > 0) {
       const readings = lost.reduce((sum, m) => sum + m.readings, 0);
@@ -258,9 +258,16 @@ class SqliteBuffer implements MessageStore {
     }, this.config.commit_interval).unref();
   }
 
-  /** Retries failed commits and enforces max_age while nothing else commits. */
-  private tick(): void {
-    if (!this.isWritable || this.now() >= this.nextAgeCheck) this.commit();
+  /**
+   * After each commit: comes back to retry a failed write, or to enforce max_age on messages
+   * held while nothing else commits (a broker outage with the devices down). An empty, writable
+   * buffer sets no timer, so an idle gateway is not woken for it.
+   */
+  private armWake(): void {
+    clearTimeout(this.wakeTimer);
+    this.wakeTimer = undefined;
+    const delay = !this.isWritable ? RETRY_MS : this.committed.messages > 0 ? Math.max(0, this.nextAgeCheck - this.now()) : null;
+    if (delay !== null) this.wakeTimer = setTimeout(() => this.commit(), delay).unref();
   }
 
   /** One commit: as many bounded transactions as the queued work needs. */
@@ -303,6 +310,7 @@ class SqliteBuffer implements MessageStore {
     }
     this.pending.compact();
     this.markCommitted(false);
+    this.armWake();
     this.commitMs = performance.now() - started;
     if (this.committed.lastSeq > lastSeq) {
       for (const listener of this.listeners) {

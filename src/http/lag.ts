@@ -1,39 +1,61 @@
 /**
- * Event-loop lag: how late a timer fires beyond its interval. A gateway whose loop stalls delays
- * every poll and every PUBACK, so /healthz reports it.
+ * Event-loop lag: how late the poll timers fire beyond when they were due. A gateway whose loop
+ * stalls delays every poll and every PUBACK, so /healthz reports it.
  *
- * perf_hooks' histogram records the whole interval between samples (an idle loop reads about
- * `resolution`), so the resolution is subtracted. Values are kept per window, so a stall shows
- * for one to two windows and then ages out instead of dominating a lifetime percentile.
+ * The scheduler reports each poll tick's lateness (DeviceRunnerOptions.timerLate): the loop is
+ * measured by timers that wake anyway. A sampler of its own (perf_hooks'
+ * monitorEventLoopDelay) would wake the process every `resolution` ms: at 20 ms that was ~50
+ * wake-ups a second and most of an idle gateway's CPU. Values are kept per window, so a stall
+ * shows for one to two windows and then ages out instead of dominating a lifetime percentile;
+ * windows turn over when read or written, not on a timer.
  */
-import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
+import { createHistogram, performance } from 'node:perf_hooks';
 
 export interface LagMonitor {
+  /** One timer fired `ms` later than it was due. */
+  record(ms: number): void;
   /** p99 lag in ms over the current and the previous window. */
   p99Ms(): number;
   /** Worst lag in ms over the current and the previous window. */
   maxMs(): number;
-  stop(): void;
 }
 
-export function startLagMonitor(opts: { resolutionMs?: number; windowMs?: number } = {}): LagMonitor {
-  const resolutionMs = opts.resolutionMs ?? 20;
-  const histogram = monitorEventLoopDelay({ resolution: resolutionMs });
-  histogram.enable();
-  let previous = { p99: 0, max: 0 };
-  const beyond = (ns: number) => Math.max(0, Math.round((ns / 1e6 - resolutionMs) * 100) / 100);
-  const current = (h: IntervalHistogram) => (h.count === 0 ? { p99: 0, max: 0 } : { p99: beyond(h.percentile(99)), max: beyond(h.max) });
-  const timer = setInterval(() => {
-    previous = current(histogram);
-    histogram.reset();
-  }, opts.windowMs ?? 10_000).unref();
+interface Summary {
+  readonly p99: number;
+  readonly max: number;
+}
 
+const NONE: Summary = { p99: 0, max: 0 };
+
+export function createLagMonitor(opts: { windowMs?: number; now?: () => number } = {}): LagMonitor {
+  const windowMs = opts.windowMs ?? 10_000;
+  const now = opts.now ?? (() => performance.now());
+  // Microseconds: the histogram takes integers ≥ 1.
+  const histogram = createHistogram();
+  const ms = (us: number) => Math.round(us / 10) / 100;
+  const summary = (): Summary => (histogram.count === 0 ? NONE : { p99: ms(histogram.percentile(99)), max: ms(histogram.max) });
+  let previous = NONE;
+  let windowStart = now();
+  const turn = () => {
+    const windows = Math.floor((now() - windowStart) / windowMs);
+    if (windows === 0) return;
+    // Two or more windows without a look: the last full one saw nothing either.
+    previous = windows === 1 ? summary() : NONE;
+    histogram.reset();
+    windowStart += windows * windowMs;
+  };
   return {
-    p99Ms: () => Math.max(previous.p99, current(histogram).p99),
-    maxMs: () => Math.max(previous.max, current(histogram).max),
-    stop: () => {
-      clearInterval(timer);
-      histogram.disable();
+    record: (lateMs) => {
+      turn();
+      histogram.record(Math.max(1, Math.round(lateMs * 1000)));
+    },
+    p99Ms: () => {
+      turn();
+      return Math.max(previous.p99, summary().p99);
+    },
+    maxMs: () => {
+      turn();
+      return Math.max(previous.max, summary().max);
     },
   };
 }

@@ -1,6 +1,7 @@
 /**
  * The process metrics prom-client's collectDefaultMetrics exported that floorgate's dashboards
- * and soak test use, under the same names and types. Each is read when /metrics is scraped and
+ * and soak test use, under the same names and types (but nodejs_active_handles, without
+ * prom-client's `_total`: it is a gauge, not a counter). Each is read when /metrics is scraped and
  * never in between: no GC observer, no event-loop histogram, no timer.
  */
 import fs from 'node:fs';
@@ -40,7 +41,7 @@ export function registerProcessMetrics(registry: Registry): void {
   registry.gauge({ name: 'nodejs_heap_size_used_bytes', help: 'Process heap size used from Node.js in bytes.', collect: () => process.memoryUsage().heapUsed });
   registry.gauge({ name: 'nodejs_external_memory_bytes', help: 'Node.js external memory size in bytes.', collect: () => process.memoryUsage().external });
   if (activeHandles) {
-    registry.gauge({ name: 'nodejs_active_handles_total', help: 'Total number of active handles.', collect: () => activeHandles.call(process).length });
+    registry.gauge({ name: 'nodejs_active_handles', help: 'Number of active handles.', collect: () => activeHandles.call(process).length });
   }
   const [major, minor, patch] = process.versions.node.split('.');
   registry.gauge({ name: 'nodejs_version_info', help: 'Node.js version info.', labelNames: ['version', 'major', 'minor', 'patch'] })

@@ -214,6 +214,7 @@ type AnyMetric = Metric<string, unknown>;
 export class Registry {
   readonly contentType = 'text/plain; version=0.0.4; charset=utf-8';
   private readonly metrics = new Map<string, AnyMetric>();
+  private readonly collectors = new Set<() => void>();
 
   counter<L extends string = never>(opts: ScalarOptions<L>): Counter<L> {
     return this.add(new Counter(opts));
@@ -227,8 +228,19 @@ export class Registry {
     return this.add(new Histogram(opts));
   }
 
+  /**
+   * Runs `collect` at each scrape, before anything is rendered: it sets gauges whose values live
+   * elsewhere (the buffer's size), which would otherwise need a timer to stay current. Returns
+   * the function that removes it.
+   */
+  onCollect(collect: () => void): () => void {
+    this.collectors.add(collect);
+    return () => this.collectors.delete(collect);
+  }
+
   /** The exposition text of every metric, as of now. */
   render(): string {
+    for (const collect of this.collectors) collect();
     return `${[...this.metrics.values()].map((m) => m.render()).join('\n\n')}\n`;
   }
 

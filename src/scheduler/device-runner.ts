@@ -36,6 +36,8 @@ export interface DeviceRunnerOptions {
   dataDir: string;
   /** Receives the readings that pass report-by-exception, never an empty list. */
   emit: (device: string, readings: Reading[]) => void;
+  /** Told how many ms after its due time each poll tick fired: the event-loop lag, measured without a timer of its own. */
+  timerLate?: (ms: number) => void;
   reconnectMinMs?: number;
   reconnectMaxMs?: number;
 }
@@ -184,6 +186,7 @@ export class DeviceRunner {
         let due = performance.now() + Math.min(index * 10, group.interval / 2);
         const tick = () => {
           if (finished) return;
+          this.opts.timerLate?.(performance.now() - due);
           if (busy) this.overrun(group);
           else {
             busy = true;

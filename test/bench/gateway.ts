@@ -29,6 +29,12 @@ export function track(child: ChildProcess): ChildProcess {
   return child;
 }
 
+/** A bare Node process with one timer, the baseline of the memory and idle benches; `prefix` is e.g. taskset. */
+export function spawnBareNode(prefix: readonly string[] = []): ChildProcess {
+  const argv = [...prefix, process.execPath, '-e', 'setInterval(() => {}, 1000)'];
+  return track(spawn(argv[0], argv.slice(1), { stdio: 'ignore' }));
+}
+
 export function tempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), `floorgate-bench-${prefix}-`));
 }

@@ -5,10 +5,9 @@
  * (50 × 200). V8 frees the old space in full GCs tens of seconds apart, so RSS saws up and
  * down: the sampling spans such cycles and the note gives the peak too.
  */
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { MB, rssBytes } from './procfs.js';
-import { spawnGateway, tempDir, track, writeConfig, type Layout } from './gateway.js';
+import { spawnBareNode, spawnGateway, tempDir, writeConfig, type Layout } from './gateway.js';
 import { notifyReceiver } from './notify-receiver.js';
 import { median, runIfMain, sleep, type Bench, type Figure } from './report.js';
 import { startRig, type Rig } from './rig.js';
@@ -44,7 +43,7 @@ async function gatewayRss(rig: Rig, layout: Layout, id: string): Promise<Rss> {
 }
 
 async function bareNodeRss(): Promise<number> {
-  const child = track(spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { stdio: 'ignore' }));
+  const child = spawnBareNode();
   try {
     await sleep(2_000);
     const samples: number[] = [];

@@ -71,3 +71,14 @@ export function machine(): string {
   const cpu = os.cpus()[0]?.model.trim() ?? 'unknown CPU';
   return `${os.availableParallelism()} cores (nproc), ${cpu}, Node ${process.version}, ${os.platform()} ${os.arch()}`;
 }
+
+/**
+ * Times the process's main thread went to sleep and was woken again (voluntary context
+ * switches): an idle event loop wakes once per timer or socket event, so this counts wake-ups.
+ */
+export function mainThreadWakeUps(pid: number): number {
+  const status = fs.readFileSync(`/proc/${pid}/task/${pid}/status`, 'utf8');
+  const m = /^voluntary_ctxt_switches:\s+(\d+)$/m.exec(status);
+  if (!m) throw new Error(`no voluntary_ctxt_switches for pid ${pid}`);
+  return Number(m[1]);
+}

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { backlogDrain } from './backlog-drain.js';
 import { bufferAppend } from './buffer-append.js';
 import { ROOT } from './gateway.js';
+import { idle } from './idle.js';
 import { memory } from './memory.js';
 import { modbusRequests } from './modbus-requests.js';
 import { machine } from './procfs.js';
@@ -25,6 +26,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   memory,
   steady,
   startup,
+  idle,
 };
 
 async function main(): Promise<number> {

@@ -187,6 +187,18 @@ x_escaped{path="plain"} NaN
     expect(r.render()).toContain('x_collected 1\n');
     expect(r.render()).toContain('x_collected 2\n');
   });
+
+  it('runs collect hooks at each scrape, before rendering, until they are removed', () => {
+    const r = new Registry();
+    const g = r.gauge({ name: 'x_hooked', help: 'x' });
+    let reads = 0;
+    const remove = r.onCollect(() => g.set(++reads));
+    expect(reads).toBe(0);
+    expect(r.render()).toContain('x_hooked 1\n');
+    expect(r.render()).toContain('x_hooked 2\n');
+    remove();
+    expect(r.render()).toContain('x_hooked 2\n');
+  });
 });
 
 describe('Metrics', () => {
@@ -203,9 +215,13 @@ describe('Metrics', () => {
     expect(buckets.map((s) => s.labels.le)).toEqual(['0.001', '0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '+Inf']);
     expect(buckets.map((s) => s.value)).toEqual([0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2]);
     expect(families.get('floorgate_buffer_messages')?.samples[0].value).toBe(0);
+    expect(families.get('floorgate_buffer_oldest_age_seconds')).toMatchObject({ type: 'gauge', samples: [{ value: 0 }] });
+    expect(families.get('floorgate_build_info')).toMatchObject({
+      type: 'gauge', samples: [{ labels: { version: JSON.parse(fs.readFileSync('package.json', 'utf8')).version, node: process.version }, value: 1 }],
+    });
   });
 
-  it('exports the process metrics under prom-client default names and types, with plausible values', () => {
+  it('exports the process metrics under prom-client default names and types (a gauge not named like a counter), with plausible values', () => {
     const families = parse(new Metrics().registry.render());
     const types = Object.fromEntries([...families].filter(([name]) => /^(process|nodejs)_/.test(name)).map(([name, f]) => [name, f.type]));
     expect(types).toEqual({
@@ -218,7 +234,7 @@ describe('Metrics', () => {
       nodejs_heap_size_total_bytes: 'gauge',
       nodejs_heap_size_used_bytes: 'gauge',
       nodejs_external_memory_bytes: 'gauge',
-      nodejs_active_handles_total: 'gauge',
+      nodejs_active_handles: 'gauge',
       nodejs_version_info: 'gauge',
     });
     const rss = valueOf(families, 'process_resident_memory_bytes');
@@ -240,7 +256,7 @@ describe('Metrics', () => {
     expect(heapUsed).toBeGreaterThan(0);
     expect(heapUsed).toBeLessThanOrEqual(valueOf(families, 'nodejs_heap_size_total_bytes'));
     expect(valueOf(families, 'nodejs_external_memory_bytes')).toBeGreaterThan(0);
-    expect(valueOf(families, 'nodejs_active_handles_total')).toBeGreaterThanOrEqual(0);
+    expect(valueOf(families, 'nodejs_active_handles')).toBeGreaterThanOrEqual(0);
     const [major, minor, patch] = process.versions.node.split('.');
     expect(families.get('nodejs_version_info')?.samples).toEqual([
       { name: 'nodejs_version_info', labels: { version: process.version, major, minor, patch }, value: 1 },

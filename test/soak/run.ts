@@ -3,7 +3,7 @@
  * (default 10) while the fault proxies take the broker link and the PLC link down and up again
  * (half-open, resets, slow links, mid-frame cuts, every 20–40 s). Every 5 s it samples the
  * gateway's RSS (/proc/PID/status), open file descriptors (/proc/PID/fd) and active handles
- * (nodejs_active_handles_total on /metrics). After a warm-up (the first fifth of the run, at
+ * (nodejs_active_handles on /metrics). After a warm-up (the first fifth of the run, at
  * least a minute), the first and last thirds are compared: resources must be flat, and upstream
  * every seq must have arrived once the last fault healed. Prints a report; exits 1 if either fails.
  *
@@ -57,7 +57,7 @@ async function main(): Promise<number> {
       const text = await getText(gw.httpPort, '/metrics');
       samples.push({
         t: (Date.now() - t0) / 1000, rss: rssBytes(pid) / MB, fds: fs.readdirSync(`/proc/${pid}/fd`).length,
-        handles: metric(text, 'nodejs_active_handles_total') ?? NaN, heap: (metric(text, 'nodejs_heap_size_used_bytes') ?? NaN) / MB,
+        handles: metric(text, 'nodejs_active_handles') ?? NaN, heap: (metric(text, 'nodejs_heap_size_used_bytes') ?? NaN) / MB,
       });
     };
 
