@@ -10,7 +10,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import mqtt from 'mqtt';
-import { formatProblem } from '../config/load.js';
+import { refuseConfig } from './config-refused.js';
 import { drivers, loadFloorgateConfig } from '../assembly.js';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../log.js';
@@ -56,9 +56,8 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
       DEMO_OPCUA_PORT: String(ovenPort), DEMO_SERIAL_PATH: scalePath ?? '/dev/null',
     });
     if (!loaded.ok) {
-      for (const p of loaded.problems) opts.err(formatProblem(p));
       await cleanup();
-      return EXIT.config;
+      return refuseConfig(loaded, opts.err);
     }
     const config = {
       ...loaded.config,
