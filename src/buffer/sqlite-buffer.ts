@@ -4,7 +4,8 @@
  * This file is the MessageStore and its commits (batching, seq reservations, WAL restarts,
  * writability); beside it: open-store.ts (opening: the cap, seq continued, shrinking to a lowered
  * cap), transaction.ts (what one write transaction does: acks, expiry, inserts, making room,
- * counting drops), pending.ts (the appends held in memory), statements.ts (the SQL).
+ * counting drops), pending.ts (the appends held in memory), statements.ts (the SQL). Over 400
+ * lines on purpose: the design note below stays with the commits it describes.
  *
  * On disk (better-sqlite3, WAL mode, page size 4096, application_id "FLGB"):
  *   messages(seq INTEGER PRIMARY KEY, ts, readings, device, tag, body) — seq is the rowid, so
