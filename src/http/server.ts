@@ -8,7 +8,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { healthHttpStatus, type HealthSource, type StatusSource } from './health.js';
-import { startStatusUi, UI_PATHS, type StatusUi, type UiAnswer } from './ui/routes.js';
+import { loopShare } from './ui/loop-share.js';
+import { startStatusUi, UI_PATHS, type StatusUi } from './ui/routes.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -96,30 +97,54 @@ function route(req: http.IncomingMessage, res: http.ServerResponse, opts: HttpSe
       return;
     }
     send(req, res, 200, opts.metrics.registry.contentType, text);
+  } else if (!ui) {
+    send(req, res, 404, TEXT_TYPE, notFound);
   } else {
-    let answer: UiAnswer | undefined;
-    try {
-      answer = ui?.answer(path, new URLSearchParams(url.slice(path.length + 1)));
-    } catch (err) {
-      opts.log.error({ err, path }, 'collecting the status page data failed');
-      send(req, res, 500, TEXT_TYPE, 'internal error while collecting the status\n');
-      return;
-    }
-    if (answer) send(req, res, 200, answer.type, answer.body, answer.headers);
-    else send(req, res, 404, TEXT_TYPE, notFound);
+    // Large answers are built in slices between other work (ui/loop-share.ts), hence a promise.
+    ui.answer(path, new URLSearchParams(url.slice(path.length + 1))).then(
+      (answer) => {
+        if (!answer) send(req, res, 404, TEXT_TYPE, notFound);
+        else if (typeof answer.body === 'string') send(req, res, 200, answer.type, answer.body, answer.headers);
+        else void sendParts(req, res, answer.type, answer.body, answer.headers);
+      },
+      (err: unknown) => {
+        opts.log.error({ err, path }, 'collecting the status page data failed');
+        send(req, res, 500, TEXT_TYPE, 'internal error while collecting the status\n');
+      },
+    );
   }
 }
 
 function send(req: http.IncomingMessage, res: http.ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, {
+  res.writeHead(status, responseHeaders(status, type, Buffer.byteLength(body), headers));
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/** A large 200 answer, written part by part in slices of the loop (ui/loop-share.ts). */
+async function sendParts(req: http.IncomingMessage, res: http.ServerResponse, type: string, parts: readonly string[], headers: Record<string, string>): Promise<void> {
+  let length = 0;
+  for (const part of parts) length += Buffer.byteLength(part);
+  res.writeHead(200, responseHeaders(200, type, length, headers));
+  // Each part is tens of KB: a look at the clock after every one costs nothing.
+  const share = loopShare(1);
+  for (const part of req.method === 'HEAD' ? [] : parts) {
+    if (res.destroyed) return;
+    res.write(part);
+    const pause = share.step();
+    if (pause) await pause;
+  }
+  res.end();
+}
+
+function responseHeaders(status: number, type: string, length: number, headers: Record<string, string>): http.OutgoingHttpHeaders {
+  return {
     ...headers,
     'content-type': type,
-    'content-length': Buffer.byteLength(body),
+    'content-length': length,
     // Health is a snapshot: a proxy or browser must never answer from a cache.
     'cache-control': 'no-store',
     ...(status === 405 ? { allow: ALLOW } : {}),
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
+  };
 }
 
 function pathOf(url: string): string {
