@@ -46,7 +46,7 @@ describe('GET /', () => {
     // No CDN, no font service, no absolute URL of any kind; the data comes from api/status.
     expect(res.body).not.toMatch(/(https?:)?\/\/[a-z0-9]/i);
     expect(res.body).not.toMatch(/<(link|script|img)[^>]+(src|href)="(?!data:)/i);
-    expect(res.body).toContain("fetch('api/status'");
+    expect(res.body).toContain("fetch('api/status?'");
     expect(Buffer.byteLength(res.body)).toBeLessThan(32 * 1024);
   });
 
