@@ -15,8 +15,8 @@ import { windowJson, windowQuery } from './window.js';
 
 export interface UiAnswer {
   type: string;
-  /** Parts are written one after another (large answers: see api.ts). */
-  body: string | readonly string[];
+  /** Large answers come in parts, written as they are built (see api.ts). */
+  body: string | AsyncIterable<string>;
   headers: Record<string, string>;
 }
 
@@ -71,7 +71,7 @@ export function startStatusUi(source: StatusSource, { sampleMs, idleMs }: Sample
   };
 
   const input = (): ApiInput => ({ now: Date.now(), health: source.health(), drain: drain.estimate() });
-  const json = (body: string | readonly string[]): UiAnswer => ({ type: 'application/json; charset=utf-8', body, headers: NOSNIFF });
+  const json = (body: string | AsyncIterable<string>): UiAnswer => ({ type: 'application/json; charset=utf-8', body, headers: NOSNIFF });
 
   return {
     async answer(path, query) {
@@ -82,7 +82,7 @@ export function startStatusUi(source: StatusSource, { sampleMs, idleMs }: Sample
           asked();
           const window = windowQuery(query);
           const table = source.tagTable();
-          if (!window) return json(await statusJson(input(), table, loopShare()));
+          if (!window) return json(statusJson(input(), table, loopShare()));
           const match = await matches.of(table, window.filter, loopShare());
           return json(windowJson(input(), table, match, window));
         }
@@ -91,7 +91,7 @@ export function startStatusUi(source: StatusSource, { sampleMs, idleMs }: Sample
           return json(healthJson(input()));
         case '/api/tags': {
           const filter = { device: query.get('device') ?? undefined, tag: query.get('tag') ?? undefined };
-          return json(await tagsJson(Date.now(), source.tagTable(), filter, loopShare()));
+          return json(tagsJson(Date.now(), source.tagTable(), filter, loopShare()));
         }
         default:
           return undefined;
