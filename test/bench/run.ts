@@ -14,6 +14,7 @@ import { machine } from './procfs.js';
 import { renderTable, writeReadme } from './readme-table.js';
 import { formatFigure, parseOptions, type Bench, type Figure } from './report.js';
 import { startup } from './startup.js';
+import { statusPage } from './status-page.js';
 import { steady } from './steady.js';
 import { throughput } from './throughput.js';
 
@@ -27,6 +28,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   steady,
   startup,
   idle,
+  'status-page': statusPage,
 };
 
 async function main(): Promise<number> {
