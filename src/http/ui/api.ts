@@ -1,6 +1,6 @@
 /**
- * The JSON behind the status page. Read-only projections of one read of the runtime: the health
- * report (plus the drain estimate) and the last reading of every tag.
+ * The JSON behind the status page. Read-only projections of the runtime: the health report (plus
+ * the drain estimate), read once per answer, and the last reading of every tag.
  *
  * Readings are encoded by the same code as the MQTT payloads (message/encode.ts), so the page
  * shows exactly what upstream receives: bigints beyond ±2^53−1 as decimal strings, NaN and
@@ -32,8 +32,8 @@ export function healthJson(input: ApiInput): string {
 }
 
 /**
- * GET /api/status without window parameters: everything, from one read; each device carries its
- * tags. Yielded in parts to be written as they come: megabytes held until the end would outlive
+ * GET /api/status without window parameters: everything; each device carries its tags, read as
+ * the answer is built (each reading whole, not all from one instant). Yielded in parts to be written as they come: megabytes held until the end would outlive
  * the young generation and be collected by full GCs (and flattened in one piece on the way out).
  */
 export async function* statusJson(input: ApiInput, table: TagTable, share: LoopShare): AsyncGenerator<string> {

@@ -45,7 +45,7 @@ const PAGE: UiAnswer = {
 };
 
 export function startStatusUi(source: StatusSource, { sampleMs, idleMs }: SamplerTiming = SAMPLER): StatusUi {
-  const drain = new DrainTracker();
+  let drain = new DrainTracker();
   const matches = new TagMatches();
   let timer: NodeJS.Timeout | undefined;
   let askedAt = 0;
@@ -66,6 +66,8 @@ export function startStatusUi(source: StatusSource, { sampleMs, idleMs }: Sample
   const asked = () => {
     askedAt = performance.now();
     if (timer) return;
+    // Samples from before the pause would stretch the fitted rate over the gap.
+    drain = new DrainTracker();
     sample();
     timer = setInterval(sample, sampleMs).unref();
   };
