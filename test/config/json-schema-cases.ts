@@ -9,6 +9,9 @@ export interface Variant {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/** Stands for a file the test writes, readable by its owner only (password_file refuses others). */
+export const SECRET_FILE = '$SECRET_FILE';
+
 export const BASE = `gateway:
   id: line1-gw01
   data_dir: /var/lib/floorgate
@@ -116,7 +119,7 @@ export const TAKEN_BY_BOTH: readonly Variant[] = [
   { what: 'a ${VAR:-default} where an enum belongs', from: 'qos: 1', to: 'qos: ${QOS:-1}' },
   { what: 'a ${VAR} inside a URL', from: 'url: mqtts://broker.plant.local:8883', to: 'url: mqtts://${BROKER:-broker}:8883' },
   { what: 'a ${VAR} as the gateway id', from: 'id: line1-gw01', to: 'id: ${GATEWAY_ID:-gw1}' },
-  { what: 'password_file instead of password', from: '  password: secret\n', to: '' },
+  { what: 'password_file instead of password', from: '  password: secret\n', to: `  password_file: ${SECRET_FILE}\n` },
   { what: 'durations and sizes as numbers', from: 'max_bytes: 64MiB', to: 'max_bytes: 67108864\n  commit_interval: 250' },
   { what: 'fractional durations and lower-case size units', from: 'max_bytes: 64MiB', to: 'max_bytes: 64mib\n  commit_interval: 1.5s' },
   { what: 'keepalive 0 (off)', from: 'keepalive: 30s', to: 'keepalive: 0' },
@@ -147,6 +150,8 @@ export const KNOWN_DIFFERENCES: readonly (Variant & { readonly loader: 'refuses'
   { loader: 'refuses', what: 'a non-loopback listen address without allow_remote', from: 'listen: 127.0.0.1:9102', to: 'listen: 0.0.0.0:9102' },
   { loader: 'refuses', what: 'a size with a unit below the buffer\'s least', from: 'max_bytes: 64MiB', to: 'max_bytes: 1KiB' },
   { loader: 'refuses', what: 'an unset ${VAR} without a default', from: 'port: 502', to: 'port: ${UNSET_PORT}' },
+  { loader: 'refuses', what: 'a password_file that is not there', from: '  password: secret\n', to: '  password_file: /nonexistent/mqtt.password\n' },
+  { loader: 'refuses', what: 'a coil tag that is not bool', from: 'area: holding, address: 7, type: bool, bit: 3', to: 'area: coil, address: 7, type: uint16' },
   { loader: 'takes', what: 'a number in quotes', from: 'port: 502', to: 'port: "502"' },
   { loader: 'takes', what: 'a key with an empty value (not set)', from: '  qos: 1\n', to: '  qos:\n' },
 ];

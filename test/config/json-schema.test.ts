@@ -7,15 +7,16 @@
  */
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Ajv } from 'ajv';
 import { parse } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { loadFloorgateConfigText } from '../../src/assembly.js';
 import { runSchema } from '../../src/cli/schema.js';
 import { CLI, ROOT } from '../helpers/gateway.js';
 import { driverReadmes, readmeSampleConfigs } from '../helpers/readme-samples.js';
-import { BASE, KNOWN_DIFFERENCES, REFUSED_BY_BOTH, TAKEN_BY_BOTH, type Variant } from './json-schema-cases.js';
+import { BASE, KNOWN_DIFFERENCES, REFUSED_BY_BOTH, SECRET_FILE, TAKEN_BY_BOTH, type Variant } from './json-schema-cases.js';
 
 const SCHEMA_FILE = path.join(ROOT, 'config/floorgate.schema.json');
 const REGENERATE = 'config/floorgate.schema.json is not current: regenerate it with `npm run schema` and commit it';
@@ -33,9 +34,14 @@ function loaderProblems(text: string, env: NodeJS.ProcessEnv = {}): string[] {
   return loaded.ok ? [] : loaded.problems.map((p) => `${p.path}: ${p.message}`);
 }
 
+const secretDir = fs.mkdtempSync(path.join(os.tmpdir(), 'floorgate-schema-'));
+const secretFile = path.join(secretDir, 'mqtt.password');
+fs.writeFileSync(secretFile, 'secret\n', { mode: 0o600 });
+afterAll(() => fs.rmSync(secretDir, { recursive: true, force: true }));
+
 function apply(variant: Variant): string {
   if (!BASE.includes(variant.from)) throw new Error(`the base config has no ${JSON.stringify(variant.from)}`);
-  return BASE.replace(variant.from, variant.to);
+  return BASE.replace(variant.from, variant.to.replace(SECRET_FILE, secretFile));
 }
 
 describe('config/floorgate.schema.json', () => {
