@@ -8,6 +8,7 @@ import { backlogDrain } from './backlog-drain.js';
 import { bufferAppend } from './buffer-append.js';
 import { ROOT } from './gateway.js';
 import { idle } from './idle.js';
+import { largeConfig } from './large-config.js';
 import { memory } from './memory.js';
 import { modbusRequests } from './modbus-requests.js';
 import { machine } from './procfs.js';
@@ -27,6 +28,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   steady,
   startup,
   idle,
+  'large-config': largeConfig,
 };
 
 async function main(): Promise<number> {
