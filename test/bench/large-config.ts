@@ -12,6 +12,7 @@ import { CLI, NODE_FLAGS, spawnGateway, tempDir, track, writeConfig } from './ga
 import { MB, peakRssBytes } from './procfs.js';
 import { median, num, runIfMain, sleep, type Bench } from './report.js';
 import { latencyProbe, startRig } from './rig.js';
+import { bareNodeStart } from './startup.js';
 
 const CHECK_TAGS = { devices: 10, tagsPerDevice: 10_000 };
 const RUN_TAGS = { devices: 10, tagsPerDevice: 5_000 };
@@ -38,15 +39,6 @@ export async function checkWithPeak(file: string): Promise<CheckRun> {
   const code = await new Promise<number | string>((resolve) => child.once('exit', (c, signal) => resolve(c ?? signal ?? -1)));
   clearInterval(sampler);
   return { code, ms: performance.now() - t0, peakRss, output };
-}
-
-async function bareNodeStart(): Promise<number> {
-  const t0 = performance.now();
-  const child = track(spawn(process.execPath, ['-e', 'process.stdout.write("up\\n")'], { stdio: ['ignore', 'pipe', 'ignore'] }));
-  await new Promise<void>((resolve) => child.stdout!.once('data', () => resolve()));
-  const ms = performance.now() - t0;
-  await new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve())));
-  return ms;
 }
 
 export const largeConfig: Bench = async (opts) => {
