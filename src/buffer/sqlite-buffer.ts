@@ -4,13 +4,16 @@
  * This file is the MessageStore and its commits (batching, seq reservations, WAL restarts,
  * writability); beside it: open-store.ts (opening: the cap, seq continued, shrinking to a lowered
  * cap), transaction.ts (what one write transaction does: acks, expiry, inserts, making room,
- * counting drops), pending.ts (the appends held in memory), statements.ts (the SQL). Over 400
+ * counting drops), pending.ts (the appends held in memory), statements.ts (the SQL), restamp.ts
+ * (correcting the ts of messages stamped by an untrusted clock). Over 400
  * lines on purpose: the design note below stays with the commits it describes.
  *
  * On disk (better-sqlite3, WAL mode, page size 4096, application_id "FLGB"):
- *   messages(seq INTEGER PRIMARY KEY, ts, readings, device, tag, body) — seq is the rowid, so
+ *   messages(seq INTEGER PRIMARY KEY, ts, readings, device, tag, body, boot, wall_offset, clock)
+ *     — the last three: the clock the readings were stamped with (restamp.ts); seq is the rowid, so
  *     appends go to the right edge of a single b-tree and reads/deletes walk it in seq order;
  *     there is no other index.
+ *   boots(id, boot_id): the kernel's boot ids, numbered, for messages.boot.
  *   meta(one row): schema_version, created, last_seq, messages, readings, dropped_full,
  *     dropped_max_age, epoch, reserved — rewritten in every transaction, so `floorgate buffer
  *     stats` reads the depth and drop counters without counting rows.
@@ -64,7 +67,9 @@ import { memoryBytes, PendingQueue } from './pending.js';
 import { fileSizes, type Edges } from './schema.js';
 import type { SeqFloor } from './seq-floor.js';
 import type { Statements } from './statements.js';
+import { restamped, StoredRestamp } from './restamp.js';
 import { Transaction, type Counters, type Drop } from './transaction.js';
+import { readBootId } from '../clock/boot-id.js';
 import type { BufferStats, DropReason, MessageStore, NewMessage, StoredMessage } from './types.js';
 
 export interface OpenBufferOptions {
@@ -75,6 +80,8 @@ export interface OpenBufferOptions {
   readonly now?: () => number;
   /** Every dropped reading, once the drop is final. */
   readonly onDrop?: (reason: DropReason, readings: number) => void;
+  /** This boot's id; read from the kernel when not given (tests give one to play another boot). */
+  readonly bootId?: string;
 }
 
 export function openBuffer(opts: OpenBufferOptions): MessageStore {
@@ -98,6 +105,7 @@ class SqliteBuffer implements MessageStore {
   private readonly stmt: Statements;
   private readonly readEdges: () => Edges;
   private readonly transaction: (t: Transaction) => void;
+  private readonly restamper: StoredRestamp;
 
   private committed: Counters;
   /** Upper bound of the frames written to the WAL since it last restarted. */
@@ -138,12 +146,14 @@ class SqliteBuffer implements MessageStore {
       log: this.log,
       now: this.now,
       report: (drops) => this.reportDrops(drops),
+      bootId: opts.bootId ?? readBootId(),
     });
     this.db = opened.db;
     this.budget = opened.budget;
     this.stmt = opened.stmt;
     this.readEdges = opened.readEdges;
     this.floor = opened.floor;
+    this.restamper = new StoredRestamp(this.db, opened.boot, this.stmt, this.budget);
     this.committed = opened.committed;
     this.transaction = this.db.transaction((t: Transaction) => this.transactionBody(t));
     this.pending = new PendingQueue(opts.config.max_bytes);
@@ -226,6 +236,24 @@ class SqliteBuffer implements MessageStore {
       last_seq: c.lastSeq,
       dropped: { full: c.full, max_age: c.max_age },
     };
+  }
+
+  restamp(offset: number, from: number, to: number): number {
+    if (this.closed) return 0;
+    this.commit();
+    const queued = this.pending.restamp((m) => (m.clock === from ? restamped(m, offset, to) : null));
+    if (!this.isWritable) return queued;
+    try {
+      return queued + this.restamper.run(offset, from, to, (frames) => {
+        this.makeWalRoom(frames);
+        this.walFrames += frames + TXN_BASE_FRAMES;
+      });
+    } catch (err) {
+      this.log.error({ err }, `correcting buffered timestamps failed: ${(err as Error).message}; the rest stay flagged`);
+      return queued;
+    } finally {
+      this.edgesStale = true;
+    }
   }
 
   close(): void {

@@ -4,10 +4,11 @@ import { rowSumSql, TEXT_BYTES_SQL } from './budget.js';
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
-export function prepareStatements(db: Database.Database, pageSize: number) {
+/** boot: this boot's number in the boots table (schema.ts bootRef), stamped on every insert. */
+export function prepareStatements(db: Database.Database, pageSize: number, boot: number) {
   return {
-    insert: db.prepare('INSERT INTO messages (seq, ts, readings, device, tag, body) VALUES (?, ?, ?, ?, ?, ?)'),
-    read: db.prepare('SELECT seq, device, tag, body, readings, ts FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
+    insert: db.prepare(`INSERT INTO messages (seq, ts, readings, device, tag, body, boot, wall_offset, clock) VALUES (?, ?, ?, ?, ?, ?, ${boot}, ?, ?)`),
+    read: db.prepare('SELECT seq, device, tag, body, readings, ts, clock FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     deleteRange: db.prepare('DELETE FROM messages WHERE seq BETWEEN ? AND ?'),
     seqsIn: db.prepare('SELECT seq FROM messages WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck(),
     writeReserved: db.prepare('UPDATE meta SET reserved = ? WHERE id = 1'),

@@ -160,7 +160,7 @@ export class Transaction {
         room = this.room();
         continue;
       }
-      this.stmt.insert.run(++this.draft.lastSeq, m.ts, m.readings, m.device, m.tag, m.body);
+      this.stmt.insert.run(++this.draft.lastSeq, m.ts, m.readings, m.device, m.tag, m.body, m.wallOffset ?? null, m.clock ?? 0);
       this.draft.messages++;
       this.draft.readings += m.readings;
       this.take(m);
