@@ -267,8 +267,8 @@ export class Runtime implements StatusSource {
    * Readings → buffered messages: per poll batch as many as max_message_bytes needs (per_device),
    * or one per reading (per_tag).
    */
-  private readonly commit = (device: string, readings: Reading[]): void => {
-    const { flag: clock, offset: wallOffset } = this.clock.stamp();
+  private readonly commit = (device: string, taken: Reading[]): void => {
+    const { stamp: { flag: clock, offset: wallOffset }, readings } = this.clock.stamp(taken);
     if (this.config.mqtt.publish === 'per_tag') {
       for (const r of readings) {
         const { body, oversize } = encodeTagReadingWithin(r, this.budget.of(device, r.tag));

@@ -41,8 +41,8 @@ export class StoredRestamp {
     db.function('floorgate_shift_ts', { deterministic: true }, (body, delta) => shiftBodyTs(body as string, delta as number));
     // Walks seq upwards from `after`: the rowid order, no index needed.
     this.flagged = db.prepare(`SELECT seq FROM messages WHERE seq > ? AND boot = ${boot} AND clock = ? ORDER BY seq LIMIT ?`).pluck();
-    this.update = db.prepare(`UPDATE messages SET ts = ts + (?1 - wall_offset), body = floorgate_shift_ts(body, ?1 - wall_offset),
-      wall_offset = ?1, clock = ?2 WHERE seq BETWEEN ?3 AND ?4 AND boot = ${boot} AND clock = ?5 AND wall_offset IS NOT NULL`);
+    this.update = db.prepare(`UPDATE messages SET ts = ts + (@offset - wall_offset), body = floorgate_shift_ts(body, @offset - wall_offset),
+      wall_offset = @offset, clock = @to WHERE seq BETWEEN @lo AND @hi AND boot = ${boot} AND clock = @from AND wall_offset IS NOT NULL`);
   }
 
   /**
@@ -61,7 +61,7 @@ export class StoredRestamp {
         frames = this.framesOf(seqs[0], seqs[last]);
       }
       beforeEach(frames);
-      changed += this.db.transaction(() => this.update.run(offset, to, seqs[0], seqs[last], from).changes)();
+      changed += this.db.transaction(() => this.update.run({ offset, to, lo: seqs[0], hi: seqs[last], from }).changes)();
       after = seqs[last];
     }
   }

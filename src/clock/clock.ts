@@ -10,12 +10,18 @@
  * keeps the offset it was stamped with, so a reading's monotonic time is ts − offset, and once
  * the clock is trusted again ts can be recomputed: ts + (offset now − offset then).
  *
+ * A poll's readings are stamped as each reply arrives and handed over together: a step in between
+ * leaves some stamped by the clock before it. Those (closer to the old clock than to the new, and
+ * from the last POLL_SPAN) are moved onto the new clock before the message gets its offset, so a
+ * message never mixes two clocks.
+ *
  * Cost: the offset is compared at every stamp (two clock reads); the sync source (a syscall or a
  * file read) at most every check_interval. A timer runs only while the clock is untrusted, to
  * notice the sync with no reading coming in; a trusted, idle gateway is never woken for it.
  */
 import type { Logger } from 'pino';
 import type { ClockConfig } from '../config/types.js';
+import type { Reading } from '../driver/contract.js';
 import { ClockFlag } from './flag.js';
 import type { SyncSource } from './sync-source.js';
 
@@ -58,6 +64,9 @@ export interface ClockOptions {
   readonly mono?: () => number;
 }
 
+/** Longer than any poll takes: older readings near the old clock are a device's own timestamps. */
+const POLL_SPAN_MS = 60_000;
+
 const monoMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
 
 export class Clock {
@@ -86,15 +95,16 @@ export class Clock {
     this.check();
   }
 
-  /** The flag and offset for a message built now. */
-  stamp(): ClockStamp {
-    if (!this.config.enabled) return { flag: ClockFlag.trusted, offset: this.wall() - this.mono() };
+  /** The flag and offset for a message built now of these readings, moved onto the current clock where a step came between. */
+  stamp(readings: readonly Reading[]): { stamp: ClockStamp; readings: readonly Reading[] } {
+    if (!this.config.enabled) return { stamp: { flag: ClockFlag.trusted, offset: this.wall() - this.mono() }, readings };
     const wall = this.check();
     const offset = this.offset!;
-    if (!this.trusted) return { flag: ClockFlag.unsynced, offset };
-    if (wall < this.highWater) return { flag: ClockFlag.stepped, offset };
+    readings = this.ontoCurrentClock(readings, wall);
+    if (!this.trusted) return { stamp: { flag: ClockFlag.unsynced, offset }, readings };
+    if (wall < this.highWater) return { stamp: { flag: ClockFlag.stepped, offset }, readings };
     this.highWater = wall;
-    return { flag: ClockFlag.trusted, offset };
+    return { stamp: { flag: ClockFlag.trusted, offset }, readings };
   }
 
   status(): ClockStatus {
@@ -137,6 +147,14 @@ export class Clock {
     if (trusted && (!was || stepped)) this.opts.onTrusted(offset);
     this.arm();
     return wall;
+  }
+
+  private ontoCurrentClock(readings: readonly Reading[], wall: number): readonly Reading[] {
+    const step = this.lastStep;
+    if (step === null || wall - step.ts > POLL_SPAN_MS) return readings;
+    const before = wall - step.by_ms;
+    const fromBefore = (r: Reading) => Math.abs(r.ts - before) < Math.abs(r.ts - wall) && Math.abs(r.ts - before) <= POLL_SPAN_MS;
+    return readings.some(fromBefore) ? readings.map((r) => (fromBefore(r) ? { ...r, ts: r.ts + step.by_ms } : r)) : readings;
   }
 
   private step(byMs: number, wall: number): void {

@@ -19,17 +19,23 @@ const TIMEX_BYTES = 256;
 /** offsetof(struct timex, status): after modes and four longs, at a long's alignment. */
 const statusOffset = (longBytes: number) => longBytes + 4 * longBytes;
 
-/** The kernel's view through adjtimex(2) with modes 0 (read only; needs no privilege). */
-export function kernelSyncSource(): SyncSource {
-  let adjtimex: ((buf: Buffer) => unknown) | undefined;
+let adjtimex: ((buf: Buffer) => unknown) | undefined;
+
+/** adjtimex(2) with modes 0 (read only; needs no privilege): its return value and timex.status, or null when the call fails. */
+export function readKernelClock(): { state: number; status: number } | null {
+  adjtimex ??= libc().func('int adjtimex(void *buf)') as (buf: Buffer) => unknown;
   const longBytes = process.arch === 'arm' || process.arch === 'ia32' ? 4 : 8;
+  const buf = Buffer.alloc(TIMEX_BYTES);
+  const state = adjtimex(buf) as number;
+  return state < 0 ? null : { state, status: buf.readInt32LE(statusOffset(longBytes)) };
+}
+
+/** The kernel's view: synchronised unless adjtimex says TIME_ERROR or STA_UNSYNC. */
+export function kernelSyncSource(): SyncSource {
   return () => {
     try {
-      adjtimex ??= libc().func('int adjtimex(void *buf)') as (buf: Buffer) => unknown;
-      const buf = Buffer.alloc(TIMEX_BYTES);
-      const state = adjtimex(buf) as number;
-      if (state < 0) return null;
-      return state !== TIME_ERROR && (buf.readInt32LE(statusOffset(longBytes)) & STA_UNSYNC) === 0;
+      const clock = readKernelClock();
+      return clock && clock.state !== TIME_ERROR && (clock.status & STA_UNSYNC) === 0;
     } catch {
       return null;
     }

@@ -1,0 +1,98 @@
+/**
+ * Correcting buffered timestamps (reference §4.12): MessageStore.restamp on a real buffer file,
+ * judged by reading the file with a separate connection. Only this boot's unsynced messages
+ * change, committed or still queued; their ts moves by (offset now − offset stamped), in the
+ * row and in every reading of the body; everything else keeps its bytes.
+ */
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, describe, expect, it } from 'vitest';
+import { openBuffer } from '../../src/buffer/sqlite-buffer.js';
+import { shiftBodyTs } from '../../src/buffer/restamp.js';
+import type { MessageStore, NewMessage } from '../../src/buffer/types.js';
+import { ClockFlag } from '../../src/clock/flag.js';
+import { bufferConfig, captureLog, diskBytes, removeTempDirs, tempDir } from '../buffer/helpers.js';
+
+const open: MessageStore[] = [];
+afterEach(() => {
+  for (const b of open.splice(0)) b.close();
+  removeTempDirs();
+});
+
+function buffer(file: string, bootId: string): MessageStore {
+  const b = openBuffer({ path: file, config: bufferConfig(), log: captureLog().log, bootId });
+  open.push(b);
+  return b;
+}
+
+/** Readings stamped 3 days behind (within max_age), by a clock whose offset was this. */
+const T = Date.now() - 259_200_000;
+const STAMPED_OFFSET = 1_000_000;
+const TRUE_OFFSET = STAMPED_OFFSET + 259_200_000;
+
+function message(device: string, ts: number, clock: ClockFlag, wallOffset = STAMPED_OFFSET): NewMessage {
+  const body = `[{"tag":"a","value":1,"quality":"good","ts":${ts}},{"tag":"say \\"ts\\":5","value":"\\"ts\\":7","quality":"good","ts":${ts + 3}}]`;
+  return { device, tag: null, body, readings: 2, ts, clock, wallOffset };
+}
+
+interface Row { seq: number; ts: number; device: string; body: string; clock: number; wall_offset: number; boot_id: string }
+
+function rows(file: string): Row[] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db.prepare('SELECT seq, ts, device, body, clock, wall_offset, boot_id FROM messages JOIN boots ON boots.id = messages.boot ORDER BY seq').all() as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+describe('restamp', () => {
+  it('shifts this boot\'s unsynced messages, committed and queued, and leaves the rest alone', () => {
+    const file = path.join(tempDir(), 'buffer.db');
+    const earlier = buffer(file, 'boot-earlier');
+    earlier.append(message('earlier', T + 1000, ClockFlag.unsynced));
+    earlier.close();
+    open.pop();
+
+    const b = buffer(file, 'boot-now');
+    b.append(message('unsynced', T + 2000, ClockFlag.unsynced));
+    b.append(message('trusted', T + 3000, ClockFlag.trusted));
+    b.flush();
+    b.append(message('queued', T + 4000, ClockFlag.unsynced));
+    expect(b.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected)).toBe(2);
+    b.flush();
+
+    const shift = TRUE_OFFSET - STAMPED_OFFSET;
+    const got = new Map(rows(file).map((r) => [r.device, r]));
+    expect(got.get('earlier')).toMatchObject({ ts: T + 1000, clock: ClockFlag.unsynced, wall_offset: STAMPED_OFFSET, boot_id: 'boot-earlier', body: message('', T + 1000, 0).body });
+    expect(got.get('trusted')).toMatchObject({ ts: T + 3000, clock: ClockFlag.trusted, boot_id: 'boot-now', body: message('', T + 3000, 0).body });
+    for (const [device, ts] of [['unsynced', T + 2000], ['queued', T + 4000]] as const) {
+      const row = got.get(device)!;
+      expect(row).toMatchObject({ ts: ts + shift, clock: ClockFlag.corrected, wall_offset: TRUE_OFFSET, boot_id: 'boot-now' });
+      // Both readings moved; the quoted "ts" inside a tag name and a value did not.
+      expect(JSON.parse(row.body)).toEqual(JSON.parse(message('', ts + shift, 0).body));
+    }
+    // What the forwarder reads carries the flag.
+    expect(b.read(0, 10).map((m) => [m.device, m.clock])).toEqual([
+      ['earlier', ClockFlag.unsynced], ['unsynced', ClockFlag.corrected], ['trusted', ClockFlag.trusted], ['queued', ClockFlag.corrected],
+    ]);
+  });
+
+  it('corrects a backlog larger than one transaction may write, within the disk cap', () => {
+    const file = path.join(tempDir(), 'buffer.db');
+    const b = openBuffer({ path: file, config: bufferConfig({ max_bytes: 1024 * 1024 }), log: captureLog().log, bootId: 'boot-now' });
+    open.push(b);
+    const n = 3000;
+    for (let i = 0; i < n; i++) b.append(message('d', T + i, ClockFlag.unsynced));
+    b.flush();
+    expect(b.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected)).toBe(n);
+    const all = rows(file);
+    expect(all).toHaveLength(n);
+    expect(all.every((r, i) => r.clock === ClockFlag.corrected && r.ts === T + i + TRUE_OFFSET - STAMPED_OFFSET)).toBe(true);
+    expect(diskBytes(file)).toBeLessThanOrEqual(1024 * 1024);
+  });
+
+  it('shiftBodyTs moves every reading\'s ts and nothing else', () => {
+    expect(shiftBodyTs('{"value":"\\"ts\\":1","quality":"good","ts":100,"error":"ts"}', -40)).toBe('{"value":"\\"ts\\":1","quality":"good","ts":60,"error":"ts"}');
+  });
+});
