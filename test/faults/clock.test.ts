@@ -107,6 +107,13 @@ describe.skipIf(!present)('a wall clock 3 days behind and unsynchronised, then s
 
     const report = audit(r.sub.messages);
     expect(report.missing).toBe(0);
+    // The audit's summary counts the flagged and corrected readings as they arrived (first arrival of each seq).
+    const firstArrivals = new Map<number, { clock?: string; readings: unknown[] }>();
+    for (const m of dataMessages(r.sub.messages)) if (!firstArrivals.has(m.payload.seq)) firstArrivals.set(m.payload.seq, m.payload);
+    const readingsFlagged = (words: readonly string[]) => [...firstArrivals.values()]
+      .filter((p) => p.clock !== undefined && words.includes(p.clock)).reduce((n, p) => n + p.readings.length, 0);
+    expect(report.clock).toEqual({ flagged: readingsFlagged(['unsynced', 'stepped']), corrected: readingsFlagged(['corrected']) });
+    expect(report.clock.flagged).toBeGreaterThan(0);
     const seqs = [...new Set(dataMessages(r.sub.messages).map((m) => m.payload.seq as number))].sort((a, b) => a - b);
     expect(seqs[0]).toBe(1);
     expect(seqs[seqs.length - 1]).toBe(seqs.length);
