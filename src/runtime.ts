@@ -69,7 +69,7 @@ export class Runtime implements StatusSource {
       config: config.clock,
       source: syncSourceOf(config.clock.sync_source),
       bootId,
-      floor: buffer.stats().newest_ts ?? 0,
+      floor: buffer.newestTrustedTs() ?? 0,
       log: log.child({ component: 'clock' }),
       onTrusted: (offset) => this.correct(offset),
       onStep: () => metrics.clockSteps.inc(),
@@ -265,10 +265,20 @@ export class Runtime implements StatusSource {
 
   /**
    * Readings → buffered messages: per poll batch as many as max_message_bytes needs (per_device),
-   * or one per reading (per_tag).
+   * or one per reading (per_tag). Readings stamped by the gateway's clock carry its flag and offset
+   * (reference §4.12); those stamped by the device's own clock go in messages of their own, which
+   * are never flagged or corrected.
    */
   private readonly commit = (device: string, taken: Reading[]): void => {
-    const { stamp: { flag: clock, offset: wallOffset }, readings } = this.clock.stamp(taken);
+    const own = taken.filter((r) => !r.sourceTime);
+    if (own.length > 0) {
+      const { stamp, readings } = this.clock.stamp(own);
+      this.store(device, readings, stamp.flag, stamp.offset);
+    }
+    if (own.length < taken.length) this.store(device, taken.filter((r) => r.sourceTime), ClockFlag.trusted, undefined);
+  };
+
+  private store(device: string, readings: readonly Reading[], clock: ClockFlag, wallOffset: number | undefined): void {
     if (this.config.mqtt.publish === 'per_tag') {
       for (const r of readings) {
         const { body, oversize } = encodeTagReadingWithin(r, this.budget.of(device, r.tag));
@@ -280,7 +290,7 @@ export class Runtime implements StatusSource {
     const { parts, oversize } = splitReadings(readings, this.budget.of(device, null));
     if (oversize.length > 0) this.tooLarge(device, oversize);
     for (const p of parts) this.buffer.append({ device, tag: null, body: p.body, readings: p.readings, ts: p.ts, clock, wallOffset });
-  };
+  }
 
   /** The clock is trusted (again): what this boot stamped untrusted and is still here gets its true ts. */
   private correct(offset: number): void {

@@ -16,6 +16,7 @@ import type Database from 'better-sqlite3';
 import { deleteFrames, insertFrames, insertPages, type Budget } from './budget.js';
 import type { Statements } from './statements.js';
 import type { NewMessage } from './types.js';
+import { ClockFlag } from '../clock/flag.js';
 
 const TS_MEMBER = /"ts":(-?\d+)/g;
 
@@ -36,6 +37,7 @@ const CHUNK = 256;
 export class StoredRestamp {
   private readonly flagged: Database.Statement;
   private readonly update: Database.Statement;
+  private readonly newestTrusted: Database.Statement;
 
   constructor(private readonly db: Database.Database, boot: number, private readonly stmt: Statements, private readonly budget: Budget) {
     db.function('floorgate_shift_ts', { deterministic: true }, (body, delta) => shiftBodyTs(body as string, delta as number));
@@ -43,6 +45,14 @@ export class StoredRestamp {
     this.flagged = db.prepare(`SELECT seq FROM messages WHERE seq > ? AND boot = ${boot} AND clock = ? ORDER BY seq LIMIT ?`).pluck();
     this.update = db.prepare(`UPDATE messages SET ts = ts + (@offset - wall_offset), body = floorgate_shift_ts(body, @offset - wall_offset),
       wall_offset = @offset, clock = @to WHERE seq BETWEEN @lo AND @hi AND boot = ${boot} AND clock = @from AND wall_offset IS NOT NULL`);
+    // Backwards from the newest row: usually the first one answers.
+    this.newestTrusted = db.prepare(`SELECT ts FROM messages WHERE wall_offset IS NOT NULL AND clock IN (${ClockFlag.trusted}, ${ClockFlag.corrected})
+      ORDER BY seq DESC LIMIT 1`).pluck();
+  }
+
+  /** The ts of the newest message the gateway's clock stamped while trusted (or corrected since), null when none. */
+  newestTrustedTs(): number | null {
+    return (this.newestTrusted.get() as number | undefined) ?? null;
   }
 
   /**

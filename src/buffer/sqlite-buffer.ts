@@ -256,6 +256,10 @@ class SqliteBuffer implements MessageStore {
     }
   }
 
+  newestTrustedTs(): number | null {
+    return this.restamper.newestTrustedTs();
+  }
+
   close(): void {
     if (this.closed) return;
     clearTimeout(this.commitTimer);

@@ -80,6 +80,11 @@ export interface MessageStore {
    * by (offset − its wallOffset) and its flag set to `to`. Returns how many messages changed.
    */
   restamp(offset: number, from: number, to: number): number;
+  /**
+   * The ts of the newest message stamped by the gateway's clock while it was trusted (or corrected
+   * since), null when none: a wall clock earlier than this is wrong.
+   */
+  newestTrustedTs(): number | null;
   /** Commit what is pending, checkpoint, close. */
   close(): void;
 }

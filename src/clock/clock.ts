@@ -2,7 +2,8 @@
  * Whether the wall clock can be trusted, and what to stamp each message with (reference §4.12).
  *
  * Trusted means: the sync source says synchronised, and the wall clock is not earlier than the
- * floor (the newest reading already in the buffer, or the date this code was written: a gateway
+ * floor (the newest reading already in the buffer that a trusted clock stamped — not a device's
+ * own timestamp, not one of an untrusted clock — or the date this code was written: a gateway
  * that boots in 1970 or at fake-hwclock's last save is certainly wrong).
  *
  * Steps: offset = wall − monotonic (CLOCK_MONOTONIC is system-wide and runs on across restarts of
@@ -50,7 +51,7 @@ export interface ClockOptions {
   readonly config: ClockConfig;
   readonly source: SyncSource;
   readonly bootId: string;
-  /** Epoch ms the wall clock may not be below (the newest reading in the buffer). */
+  /** Epoch ms the wall clock may not be below (the newest reading in the buffer stamped by a trusted clock). */
   readonly floor: number;
   readonly log: Logger;
   /**
@@ -64,7 +65,7 @@ export interface ClockOptions {
   readonly mono?: () => number;
 }
 
-/** Longer than any poll takes: older readings near the old clock are a device's own timestamps. */
+/** Longer than any poll takes: a reading further from the step than this was not cut by it. */
 const POLL_SPAN_MS = 60_000;
 
 const monoMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);

@@ -92,6 +92,18 @@ describe('restamp', () => {
     expect(diskBytes(file)).toBeLessThanOrEqual(1024 * 1024);
   });
 
+  it('newestTrustedTs: the newest message a trusted clock stamped, not an untrusted one\'s nor a device\'s own time', () => {
+    const file = path.join(tempDir(), 'buffer.db');
+    const b = buffer(file, 'boot-now');
+    expect(b.newestTrustedTs()).toBeNull();
+    b.append(message('a', T + 1000, ClockFlag.trusted));
+    b.append(message('b', T + 2000, ClockFlag.corrected));
+    b.append(message('c', T + 9000, ClockFlag.unsynced));
+    b.append({ ...message('d', T + 8000, ClockFlag.trusted), wallOffset: undefined });
+    b.flush();
+    expect(b.newestTrustedTs()).toBe(T + 2000);
+  });
+
   it('shiftBodyTs moves every reading\'s ts and nothing else', () => {
     expect(shiftBodyTs('{"value":"\\"ts\\":1","quality":"good","ts":100,"error":"ts"}', -40)).toBe('{"value":"\\"ts\\":1","quality":"good","ts":60,"error":"ts"}');
   });
