@@ -51,7 +51,9 @@
  * max_age is judged in seq order from the oldest message: expired messages are deleted from
  * the head until the first one that has not expired. A message committed behind a newer one
  * (a device with a slow clock) therefore goes at the latest max_age after it was committed; a
- * message already older than max_age when it is committed is dropped instead of stored.
+ * message already older than max_age when it is committed is dropped instead of stored. A
+ * message stamped by an untrusted clock (clock = unsynced) has no known age: max_age never drops
+ * it (and the head walk stops at it), max_bytes still does.
  *
  * When the file cannot be written (disk full, I/O error), appends stay in memory up to a bound
  * (then dropped by when_full, counted as full), `writable` turns false and commits are retried

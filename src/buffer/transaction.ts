@@ -15,6 +15,7 @@ import { addRange, type SeqRanges } from './drop-log.js';
 import { memoryBytes } from './pending.js';
 import type { Statements } from './statements.js';
 import type { DropReason, NewMessage } from './types.js';
+import { ClockFlag } from '../clock/flag.js';
 
 /** Rows looked at per step when walking the head (expiry, making room). */
 export const HEAD_STEP = 256;
@@ -117,7 +118,7 @@ export class Transaction {
     let room = this.room();
     while (this.cursor < this.pending.length) {
       const m = this.pending[this.cursor];
-      if (m.ts < this.cutoff) {
+      if (m.ts < this.cutoff && m.clock !== ClockFlag.unsynced) {
         this.take(m);
         this.dropQueued('max_age', m.readings, 1);
         continue;

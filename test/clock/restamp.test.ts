@@ -104,6 +104,22 @@ describe('restamp', () => {
     expect(b.newestTrustedTs()).toBe(T + 2000);
   });
 
+  it('max_age never drops a reading of an untrusted clock, committed or queued: its age is unknown', () => {
+    const file = path.join(tempDir(), 'buffer.db');
+    let now = Date.now();
+    const b = openBuffer({ path: file, config: bufferConfig({ max_age: 60_000 }), log: captureLog().log, bootId: 'boot-now', now: () => now });
+    open.push(b);
+    // A gateway that booted at 1970 and stamped its readings so, then NTP stepped the clock.
+    b.append(message('old-trusted', 5_000, ClockFlag.trusted));
+    b.append(message('committed-1970', 6_000, ClockFlag.unsynced));
+    b.flush();
+    b.append(message('queued-1970', 7_000, ClockFlag.unsynced));
+    now += 10_000;
+    b.flush();
+    expect(rows(file).map((r) => r.device)).toEqual(['committed-1970', 'queued-1970']);
+    expect(b.stats().dropped.max_age).toBe(2);
+  });
+
   it('shiftBodyTs moves every reading\'s ts and nothing else', () => {
     expect(shiftBodyTs('{"value":"\\"ts\\":1","quality":"good","ts":100,"error":"ts"}', -40)).toBe('{"value":"\\"ts\\":1","quality":"good","ts":60,"error":"ts"}');
   });
