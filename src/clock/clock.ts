@@ -17,8 +17,8 @@
  * message never mixes two clocks.
  *
  * Cost: the offset is compared at every stamp (two clock reads); the sync source (a syscall or a
- * file read) at most every check_interval. A timer runs only while the clock is untrusted, to
- * notice the sync with no reading coming in; a trusted, idle gateway is never woken for it.
+ * file read) at most every check_interval. A timer runs only while the clock is untrusted and no
+ * reading comes in, to notice the sync all the same; a polling or trusted gateway is never woken for it.
  */
 import type { Logger } from 'pino';
 import type { ClockConfig } from '../config/types.js';
@@ -170,13 +170,19 @@ export class Clock {
     else this.opts.log.warn({ reason }, `the wall clock is not trusted (${reason}): readings go out flagged "clock":"unsynced" until it is`);
   }
 
-  /** While untrusted, come back every check_interval to notice the sync without waiting for a reading. */
+  /**
+   * While untrusted, come back check_interval after the last look to notice the sync without
+   * waiting for a reading; while readings come, they look, and the timer never fires.
+   */
   private arm(): void {
     if (this.trusted) {
       this.stop();
       return;
     }
-    if (this.timer) return;
+    if (this.timer) {
+      this.timer.refresh();
+      return;
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.check();

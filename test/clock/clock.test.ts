@@ -116,6 +116,22 @@ describe('Clock', () => {
     expect(readings.map((r) => r.ts)).toEqual([early.ts + 259_200_000, late.ts, device.ts]);
   });
 
+  it('while untrusted and no reading comes, its own timer notices the sync within check_interval', async () => {
+    let synced = false;
+    const corrections: number[] = [];
+    const clock = new Clock({
+      config: { ...CONFIG, check_interval: 50 }, source: () => synced, bootId: 'b', floor: 0, log: captureLog().log,
+      onTrusted: (offset) => corrections.push(offset),
+    });
+    try {
+      synced = true;
+      await new Promise((r) => setTimeout(r, 300));
+      expect(corrections).toHaveLength(1);
+    } finally {
+      clock.stop();
+    }
+  });
+
   it('disabled: every message trusted, the source never asked', () => {
     const b = bench({ config: { enabled: false } });
     expect(b.stamp().stamp.flag).toBe(ClockFlag.trusted);
