@@ -138,7 +138,7 @@ export class Clock {
       this.nextSyncCheck = mono + this.config.check_interval;
     }
     const reason = this.synced !== true ? (this.synced === false ? 'not synchronised' : 'synchronisation unknown')
-      : wall < this.floor ? `the wall clock reads ${new Date(wall).toISOString()}, before ${new Date(this.floor).toISOString()} (the newest buffered reading or this release)`
+      : wall < this.floor ? `the wall clock is before ${new Date(this.floor).toISOString()} (the newest buffered reading or this release)`
         : null;
     const trusted = reason === null;
     const was = this.trusted;
@@ -167,7 +167,7 @@ export class Clock {
 
   private said(trusted: boolean, reason: string | null, wall: number): void {
     if (trusted) this.opts.log.info({ wall: new Date(wall).toISOString() }, 'the wall clock is trusted: readings are stamped as taken');
-    else this.opts.log.warn({ reason }, `the wall clock is not trusted (${reason}): readings go out flagged "clock":"unsynced" until it is`);
+    else this.opts.log.warn({ reason, wall: new Date(wall).toISOString() }, `the wall clock is not trusted (${reason}): readings go out flagged "clock":"unsynced" until it is`);
   }
 
   /**

@@ -66,8 +66,12 @@ describe('Clock', () => {
     const b = bench({ synced: true, floor: START + 60_000 });
     expect(b.stamp().stamp.flag).toBe(ClockFlag.unsynced);
     expect(b.clock.status().reason).toMatch(/before .*newest buffered reading/);
-    b.run(61_000);
+    b.run(30_000);
+    b.stamp();
+    b.run(31_000);
     expect(b.stamp().stamp.flag).toBe(ClockFlag.trusted);
+    // Said once per change, not at every look.
+    expect(b.log.lines().filter((l) => /the wall clock is (not )?trusted/.test(l.msg)).map((l) => l.level)).toEqual([40, 30]);
   });
 
   it('counts a step beyond the threshold, either way, and not a drift below it', () => {
