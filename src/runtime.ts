@@ -137,7 +137,7 @@ export class Runtime implements StatusSource {
   async reload(next: FloorgateConfig): Promise<void> {
     const prev = this.config;
     this.config = next;
-    for (const key of ['gateway', 'buffer', 'http'] as const) {
+    for (const key of ['gateway', 'buffer', 'http', 'clock'] as const) {
       if (!sameConfig(prev[key], next[key])) this.log.warn({ section: key }, `reload: changes to ${key} take effect after a restart`);
     }
     if (prev.log.level !== next.log.level) this.log.level = next.log.level;
