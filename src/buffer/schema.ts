@@ -29,6 +29,8 @@ const CREATE = `
     wall_offset INTEGER,
     clock INTEGER NOT NULL DEFAULT 0
   );
+  -- One row per boot the daemon ran in (about 50 bytes each), never pruned: finding the
+  -- boots no message refers to would scan the messages table.
   CREATE TABLE boots (
     id INTEGER PRIMARY KEY,
     boot_id TEXT NOT NULL UNIQUE

@@ -19,8 +19,11 @@ import { ClockFlag } from '../clock/flag.js';
 
 /** Rows looked at per step when walking the head (expiry, making room). */
 export const HEAD_STEP = 256;
-/** Pages the schema itself occupies (page 1, the two table roots): never free for messages. */
-export const SCHEMA_PAGES = 3;
+/**
+ * Pages the schema itself occupies (page 1; the roots of messages, meta, boots and boots' unique
+ * index): never free for messages.
+ */
+export const SCHEMA_PAGES = 5;
 
 /** The numbers meta holds, as committed or as drafted by the open transaction. */
 export interface Counters {
