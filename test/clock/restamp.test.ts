@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openBuffer } from '../../src/buffer/sqlite-buffer.js';
 import { shiftBodyTs } from '../../src/buffer/restamp.js';
+import { SCHEMA_VERSION } from '../../src/buffer/schema.js';
 import type { MessageStore, NewMessage } from '../../src/buffer/types.js';
 import { ClockFlag } from '../../src/clock/flag.js';
 import { bufferConfig, captureLog, diskBytes, removeTempDirs, tempDir } from '../buffer/helpers.js';
@@ -118,6 +119,29 @@ describe('restamp', () => {
     b.flush();
     expect(rows(file).map((r) => r.device)).toEqual(['committed-1970', 'queued-1970']);
     expect(b.stats().dropped.max_age).toBe(2);
+  });
+
+  it('a version 2 file is migrated: its messages read as trusted, of no boot, never restamped', () => {
+    const file = path.join(tempDir(), 'buffer.db');
+    const b = buffer(file, 'boot-now');
+    b.append(message('v2', T, ClockFlag.trusted));
+    b.close();
+    open.pop();
+    const db = new Database(file);
+    db.exec('ALTER TABLE messages DROP COLUMN clock; ALTER TABLE messages DROP COLUMN wall_offset; ALTER TABLE messages DROP COLUMN boot;'
+      + ' DROP TABLE boots; UPDATE meta SET schema_version = 2');
+    db.close();
+
+    const reopened = buffer(file, 'boot-now');
+    reopened.append(message('v3', T + 1, ClockFlag.unsynced));
+    expect(reopened.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected)).toBe(1);
+    expect(reopened.read(0, 10).map((m) => [m.device, m.clock, m.ts])).toEqual([
+      ['v2', ClockFlag.trusted, T], ['v3', ClockFlag.corrected, T + 1 + TRUE_OFFSET - STAMPED_OFFSET],
+    ]);
+    const check = new Database(file, { readonly: true });
+    expect(check.prepare('SELECT schema_version FROM meta').pluck().get()).toBe(SCHEMA_VERSION);
+    expect(check.prepare("SELECT boot, wall_offset FROM messages WHERE device = 'v2'").get()).toEqual({ boot: null, wall_offset: null });
+    check.close();
   });
 
   it('shiftBodyTs moves every reading\'s ts and nothing else', () => {
