@@ -28,7 +28,7 @@ import { BodyBudget } from './forward/message-size.js';
 import { startHttpServer } from './http/server.js';
 import { createLagMonitor } from './http/lag.js';
 import { VERSION } from './package-info.js';
-import { Clock } from './clock/clock.js';
+import { Clock, type ClockStamp } from './clock/clock.js';
 import { ClockFlag } from './clock/flag.js';
 import { readBootId } from './clock/boot-id.js';
 import { syncSourceOf } from './clock/sync-source.js';
@@ -270,15 +270,10 @@ export class Runtime implements StatusSource {
    * are never flagged or corrected.
    */
   private readonly commit = (device: string, taken: Reading[]): void => {
-    const own = taken.filter((r) => !r.sourceTime);
-    if (own.length > 0) {
-      const { stamp, readings } = this.clock.stamp(own);
-      this.store(device, readings, stamp.flag, stamp.offset);
-    }
-    if (own.length < taken.length) this.store(device, taken.filter((r) => r.sourceTime), ClockFlag.trusted, undefined);
+    for (const { stamp, readings } of this.clock.stamp(taken)) this.store(device, readings, stamp);
   };
 
-  private store(device: string, readings: readonly Reading[], clock: ClockFlag, wallOffset: number | undefined): void {
+  private store(device: string, readings: readonly Reading[], { flag: clock, offset: wallOffset }: ClockStamp): void {
     if (this.config.mqtt.publish === 'per_tag') {
       for (const r of readings) {
         const { body, oversize } = encodeTagReadingWithin(r, this.budget.of(device, r.tag));

@@ -31,8 +31,13 @@ export const CODE_DATE_MS = Date.UTC(2026, 11, 1);
 
 export interface ClockStamp {
   readonly flag: ClockFlag;
-  /** Wall − monotonic ms when stamped. */
-  readonly offset: number;
+  /** Wall − monotonic ms when stamped; undefined for a device's own timestamps. */
+  readonly offset: number | undefined;
+}
+
+export interface StampedReadings {
+  readonly stamp: ClockStamp;
+  readonly readings: readonly Reading[];
 }
 
 export interface ClockStatus {
@@ -96,8 +101,20 @@ export class Clock {
     this.check();
   }
 
-  /** The flag and offset for a message built now of these readings, moved onto the current clock where a step came between. */
-  stamp(readings: readonly Reading[]): { stamp: ClockStamp; readings: readonly Reading[] } {
+  /**
+   * A poll's readings as the messages to build of them, each with its flag and offset: those the
+   * gateway's clock stamped (moved onto the current clock where a step came between), and apart
+   * from them those stamped by the device's own clock (sourceTime), never flagged or corrected.
+   */
+  stamp(taken: readonly Reading[]): StampedReadings[] {
+    const own = taken.filter((r) => !r.sourceTime);
+    const out: StampedReadings[] = [];
+    if (own.length > 0) out.push(this.stampOwn(own));
+    if (own.length < taken.length) out.push({ stamp: { flag: ClockFlag.trusted, offset: undefined }, readings: taken.filter((r) => r.sourceTime) });
+    return out;
+  }
+
+  private stampOwn(readings: readonly Reading[]): StampedReadings {
     if (!this.config.enabled) return { stamp: { flag: ClockFlag.trusted, offset: this.wall() - this.mono() }, readings };
     const wall = this.check();
     const offset = this.offset!;

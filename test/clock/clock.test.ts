@@ -29,7 +29,12 @@ function bench(opts: { synced?: boolean | null; floor?: number; config?: Partial
   /** Both clocks run on by ms. */
   const run = (ms: number) => { t.wall += ms; t.mono += ms; };
   const reading = (ts = t.wall): Reading => ({ tag: 'a', value: 1, quality: 'good', ts });
-  const stamp = (readings = [reading()]) => clock.stamp(readings);
+  /** One message's worth: readings of the gateway's clock only. */
+  const stamp = (readings = [reading()]) => {
+    const parts = clock.stamp(readings);
+    expect(parts).toHaveLength(1);
+    return parts[0];
+  };
   clock.stop(); // the untrusted timer is not under test here: checks ride on stamps
   return { t, clock, run, stamp, reading, log };
 }
@@ -107,17 +112,17 @@ describe('Clock', () => {
     expect(b.t.corrections).toEqual([START - 1_000_000, START - 1_000_000 + 5000]);
   });
 
-  it('readings stamped before a step that came during their poll are moved onto the new clock; a device\'s own timestamps are not', () => {
+  it('readings stamped before a step that came during their poll are moved onto the new clock; one from long before the poll is not', () => {
     const b = bench();
     b.stamp();
     const early = b.reading();
     b.run(30);
     b.t.wall += 259_200_000;
     const late = b.reading();
-    const device = b.reading(START - 86_400_000);
-    const { stamp, readings } = b.stamp([early, late, device]);
+    const dayOld = b.reading(START - 86_400_000);
+    const { stamp, readings } = b.stamp([early, late, dayOld]);
     expect(stamp.offset).toBe(b.t.wall - b.t.mono);
-    expect(readings.map((r) => r.ts)).toEqual([early.ts + 259_200_000, late.ts, device.ts]);
+    expect(readings.map((r) => r.ts)).toEqual([early.ts + 259_200_000, late.ts, dayOld.ts]);
   });
 
   it('while untrusted and no reading comes, its own timer notices the sync within check_interval', async () => {
@@ -134,6 +139,17 @@ describe('Clock', () => {
     } finally {
       clock.stop();
     }
+  });
+
+  it('a device\'s own timestamps go in a message of their own, trusted whatever the gateway\'s clock, with no offset to correct by', () => {
+    const b = bench();
+    const device: Reading = { ...b.reading(START - 86_400_000), tag: 'b', sourceTime: true };
+    const own = b.reading();
+    expect(b.clock.stamp([own, device])).toEqual([
+      { stamp: { flag: ClockFlag.unsynced, offset: START - 1_000_000 }, readings: [own] },
+      { stamp: { flag: ClockFlag.trusted, offset: undefined }, readings: [device] },
+    ]);
+    expect(b.clock.stamp([device])).toEqual([{ stamp: { flag: ClockFlag.trusted, offset: undefined }, readings: [device] }]);
   });
 
   it('disabled: every message trusted, the source never asked', () => {
