@@ -2,6 +2,10 @@
  * A gateway without a real-time clock (reference §4.12), end to end: `floorgate run` under
  * libfaketime, whose wall clock the test moves while the monotonic clock runs true
  * (FAKETIME_DONT_FAKE_MONOTONIC), and a sync source the test writes (clock.sync_source: a file).
+ * What does not work here: a time namespace offsets only CLOCK_MONOTONIC and CLOCK_BOOTTIME, never
+ * the wall clock, and adjtimex is not namespaced — setting the kernel's sync flag would change the
+ * host's clock and needs CAP_SYS_TIME. The kernel source is checked on its own against Python's
+ * adjtimex (test/clock/sync-source.test.ts).
  *
  * The daemon starts 3 days behind, unsynchronised, with the broker unreachable. A first daemon
  * stands for an earlier boot: its rows are relabelled in the buffer file to another boot id, as
