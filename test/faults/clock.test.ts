@@ -58,6 +58,13 @@ function stamped(messages: readonly Received[], servedAt: ReadonlyMap<number, nu
   return out;
 }
 
+/** The clock line of `floorgate status` asked about the running daemon. */
+async function statusClockLine(httpPort: number): Promise<string | undefined> {
+  const status = runCli(['status', '--url', `http://127.0.0.1:${httpPort}`]);
+  await status.exited;
+  return status.stdout.find((l) => l.startsWith('  clock'));
+}
+
 describe.skipIf(!present)('a wall clock 3 days behind and unsynchronised, then stepped and synchronised', () => {
   it('this boot\'s readings arrive corrected to within 50 ms of the true time, an earlier boot\'s stay flagged, no seq lost', async () => {
     rig = await FaultRig.start({ pollInterval: '100ms', httpPort: 0 }, { recordServed: true });
@@ -90,6 +97,7 @@ describe.skipIf(!present)('a wall clock 3 days behind and unsynchronised, then s
     const before = await getJson(gw.httpPort, '/healthz');
     expect(before.body.clock).toMatchObject({ trusted: false, synchronized: false, steps: 0 });
     expect(metric(await getText(gw.httpPort, '/metrics'), 'floorgate_clock_synchronized')).toBe(0);
+    expect(await statusClockLine(gw.httpPort)).toBe('  clock    NOT TRUSTED (not synchronised): readings go out flagged "unsynced"');
 
     fs.writeFileSync(fakeFile, '+0\n');
     fs.writeFileSync(syncFile, 'synchronised\n');
@@ -100,6 +108,7 @@ describe.skipIf(!present)('a wall clock 3 days behind and unsynchronised, then s
     const metrics = await getText(gw.httpPort, '/metrics');
     expect(metric(metrics, 'floorgate_clock_synchronized')).toBe(1);
     expect(metric(metrics, 'floorgate_clock_steps_total')).toBe(1);
+    expect(await statusClockLine(gw.httpPort)).toMatch(/^ {2}clock {4}trusted; 1 step, last \+3d 0h$/);
 
     r.mqttProxy.pass();
     // Everything buffered is through, and live readings stamped by the trusted clock follow.
