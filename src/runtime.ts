@@ -289,8 +289,9 @@ export class Runtime implements StatusSource {
 
   /** The clock is trusted (again): what this boot stamped untrusted and is still here gets its true ts. */
   private correct(offset: number): void {
-    const corrected = this.buffer.restamp(offset, ClockFlag.unsynced, ClockFlag.corrected);
-    if (corrected > 0) this.log.info({ messages: corrected }, `corrected the timestamps of ${corrected} buffered messages from the monotonic clock`);
+    void this.buffer.restamp(offset, ClockFlag.unsynced, ClockFlag.corrected).then((corrected) => {
+      if (corrected > 0) this.log.info({ messages: corrected }, `corrected the timestamps of ${corrected} buffered messages from the monotonic clock`);
+    });
   }
 
   /** Values too large for any message went out as quality bad (encode.ts): counted, and said once per tag. */

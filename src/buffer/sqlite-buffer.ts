@@ -108,6 +108,8 @@ class SqliteBuffer implements MessageStore {
   private readonly readEdges: () => Edges;
   private readonly transaction: (t: Transaction) => void;
   private readonly restamper: StoredRestamp;
+  /** Counts restamp() calls, so a newer one stops an older one still running. */
+  private restampRun = 0;
 
   private committed: Counters;
   /** Upper bound of the frames written to the WAL since it last restarted. */
@@ -240,22 +242,34 @@ class SqliteBuffer implements MessageStore {
     };
   }
 
-  restamp(offset: number, from: number, to: number): number {
-    if (this.closed) return 0;
+  restamp(offset: number, from: number, to: number): Promise<number> {
+    if (this.closed) return Promise.resolve(0);
     this.commit();
-    const queued = this.pending.restamp((m) => (m.clock === from ? restamped(m, offset, to) : null));
-    if (!this.isWritable) return queued;
-    try {
-      return queued + this.restamper.run(offset, from, to, (frames) => {
-        this.makeWalRoom(frames);
-        this.walFrames += frames + TXN_BASE_FRAMES;
-      });
-    } catch (err) {
-      this.log.error({ err }, `correcting buffered timestamps failed: ${(err as Error).message}; the rest stay flagged`);
-      return queued;
-    } finally {
-      this.edgesStale = true;
-    }
+    let changed = this.pending.restamp((m) => (m.clock === from ? restamped(m, offset, to) : null));
+    // A newer restamp takes over: the rows still flagged get its offset.
+    const run = ++this.restampRun;
+    return new Promise((resolve) => {
+      let after = 0;
+      const next = (): void => {
+        if (this.closed || run !== this.restampRun) return resolve(changed);
+        try {
+          if (!this.isWritable) throw new Error('the buffer cannot be written');
+          const step = this.restamper.chunk(after, offset, from, to, (frames) => {
+            this.makeWalRoom(frames);
+            this.walFrames += frames + TXN_BASE_FRAMES;
+          });
+          this.edgesStale = true;
+          if (step === null) return resolve(changed);
+          changed += step.changed;
+          after = step.after;
+          setImmediate(next);
+        } catch (err) {
+          this.log.error({ err }, `correcting buffered timestamps failed: ${(err as Error).message}; the rest stay flagged`);
+          resolve(changed);
+        }
+      };
+      next();
+    });
   }
 
   newestTrustedTs(): number | null {

@@ -77,9 +77,10 @@ export interface MessageStore {
   /**
    * The clock is trusted again, at this wall − monotonic offset: every message of this boot not
    * yet acknowledged whose flag is `from` (queued or committed) gets its ts (row and body) shifted
-   * by (offset − its wallOffset) and its flag set to `to`. Returns how many messages changed.
+   * by (offset − its wallOffset) and its flag set to `to`. Resolves with how many messages changed,
+   * once done: committed rows are rewritten a bounded chunk per turn of the event loop.
    */
-  restamp(offset: number, from: number, to: number): number;
+  restamp(offset: number, from: number, to: number): Promise<number>;
   /**
    * The ts of the newest message stamped by the gateway's clock while it was trusted (or corrected
    * since), null when none: a wall clock earlier than this is wrong.

@@ -48,7 +48,7 @@ function rows(file: string): Row[] {
 }
 
 describe('restamp', () => {
-  it('shifts this boot\'s unsynced messages, committed and queued, and leaves the rest alone', () => {
+  it('shifts this boot\'s unsynced messages, committed and queued, and leaves the rest alone', async () => {
     const file = path.join(tempDir(), 'buffer.db');
     const earlier = buffer(file, 'boot-earlier');
     earlier.append(message('earlier', T + 1000, ClockFlag.unsynced));
@@ -60,7 +60,7 @@ describe('restamp', () => {
     b.append(message('trusted', T + 3000, ClockFlag.trusted));
     b.flush();
     b.append(message('queued', T + 4000, ClockFlag.unsynced));
-    expect(b.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected)).toBe(2);
+    expect(await b.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected)).toBe(2);
     b.flush();
 
     const shift = TRUE_OFFSET - STAMPED_OFFSET;
@@ -79,14 +79,19 @@ describe('restamp', () => {
     ]);
   });
 
-  it('corrects a backlog larger than one transaction may write, within the disk cap', () => {
+  it('corrects a backlog larger than one transaction may write, within the disk cap, a chunk per turn of the event loop', async () => {
     const file = path.join(tempDir(), 'buffer.db');
     const b = openBuffer({ path: file, config: bufferConfig({ max_bytes: 1024 * 1024 }), log: captureLog().log, bootId: 'boot-now' });
     open.push(b);
     const n = 3000;
     for (let i = 0; i < n; i++) b.append(message('d', T + i, ClockFlag.unsynced));
     b.flush();
-    expect(b.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected)).toBe(n);
+    let done = false;
+    const restamping = b.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected).then((count) => { done = true; return count; });
+    // The event loop turns between chunks: other work is not held for the whole backlog.
+    const turnedBeforeDone = await new Promise<boolean>((resolve) => setImmediate(() => resolve(!done)));
+    expect(turnedBeforeDone).toBe(true);
+    expect(await restamping).toBe(n);
     const all = rows(file);
     expect(all).toHaveLength(n);
     expect(all.every((r, i) => r.clock === ClockFlag.corrected && r.ts === T + i + TRUE_OFFSET - STAMPED_OFFSET)).toBe(true);
@@ -121,7 +126,7 @@ describe('restamp', () => {
     expect(b.stats().dropped.max_age).toBe(2);
   });
 
-  it('a version 2 file is migrated: its messages read as trusted, of no boot, never restamped', () => {
+  it('a version 2 file is migrated: its messages read as trusted, of no boot, never restamped', async () => {
     const file = path.join(tempDir(), 'buffer.db');
     const b = buffer(file, 'boot-now');
     b.append(message('v2', T, ClockFlag.trusted));
@@ -134,7 +139,7 @@ describe('restamp', () => {
 
     const reopened = buffer(file, 'boot-now');
     reopened.append(message('v3', T + 1, ClockFlag.unsynced));
-    expect(reopened.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected)).toBe(1);
+    expect(await reopened.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected)).toBe(1);
     expect(reopened.read(0, 10).map((m) => [m.device, m.clock, m.ts])).toEqual([
       ['v2', ClockFlag.trusted, T], ['v3', ClockFlag.corrected, T + 1 + TRUE_OFFSET - STAMPED_OFFSET],
     ]);
@@ -142,6 +147,20 @@ describe('restamp', () => {
     expect(check.prepare('SELECT schema_version FROM meta').pluck().get()).toBe(SCHEMA_VERSION);
     expect(check.prepare("SELECT boot, wall_offset FROM messages WHERE device = 'v2'").get()).toEqual({ boot: null, wall_offset: null });
     check.close();
+  });
+
+  it('a newer restamp takes over from one still running: the rows still flagged get the newer offset', async () => {
+    const file = path.join(tempDir(), 'buffer.db');
+    const b = buffer(file, 'boot-now');
+    for (let i = 0; i < 1000; i++) b.append(message('d', T + i, ClockFlag.unsynced));
+    b.flush();
+    const first = b.restamp(TRUE_OFFSET, ClockFlag.unsynced, ClockFlag.corrected);
+    const second = b.restamp(TRUE_OFFSET + 5000, ClockFlag.unsynced, ClockFlag.corrected);
+    expect((await first) + (await second)).toBe(1000);
+    // Rows the first run corrected stay as it left them: it ran one chunk before the second took over.
+    const offsets = new Set(rows(file).map((r) => r.wall_offset));
+    expect(rows(file).every((r) => r.clock === ClockFlag.corrected)).toBe(true);
+    expect(offsets).toEqual(new Set([TRUE_OFFSET, TRUE_OFFSET + 5000]));
   });
 
   it('shiftBodyTs moves every reading\'s ts and nothing else', () => {
