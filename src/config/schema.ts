@@ -125,7 +125,7 @@ const clock = z.strictObject({
   sync_source: z.string().refine((s) => s === 'kernel' || s.startsWith('/'), {
     error: (iss) => `must be kernel or an absolute file path, got ${repr(iss.input)}`,
     abort: true,
-  }).default('kernel'),
+  }).meta({ pattern: '^(kernel|/.*)$' }).default('kernel'),
   step_threshold: duration().default(1000),
   check_interval: duration().default(5000),
 });
