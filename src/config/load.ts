@@ -216,6 +216,7 @@ function normalise(core: CoreConfig, devices: readonly DeviceConfig[], absFile: 
     },
     buffer: core.buffer,
     http: core.http,
+    clock: core.clock,
     devices: devices.map((device) => resolveDirs(device, dataDir)),
   };
 }

@@ -124,6 +124,16 @@ const buffer = (limits: ConfigLimits) => z.strictObject({
   }).meta({ minimum: 0 }).default(0),
 });
 
+const clock = z.strictObject({
+  enabled: boolean.default(true),
+  sync_source: z.string().refine((s) => s === 'kernel' || s.startsWith('/'), {
+    error: (iss) => `must be kernel or an absolute file path, got ${repr(iss.input)}`,
+    abort: true,
+  }).meta({ pattern: '^(kernel|/.*)$' }).default('kernel'),
+  step_threshold: duration().default(1000),
+  check_interval: duration().default(5000),
+});
+
 const LISTEN_HINT = 'use HOST:PORT (e.g. 127.0.0.1:9102, [::1]:9102) or false';
 
 const LISTEN_RE = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
@@ -177,6 +187,7 @@ export const coreSchema = (limits: ConfigLimits) => z
     mqtt: mqtt(limits),
     buffer: buffer(limits).prefault({}),
     http: http.prefault({}),
+    clock: clock.prefault({}),
     /** Each device is validated by its driver's schema afterwards. */
     devices: z.array(z.looseObject({})),
   })
