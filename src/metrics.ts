@@ -40,6 +40,10 @@ export class Metrics {
     name: 'floorgate_serial_line_busy_ratio', help: 'Fraction of the last 5 s the serial line was busy with requests and replies', labelNames: ['port'],
   });
 
+  /** 1 while the wall clock is trusted: synchronised and not behind the buffer (reference §4.12). */
+  readonly clockSynchronized = this.registry.gauge({ name: 'floorgate_clock_synchronized', help: '1 while the wall clock is trusted (synchronised, not behind the newest buffered reading)' });
+  readonly clockSteps = this.registry.counter({ name: 'floorgate_clock_steps_total', help: 'Steps of the wall clock against the monotonic clock beyond clock.step_threshold' });
+
   constructor(withProcessMetrics = true) {
     this.registry.gauge({ name: 'floorgate_build_info', help: 'floorgate version and the Node.js it runs on; always 1', labelNames: ['version', 'node'] })
       .set({ version: VERSION, node: process.version }, 1);

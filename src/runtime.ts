@@ -29,6 +29,10 @@ import { BodyBudget } from './forward/message-size.js';
 import { startHttpServer } from './http/server.js';
 import { createLagMonitor } from './http/lag.js';
 import { VERSION } from './package-info.js';
+import { Clock, type ClockStamp } from './clock/clock.js';
+import { ClockFlag } from './clock/flag.js';
+import { readBootId } from './clock/boot-id.js';
+import { syncSourceOf } from './clock/sync-source.js';
 
 export class Runtime implements StatusSource {
   readonly metrics: Metrics;
@@ -52,6 +56,8 @@ export class Runtime implements StatusSource {
   private layoutVersion = nextVersion();
   /** Removes the scrape-time hook that reads the buffer's gauges. */
   private readonly stopCollecting: () => void;
+  /** Whether the wall clock can be trusted; stamps every message (reference §4.12). */
+  private readonly clock: Clock;
 
   private constructor(
     private config: FloorgateConfig,
@@ -59,8 +65,18 @@ export class Runtime implements StatusSource {
     private readonly buffer: MessageStore,
     private readonly drivers: DriverRegistry,
     metrics: Metrics,
+    bootId: string,
   ) {
     this.metrics = metrics;
+    this.clock = new Clock({
+      config: config.clock,
+      source: syncSourceOf(config.clock.sync_source),
+      bootId,
+      floor: buffer.newestTrustedTs() ?? 0,
+      log: log.child({ component: 'clock' }),
+      onTrusted: (offset) => this.correct(offset),
+      onStep: () => metrics.clockSteps.inc(),
+    });
     this.lineLoads = drivers.lineLoads(config.devices);
     this.commands = new Commands({
       target: { tagsOf: (device) => this.runners.get(device)?.device.tags, write: (device, tag, value) => this.write(device, tag, value) },
@@ -74,13 +90,15 @@ export class Runtime implements StatusSource {
   /** Opens the buffer; nothing polls or publishes until start(). `drivers` serve the config's devices. */
   static async open(config: FloorgateConfig, log: Logger, drivers: DriverRegistry, metrics = new Metrics()): Promise<Runtime> {
     fs.mkdirSync(config.gateway.data_dir, { recursive: true, mode: 0o700 });
+    const bootId = readBootId();
     const buffer = openBuffer({
       path: bufferPath(config),
       config: config.buffer,
       log: log.child({ component: 'buffer' }),
       onDrop: (reason, readings) => metrics.dropped.inc({ reason }, readings),
+      bootId,
     });
-    const runtime = new Runtime(config, log, buffer, drivers, metrics);
+    const runtime = new Runtime(config, log, buffer, drivers, metrics, bootId);
     await runtime.speak(config);
     return runtime;
   }
@@ -113,6 +131,7 @@ export class Runtime implements StatusSource {
     await this.forwarder.stop();
     await this.http?.close();
     this.http = undefined;
+    this.clock.stop();
     this.buffer.close();
     this.log.info('floorgate stopped');
   }
@@ -121,7 +140,7 @@ export class Runtime implements StatusSource {
   async reload(next: FloorgateConfig): Promise<void> {
     const prev = this.config;
     this.config = next;
-    for (const key of ['gateway', 'buffer', 'http'] as const) {
+    for (const key of ['gateway', 'buffer', 'http', 'clock'] as const) {
       if (!sameConfig(prev[key], next[key])) this.log.warn({ section: key }, `reload: changes to ${key} take effect after a restart`);
     }
     if (prev.log.level !== next.log.level) this.log.level = next.log.level;
@@ -172,6 +191,7 @@ export class Runtime implements StatusSource {
       mqtt: { connected: mqtt.connected, since: mqtt.since, last_error: mqtt.lastError },
       buffer: { writable, messages: stats.messages, bytes: stats.bytes, oldest_ts: stats.oldest_ts, dropped: { ...stats.dropped } },
       devices,
+      clock: this.clock.status(),
       process: {
         rss_bytes: process.memoryUsage.rss(),
         event_loop_lag_ms: this.lag.p99Ms(),
@@ -252,21 +272,34 @@ export class Runtime implements StatusSource {
 
   /**
    * Readings → buffered messages: per poll batch as many as max_message_bytes needs (per_device),
-   * or one per reading (per_tag).
+   * or one per reading (per_tag). Readings stamped by the gateway's clock carry its flag and offset
+   * (reference §4.12); those stamped by the device's own clock go in messages of their own, which
+   * are never flagged or corrected.
    */
-  private readonly commit = (device: string, readings: Reading[]): void => {
+  private readonly commit = (device: string, taken: Reading[]): void => {
+    for (const { stamp, readings } of this.clock.stamp(taken)) this.store(device, readings, stamp);
+  };
+
+  private store(device: string, readings: readonly Reading[], { flag: clock, offset: wallOffset }: ClockStamp): void {
     if (this.config.mqtt.publish === 'per_tag') {
       for (const r of readings) {
         const { body, oversize } = encodeTagReadingWithin(r, this.budget.of(device, r.tag));
         if (oversize) this.tooLarge(device, [oversize]);
-        this.buffer.append({ device, tag: r.tag, body, readings: 1, ts: r.ts });
+        this.buffer.append({ device, tag: r.tag, body, readings: 1, ts: r.ts, clock, wallOffset });
       }
       return;
     }
     const { parts, oversize } = splitReadings(readings, this.budget.of(device, null));
     if (oversize.length > 0) this.tooLarge(device, oversize);
-    for (const p of parts) this.buffer.append({ device, tag: null, body: p.body, readings: p.readings, ts: p.ts });
-  };
+    for (const p of parts) this.buffer.append({ device, tag: null, body: p.body, readings: p.readings, ts: p.ts, clock, wallOffset });
+  }
+
+  /** The clock is trusted (again): what this boot stamped untrusted and is still here gets its true ts. */
+  private correct(offset: number): void {
+    void this.buffer.restamp(offset, ClockFlag.unsynced, ClockFlag.corrected).then((corrected) => {
+      if (corrected > 0) this.log.info({ messages: corrected }, `corrected the timestamps of ${corrected} buffered messages from the monotonic clock`);
+    });
+  }
 
   /** Values too large for any message went out as quality bad (encode.ts): counted, and said once per tag. */
   private tooLarge(device: string, oversize: readonly Oversize[]): void {
@@ -287,6 +320,7 @@ export class Runtime implements StatusSource {
     this.metrics.bufferMessages.set(stats.messages);
     this.metrics.bufferBytes.set(stats.bytes);
     this.metrics.bufferOldestAge.set(stats.oldest_ts === null ? 0 : Math.max(0, (Date.now() - stats.oldest_ts) / 1000));
+    this.metrics.clockSynchronized.set(this.clock.status().trusted ? 1 : 0);
   }
 }
 

@@ -36,7 +36,8 @@ function width(tag: { readonly area: ModbusArea; readonly type: ModbusTagType; r
 const host = nonEmptyString.refine((h) => !/[/\s]/.test(h) && (!h.includes(':') || isIP(h) === 6), {
   error: (iss) => `invalid host ${repr(iss.input)}: give a name or address only, the port goes in port:`,
   abort: true,
-});
+  // In JSON Schema, an IPv6 address is "two colons or more": it still refuses HOST:PORT.
+}).meta({ pattern: String.raw`^(?=[^/\s]+$)(?:[^:]+|(?:[^:]*:){2}.*)$` });
 
 const tagSchema = z
   .strictObject({

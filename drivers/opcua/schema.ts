@@ -7,8 +7,12 @@ import { boolean, deviceCommonShape, inheritDeviceDefaults, intIn, nonEmptyStrin
 import { duration } from '../../src/config/units.js';
 import { repr } from '../../src/config/words.js';
 
-/** ns=<index>; or nsu=<uri>; then i=, s=, g= or b= (OPC UA Part 6, 5.3.1.10). */
-const NODE_ID_RE = /^(?:(?:ns=\d+|nsu=[^;]+);)?(?:i=\d+|s=.+|g=[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|b=.+)$/s;
+/**
+ * ns=<index>; or nsu=<uri>; then i=, s=, g= or b= (OPC UA Part 6, 5.3.1.10). [\s\S], not the s
+ * flag: the source is also the JSON Schema pattern, which takes no flags.
+ */
+const NODE_ID_RE = /^(?:(?:ns=\d+|nsu=[^;]+);)?(?:i=\d+|s=[\s\S]+|g=[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|b=[\s\S]+)$/;
+const ENDPOINT_RE = /^opc\.tcp:\/\/[^/\s:]+/;
 
 export const SECURITY_MODES = ['None', 'Sign', 'SignAndEncrypt'] as const;
 /** Current policies, then the ones the OPC Foundation deprecated (SHA-1): those only when named, with a warning. */
@@ -23,7 +27,7 @@ const tagSchema = z.strictObject({
   node_id: z.string().refine((s) => NODE_ID_RE.test(s), {
     error: (iss) => `invalid node id ${repr(iss.input)}: use e.g. ns=2;s=Oven.Zone1.Temperature or i=2258`,
     abort: true,
-  }),
+  }).meta({ pattern: NODE_ID_RE.source }),
   mode: z.enum(['subscribe', 'poll']).default('subscribe'),
   /** Default: the tag's poll_interval. */
   sampling_interval: duration().optional(),
@@ -34,10 +38,10 @@ export const opcuaDeviceSchema = z
   .strictObject({
     ...deviceCommonShape,
     driver: z.literal('opcua'),
-    endpoint: z.string().refine((s) => /^opc\.tcp:\/\/[^/\s:]+/.test(s), {
+    endpoint: z.string().refine((s) => ENDPOINT_RE.test(s), {
       error: (iss) => `invalid endpoint ${repr(iss.input)}: use opc.tcp://HOST:PORT[/path]`,
       abort: true,
-    }),
+    }).meta({ pattern: ENDPOINT_RE.source }),
     /** auto: the strongest the server offers (security.ts). */
     security_mode: z.enum([...SECURITY_MODES, 'auto']).default('None'),
     /** Default: auto with security_mode auto, else Basic256Sha256. Ignored with security_mode None. */

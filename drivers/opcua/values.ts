@@ -93,19 +93,24 @@ export function scaled(value: Value, scale: number, offset: number): Value {
   return value;
 }
 
-/** One DataValue (from a Read or a data change notification) as the tag's reading. */
+/**
+ * One DataValue (from a Read or a data change notification) as the tag's reading, stamped with
+ * the server's source (or server) timestamp when it gave one: the device's clock, which floorgate
+ * does not judge (sourceTime), else with the time it arrived.
+ */
 export function toReading(tag: OpcuaTag, dv: DataValue, now: number): Reading {
-  const ts = dv.sourceTimestamp?.getTime() || dv.serverTimestamp?.getTime() || now;
+  const deviceTs = dv.sourceTimestamp?.getTime() || dv.serverTimestamp?.getTime();
+  const stamp = deviceTs ? { tag: tag.name, ts: deviceTs, sourceTime: true as const } : { tag: tag.name, ts: now };
   const quality = qualityOf(dv.statusCode);
-  if (quality === 'bad') return { tag: tag.name, value: null, quality, ts, error: statusText(dv.statusCode) };
+  if (quality === 'bad') return { ...stamp, value: null, quality, error: statusText(dv.statusCode) };
   let value: Value;
   try {
     value = scaled(variantValue(dv.value), tag.scale, tag.offset);
   } catch (err) {
     if (!(err instanceof UnsupportedType)) throw err;
-    return { tag: tag.name, value: null, quality: 'bad', ts, error: err.message };
+    return { ...stamp, value: null, quality: 'bad', error: err.message };
   }
   return quality === 'good'
-    ? { tag: tag.name, value, quality, ts }
-    : { tag: tag.name, value, quality, ts, error: statusText(dv.statusCode) };
+    ? { ...stamp, value, quality }
+    : { ...stamp, value, quality, error: statusText(dv.statusCode) };
 }

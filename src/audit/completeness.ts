@@ -165,6 +165,7 @@ export class AuditSession {
         const o = decoded.observation;
         const outcome = this.gateway(o.gateway).stream(o.epoch).record(o.seq, {
           historical: o.historical,
+          clock: o.clock,
           readings: o.readingTs.length,
           readingTs: o.readingTs,
           arrivedAt,

@@ -66,6 +66,8 @@ function streamLines(r: CompletenessReport, indent: string): string[] {
     `duplicates    ${r.duplicates}`,
     `out of order  ${r.outOfOrder}`,
     `historical    ${r.historical} (${percent(r.historicalShare)})`,
+    // Only when the gateway's clock was ever untrusted: the usual report stays as it was.
+    ...(r.clock.flagged + r.clock.corrected > 0 ? [`clock         ${r.clock.flagged} readings flagged (untrusted clock), ${r.clock.corrected} corrected`] : []),
     `gaps open     ${r.openGaps}${r.openGaps === 0 ? '' : `, ${gapCounts(r)}`}`,
   ].map((l) => indent + l);
   for (const g of r.gaps) lines.push(`${indent}  ${gapText(g)}`);

@@ -17,6 +17,8 @@ export interface Observation {
   /** The seq stream the seq belongs to (reference §4.9); null from a gateway that sends none. */
   readonly epoch: string | null;
   readonly historical: boolean;
+  /** The clock flag (reference §4.12): unsynced, corrected or stepped; absent when trusted. */
+  readonly clock?: string;
   /** Epoch ms of each reading inside. */
   readonly readingTs: readonly number[];
 }
@@ -54,10 +56,11 @@ export function jsonDecoder(prefix: string): MessageDecoder {
     const epoch = body.epoch ?? null;
     if (epoch !== null && (typeof epoch !== 'string' || epoch === '')) return invalid(gateway, 'epoch is not a non-empty string');
     const historical = body.historical === true;
+    const clock = typeof body.clock === 'string' ? body.clock : undefined;
 
     if (levels.length === 3) {
       if (!isTs(body.ts)) return invalid(gateway, 'ts is not a number');
-      return { kind: 'data', observation: { gateway, seq, epoch, historical, readingTs: [body.ts] } };
+      return { kind: 'data', observation: { gateway, seq, epoch, historical, clock, readingTs: [body.ts] } };
     }
     if (body.gateway !== undefined && body.gateway !== gateway) return invalid(gateway, `gateway "${String(body.gateway)}" differs from the topic's`);
     if (!Array.isArray(body.readings)) return invalid(gateway, 'readings is not an array');
@@ -66,7 +69,7 @@ export function jsonDecoder(prefix: string): MessageDecoder {
       if (!isObject(r) || !isTs(r.ts)) return invalid(gateway, 'a reading has no numeric ts');
       readingTs.push(r.ts);
     }
-    return { kind: 'data', observation: { gateway, seq, epoch, historical, readingTs } };
+    return { kind: 'data', observation: { gateway, seq, epoch, historical, clock, readingTs } };
   };
 }
 

@@ -16,7 +16,7 @@
  * without `floorgate/seq` (the echo of a write command) is not data.
  */
 import { EPOCH_METRIC, SEQ_METRIC } from '../forward/sparkplug-format.js';
-import { decodePayload, numberOf, type Payload } from '../forward/sparkplug-codec.js';
+import { decodePayload, numberOf, type Metric, type Payload } from '../forward/sparkplug-codec.js';
 import type { Decoded, MessageDecoder } from './json.js';
 
 const IGNORED: Decoded = { kind: 'ignored' };
@@ -62,7 +62,7 @@ export function sparkplugDecoder(): MessageDecoder {
       kind: 'data',
       observation: {
         gateway: edge, seq: numberOf(seqMetric.longValue), epoch: birth.epoch,
-        historical: payload.metrics.some((m) => m.isHistorical === true), readingTs,
+        historical: payload.metrics.some((m) => m.isHistorical === true), readingTs, clock: clockOf(payload.metrics),
       },
     };
   };
@@ -71,4 +71,13 @@ export function sparkplugDecoder(): MessageDecoder {
 /** The topic filters of an audit of these edge nodes (all when empty). */
 export function sparkplugTopics(gateways: readonly string[]): string[] {
   return gateways.length > 0 ? gateways.map((g) => `spBv1.0/+/+/${g}/#`) : ['spBv1.0/#'];
+}
+
+/** A DDATA's clock flag: the String property `clock` its reading metrics carry (reference §4.12). */
+function clockOf(metrics: readonly Metric[]): string | undefined {
+  for (const m of metrics) {
+    const i = m.properties?.keys.indexOf('clock') ?? -1;
+    if (i >= 0) return m.properties!.values[i].stringValue;
+  }
+  return undefined;
 }

@@ -9,6 +9,8 @@ import { IntervalSet } from './intervals.js';
 export interface RecordInfo {
   /** The message said `"historical": true` (sent from the backlog, not live). */
   readonly historical: boolean;
+  /** The message's clock flag (reference §4.12); absent when trusted. */
+  readonly clock?: string;
   readonly readings: number;
   /** Epoch ms of each reading inside. */
   readonly readingTs: readonly number[];
@@ -42,6 +44,11 @@ export interface CompletenessReport {
   /** Distinct messages flagged historical, and their share of `messages` (0–1). */
   readonly historical: number;
   readonly historicalShare: number;
+  /**
+   * Readings whose clock the gateway did not trust (reference §4.12): flagged (unsynced, or
+   * stepped back) and corrected from the monotonic clock.
+   */
+  readonly clock: { readonly flagged: number; readonly corrected: number };
   /** The first seq audited for gaps: `since` if given, else the first seq that arrived. */
   readonly baseline: number | null;
   /** Lowest and highest seq received. */
@@ -91,6 +98,7 @@ export class CompletenessTracker {
   private duplicates = 0;
   private outOfOrder = 0;
   private historical = 0;
+  private readonly clock = { flagged: 0, corrected: 0 };
   private beforeBaseline = 0;
   private newestReadingTs: number | null = null;
   private lastArrivalAt: number | null = null;
@@ -156,6 +164,8 @@ export class CompletenessTracker {
     this.messages++;
     this.readings += info.readings;
     if (info.historical) this.historical++;
+    if (info.clock === 'corrected') this.clock.corrected += info.readings;
+    else if (info.clock !== undefined) this.clock.flagged += info.readings;
     const delays = info.historical ? this.historicalDelay : this.liveDelay;
     for (const ts of info.readingTs) {
       delays.record(info.arrivedAt - ts);
@@ -181,6 +191,7 @@ export class CompletenessTracker {
       outOfOrder: this.outOfOrder,
       historical: this.historical,
       historicalShare: this.messages === 0 ? 0 : this.historical / this.messages,
+      clock: { ...this.clock },
       baseline: this.baseline,
       firstSeq: this.lowest,
       lastSeq: this.highest,

@@ -23,8 +23,8 @@ export const MIN_BUFFER_BYTES = 256 * 1024;
 export const RESERVE_PAGES = 4;
 /** Page 1 (schema, header counters) and the meta row's page: rewritten by every transaction. */
 export const TXN_BASE_FRAMES = 2;
-/** Record header plus the two integer columns of a messages row, at most. */
-const RECORD_FIXED = 32;
+/** Record header plus the five integer columns of a messages row (ts, readings, boot, wall_offset, clock), at most. */
+const RECORD_FIXED = 64;
 /** Cell pointer, payload-size and rowid varints, overflow page number, at most. */
 const CELL_FIXED = 24;
 

@@ -8,7 +8,7 @@ import type { BufferConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { planBudget, walBytesOf, RESERVE_PAGES, type Budget } from './budget.js';
 import { openDatabase } from './open-database.js';
-import { edgeReader, readMeta, type Edges, type Meta } from './schema.js';
+import { bootRef, edgeReader, readMeta, type Edges, type Meta } from './schema.js';
 import { newEpoch, readSeqFloor, seqFloorPath, SeqFloor, type FloorState } from './seq-floor.js';
 import { prepareStatements, type Statements } from './statements.js';
 import { Transaction, HEAD_STEP, SCHEMA_PAGES, type Counters, type Drop } from './transaction.js';
@@ -18,6 +18,8 @@ export interface OpenStoreOptions {
   readonly config: BufferConfig;
   readonly log: Logger;
   readonly now: () => number;
+  /** This boot's id (src/clock/boot-id.ts), stamped on every message as a number into the boots table. */
+  readonly bootId: string;
   /** Drops made at open (shrinking to the cap), once committed. */
   readonly report: (drops: readonly Drop[]) => void;
 }
@@ -28,6 +30,8 @@ export interface OpenedStore {
   readonly stmt: Statements;
   readonly readEdges: () => Edges;
   readonly floor: SeqFloor;
+  /** This boot's number in the boots table. */
+  readonly boot: number;
   /** meta's counters, with seq continued. */
   readonly committed: Counters;
 }
@@ -46,7 +50,8 @@ export function openStore(o: OpenStoreOptions): OpenedStore {
     db.pragma(`journal_size_limit = ${walBytesOf(budget.walFrames, budget.pageSize)}`);
     // A WAL left by a crash is folded in now, so the budget starts from an empty WAL.
     db.pragma('wal_checkpoint(TRUNCATE)');
-    const stmt = prepareStatements(db, budget.pageSize);
+    const boot = bootRef(db, o.bootId);
+    const stmt = prepareStatements(db, budget.pageSize, boot);
     const readEdges = edgeReader(db);
     const meta = readMeta(db);
     const maxSeq = (db.prepare('SELECT max(seq) FROM messages').pluck().get() as number | null) ?? 0;
@@ -69,7 +74,7 @@ export function openStore(o: OpenStoreOptions): OpenedStore {
       full: meta.dropped_full,
       max_age: meta.dropped_max_age,
     });
-    return { db, budget, stmt, readEdges, floor, committed };
+    return { db, budget, stmt, readEdges, floor, boot, committed };
   } catch (err) {
     db.close();
     throw err;

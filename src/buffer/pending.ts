@@ -41,6 +41,19 @@ export class PendingQueue {
     return { readings, messages };
   }
 
+  /** Replaces every queued message `change` returns a new one for; returns how many. */
+  restamp(change: (m: NewMessage) => NewMessage | null): number {
+    let changed = 0;
+    for (let i = this.head; i < this.messages.length; i++) {
+      const next = change(this.messages[i]);
+      if (next === null) continue;
+      this.bytes += memoryBytes(next) - memoryBytes(this.messages[i]);
+      this.messages[i] = next;
+      changed++;
+    }
+    return changed;
+  }
+
   /** A committed transaction took messages[head..to), `bytes` of them. */
   taken(to: number, bytes: number): void {
     this.head = to;

@@ -11,8 +11,10 @@ export const APPLICATION_ID = 0x464c4742;
  * Bumped when the layout changes. Older versions are migrated at open (migrate()); a file of a
  * newer version is not read (it is moved aside like a corrupt one).
  * 2: meta.epoch and meta.reserved, the seq floor's stream id and reservation (seq-floor.ts).
+ * 3: messages.boot, wall_offset and clock, and the boots table: the clock a message was stamped
+ *    with (clock-correction.ts).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** seq is the rowid: appends go to the right edge of one b-tree and no other index is kept. */
 const CREATE = `
@@ -22,7 +24,16 @@ const CREATE = `
     readings INTEGER NOT NULL,
     device TEXT NOT NULL,
     tag TEXT,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    boot INTEGER,
+    wall_offset INTEGER,
+    clock INTEGER NOT NULL DEFAULT 0
+  );
+  -- One row per boot the daemon ran in (about 50 bytes each), never pruned: finding the
+  -- boots no message refers to would scan the messages table.
+  CREATE TABLE boots (
+    id INTEGER PRIMARY KEY,
+    boot_id TEXT NOT NULL UNIQUE
   );
   CREATE TABLE meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -88,11 +99,27 @@ export function migrate(db: Database.Database): void {
   const version = db.prepare('SELECT schema_version FROM meta WHERE id = 1').pluck().get() as number;
   if (version === SCHEMA_VERSION) return;
   db.transaction(() => {
-    // 1 → 2: the columns' defaults make the file read as written before the seq floor existed.
-    db.exec("ALTER TABLE meta ADD COLUMN epoch TEXT NOT NULL DEFAULT ''");
-    db.exec('ALTER TABLE meta ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0');
+    if (version < 2) {
+      // 1 → 2: the columns' defaults make the file read as written before the seq floor existed.
+      db.exec("ALTER TABLE meta ADD COLUMN epoch TEXT NOT NULL DEFAULT ''");
+      db.exec('ALTER TABLE meta ADD COLUMN reserved INTEGER NOT NULL DEFAULT 0');
+    }
+    // 2 → 3: older messages read as stamped by a trusted clock in no known boot, as they went
+    // out before; with no boot they are never corrected. ADD COLUMN rewrites no row. Only what
+    // is missing is added: the step is safe to repeat.
+    const columns = db.prepare("SELECT name FROM pragma_table_info('messages')").pluck().all();
+    for (const [name, type] of [['boot', 'INTEGER'], ['wall_offset', 'INTEGER'], ['clock', 'INTEGER NOT NULL DEFAULT 0']]) {
+      if (!columns.includes(name)) db.exec(`ALTER TABLE messages ADD COLUMN ${name} ${type}`);
+    }
+    db.exec('CREATE TABLE IF NOT EXISTS boots (id INTEGER PRIMARY KEY, boot_id TEXT NOT NULL UNIQUE)');
     db.prepare('UPDATE meta SET schema_version = ? WHERE id = 1').run(SCHEMA_VERSION);
   })();
+}
+
+/** The boots table's number for this boot id, added when new. */
+export function bootRef(db: Database.Database, bootId: string): number {
+  db.prepare('INSERT OR IGNORE INTO boots (boot_id) VALUES (?)').run(bootId);
+  return db.prepare('SELECT id FROM boots WHERE boot_id = ?').pluck().get(bootId) as number;
 }
 
 /** The stream id a file was written for, '' when none yet (new, or older than version 2). */

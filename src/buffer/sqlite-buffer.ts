@@ -4,13 +4,16 @@
  * This file is the MessageStore and its commits (batching, seq reservations, WAL restarts,
  * writability); beside it: open-store.ts (opening: the cap, seq continued, shrinking to a lowered
  * cap), transaction.ts (what one write transaction does: acks, expiry, inserts, making room,
- * counting drops), pending.ts (the appends held in memory), statements.ts (the SQL). Over 400
+ * counting drops), pending.ts (the appends held in memory), statements.ts (the SQL), restamp.ts
+ * (correcting the ts of messages stamped by an untrusted clock). Over 400
  * lines on purpose: the design note below stays with the commits it describes.
  *
  * On disk (better-sqlite3, WAL mode, page size 4096, application_id "FLGB"):
- *   messages(seq INTEGER PRIMARY KEY, ts, readings, device, tag, body) — seq is the rowid, so
+ *   messages(seq INTEGER PRIMARY KEY, ts, readings, device, tag, body, boot, wall_offset, clock)
+ *     — the last three: the clock the readings were stamped with (restamp.ts); seq is the rowid, so
  *     appends go to the right edge of a single b-tree and reads/deletes walk it in seq order;
  *     there is no other index.
+ *   boots(id, boot_id): the kernel's boot ids, numbered, for messages.boot.
  *   meta(one row): schema_version, created, last_seq, messages, readings, dropped_full,
  *     dropped_max_age, epoch, reserved — rewritten in every transaction, so `floorgate buffer
  *     stats` reads the depth and drop counters without counting rows.
@@ -48,7 +51,9 @@
  * max_age is judged in seq order from the oldest message: expired messages are deleted from
  * the head until the first one that has not expired. A message committed behind a newer one
  * (a device with a slow clock) therefore goes at the latest max_age after it was committed; a
- * message already older than max_age when it is committed is dropped instead of stored.
+ * message already older than max_age when it is committed is dropped instead of stored. A
+ * message stamped by an untrusted clock (clock = unsynced) has no known age: max_age never drops
+ * it (and the head walk stops at it), max_bytes still does.
  *
  * When the file cannot be written (disk full, I/O error), appends stay in memory up to a bound
  * (then dropped by when_full, counted as full), `writable` turns false and commits are retried
@@ -64,7 +69,9 @@ import { memoryBytes, PendingQueue } from './pending.js';
 import { fileSizes, type Edges } from './schema.js';
 import type { SeqFloor } from './seq-floor.js';
 import type { Statements } from './statements.js';
+import { restamped, StoredRestamp } from './restamp.js';
 import { Transaction, type Counters, type Drop } from './transaction.js';
+import { readBootId } from '../clock/boot-id.js';
 import type { BufferStats, DropReason, MessageStore, NewMessage, StoredMessage } from './types.js';
 
 export interface OpenBufferOptions {
@@ -75,6 +82,8 @@ export interface OpenBufferOptions {
   readonly now?: () => number;
   /** Every dropped reading, once the drop is final. */
   readonly onDrop?: (reason: DropReason, readings: number) => void;
+  /** This boot's id; read from the kernel when not given (tests give one to play another boot). */
+  readonly bootId?: string;
 }
 
 export function openBuffer(opts: OpenBufferOptions): MessageStore {
@@ -98,6 +107,9 @@ class SqliteBuffer implements MessageStore {
   private readonly stmt: Statements;
   private readonly readEdges: () => Edges;
   private readonly transaction: (t: Transaction) => void;
+  private readonly restamper: StoredRestamp;
+  /** Counts restamp() calls, so a newer one stops an older one still running. */
+  private restampRun = 0;
 
   private committed: Counters;
   /** Upper bound of the frames written to the WAL since it last restarted. */
@@ -138,12 +150,14 @@ class SqliteBuffer implements MessageStore {
       log: this.log,
       now: this.now,
       report: (drops) => this.reportDrops(drops),
+      bootId: opts.bootId ?? readBootId(),
     });
     this.db = opened.db;
     this.budget = opened.budget;
     this.stmt = opened.stmt;
     this.readEdges = opened.readEdges;
     this.floor = opened.floor;
+    this.restamper = new StoredRestamp(this.db, opened.boot, this.stmt, this.budget);
     this.committed = opened.committed;
     this.transaction = this.db.transaction((t: Transaction) => this.transactionBody(t));
     this.pending = new PendingQueue(opts.config.max_bytes);
@@ -226,6 +240,40 @@ class SqliteBuffer implements MessageStore {
       last_seq: c.lastSeq,
       dropped: { full: c.full, max_age: c.max_age },
     };
+  }
+
+  restamp(offset: number, from: number, to: number): Promise<number> {
+    if (this.closed) return Promise.resolve(0);
+    this.commit();
+    let changed = this.pending.restamp((m) => (m.clock === from ? restamped(m, offset, to) : null));
+    // A newer restamp takes over: the rows still flagged get its offset.
+    const run = ++this.restampRun;
+    return new Promise((resolve) => {
+      let after = 0;
+      const next = (): void => {
+        if (this.closed || run !== this.restampRun) return resolve(changed);
+        try {
+          if (!this.isWritable) throw new Error('the buffer cannot be written');
+          const step = this.restamper.chunk(after, offset, from, to, (frames) => {
+            this.makeWalRoom(frames);
+            this.walFrames += frames + TXN_BASE_FRAMES;
+          });
+          this.edgesStale = true;
+          if (step === null) return resolve(changed);
+          changed += step.changed;
+          after = step.after;
+          setImmediate(next);
+        } catch (err) {
+          this.log.error({ err }, `correcting buffered timestamps failed: ${(err as Error).message}; the rest stay flagged`);
+          resolve(changed);
+        }
+      };
+      next();
+    });
+  }
+
+  newestTrustedTs(): number | null {
+    return this.restamper.newestTrustedTs();
   }
 
   close(): void {

@@ -1,18 +1,24 @@
 /** The buffer's prepared statements: every query the daemon's store runs on the messages table and meta. */
 import type Database from 'better-sqlite3';
 import { rowSumSql, TEXT_BYTES_SQL } from './budget.js';
+import { ClockFlag } from '../clock/flag.js';
+
+/** The ts of a message max_age never removes. */
+const NEVER_EXPIRES = Number.MAX_SAFE_INTEGER;
 
 export type Statements = ReturnType<typeof prepareStatements>;
 
-export function prepareStatements(db: Database.Database, pageSize: number) {
+/** boot: this boot's number in the boots table (schema.ts bootRef), stamped on every insert. */
+export function prepareStatements(db: Database.Database, pageSize: number, boot: number) {
   return {
-    insert: db.prepare('INSERT INTO messages (seq, ts, readings, device, tag, body) VALUES (?, ?, ?, ?, ?, ?)'),
-    read: db.prepare('SELECT seq, device, tag, body, readings, ts FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
+    insert: db.prepare(`INSERT INTO messages (seq, ts, readings, device, tag, body, boot, wall_offset, clock) VALUES (?, ?, ?, ?, ?, ?, ${boot}, ?, ?)`),
+    read: db.prepare('SELECT seq, device, tag, body, readings, ts, clock FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     deleteRange: db.prepare('DELETE FROM messages WHERE seq BETWEEN ? AND ?'),
     seqsIn: db.prepare('SELECT seq FROM messages WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck(),
     writeReserved: db.prepare('UPDATE meta SET reserved = ? WHERE id = 1'),
     rowSum: db.prepare(rowSumSql(pageSize)).raw(),
-    head: db.prepare(`SELECT seq, ts, ${TEXT_BYTES_SQL} FROM messages ORDER BY seq LIMIT ?`).raw(),
+    // The ts max_age judges: none for readings of an untrusted clock (their age is unknown).
+    head: db.prepare(`SELECT seq, CASE clock WHEN ${ClockFlag.unsynced} THEN ${NEVER_EXPIRES} ELSE ts END, ${TEXT_BYTES_SQL} FROM messages ORDER BY seq LIMIT ?`).raw(),
     pageCounts: db.prepare('SELECT p.page_count, f.freelist_count FROM pragma_page_count() p, pragma_freelist_count() f').raw(),
     writeMeta: db.prepare('UPDATE meta SET last_seq = ?, messages = ?, readings = ?, dropped_full = ?, dropped_max_age = ?, epoch = ?, reserved = ? WHERE id = 1'),
   };

@@ -15,11 +15,15 @@ import { addRange, type SeqRanges } from './drop-log.js';
 import { memoryBytes } from './pending.js';
 import type { Statements } from './statements.js';
 import type { DropReason, NewMessage } from './types.js';
+import { ClockFlag } from '../clock/flag.js';
 
 /** Rows looked at per step when walking the head (expiry, making room). */
 export const HEAD_STEP = 256;
-/** Pages the schema itself occupies (page 1, the two table roots): never free for messages. */
-export const SCHEMA_PAGES = 3;
+/**
+ * Pages the schema itself occupies (page 1; the roots of messages, meta, boots and boots' unique
+ * index): never free for messages.
+ */
+export const SCHEMA_PAGES = 5;
 
 /** The numbers meta holds, as committed or as drafted by the open transaction. */
 export interface Counters {
@@ -117,7 +121,7 @@ export class Transaction {
     let room = this.room();
     while (this.cursor < this.pending.length) {
       const m = this.pending[this.cursor];
-      if (m.ts < this.cutoff) {
+      if (m.ts < this.cutoff && m.clock !== ClockFlag.unsynced) {
         this.take(m);
         this.dropQueued('max_age', m.readings, 1);
         continue;
@@ -160,7 +164,7 @@ export class Transaction {
         room = this.room();
         continue;
       }
-      this.stmt.insert.run(++this.draft.lastSeq, m.ts, m.readings, m.device, m.tag, m.body);
+      this.stmt.insert.run(++this.draft.lastSeq, m.ts, m.readings, m.device, m.tag, m.body, m.wallOffset ?? null, m.clock ?? 0);
       this.draft.messages++;
       this.draft.readings += m.readings;
       this.take(m);

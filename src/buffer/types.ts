@@ -14,6 +14,10 @@ export interface NewMessage {
   readonly readings: number;
   /** Epoch ms of the oldest reading inside (max_age is judged on it). */
   readonly ts: number;
+  /** How the clock stood when the readings were stamped (src/clock/flag.ts); default trusted. */
+  readonly clock?: number;
+  /** Wall − monotonic ms when stamped, which a correction shifts ts by the change of (restamp). */
+  readonly wallOffset?: number;
 }
 
 /** A committed message. */
@@ -70,6 +74,18 @@ export interface MessageStore {
   readonly epoch: string;
   /** Wall time of the last commit in ms (null before the first), for the health report. */
   readonly lastCommitMs: number | null;
+  /**
+   * The clock is trusted again, at this wall − monotonic offset: every message of this boot not
+   * yet acknowledged whose flag is `from` (queued or committed) gets its ts (row and body) shifted
+   * by (offset − its wallOffset) and its flag set to `to`. Resolves with how many messages changed,
+   * once done: committed rows are rewritten a bounded chunk per turn of the event loop.
+   */
+  restamp(offset: number, from: number, to: number): Promise<number>;
+  /**
+   * The ts of the newest message stamped by the gateway's clock while it was trusted (or corrected
+   * since), null when none: a wall clock earlier than this is wrong.
+   */
+  newestTrustedTs(): number | null;
   /** Commit what is pending, checkpoint, close. */
   close(): void;
 }

@@ -134,6 +134,12 @@ const commands: Record<string, Command> = {
     },
     run: async (v) => (await import('./audit.js')).auditCommand(v, out),
   },
+  schema: {
+    usage: 'floorgate schema',
+    summary: 'print the JSON Schema of the config file, for editor completion and checks as you type',
+    options: {},
+    run: async () => (await import('./schema.js')).runSchema(out),
+  },
   version: {
     usage: 'floorgate version',
     summary: "print floorgate's version (also -V, --version)",

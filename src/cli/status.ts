@@ -114,6 +114,8 @@ export function formatHealth(h: Health, ctx: { gateway?: string; url: string; no
     lines.push(`  process  up ${age(p.uptime_s * 1000)}, rss ${bytes(p.rss_bytes)}, event-loop lag ${ms(p.event_loop_lag_ms)}${commit}`);
   }
 
+  if (h.clock) lines.push(`  clock    ${clockText(h.clock)}`);
+
   lines.push('');
   const devices = Object.entries(h.devices);
   if (devices.length === 0) {
@@ -129,6 +131,13 @@ export function formatHealth(h: Health, ctx: { gateway?: string; url: string; no
   }));
   lines.push(...formatTable(rows, ['device', 'state', 'last ok', 'poll', 'error']).split('\n'));
   return lines;
+}
+
+/** reference §4.12: trusted or why not, and the steps seen. */
+function clockText(c: NonNullable<Health['clock']>): string {
+  const state = c.trusted ? 'trusted' : `NOT TRUSTED (${c.reason ?? 'unknown'}): readings go out flagged "unsynced"`;
+  const step = c.last_step ? `, last ${c.last_step.by_ms > 0 ? '+' : '-'}${age(Math.abs(c.last_step.by_ms))}` : '';
+  return c.steps > 0 ? `${state}; ${c.steps} step${c.steps === 1 ? '' : 's'}${step}` : state;
 }
 
 function verdict(h: Health): string {

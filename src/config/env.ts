@@ -5,7 +5,11 @@
 
 export type Expansion = { readonly ok: true; readonly text: string } | { readonly ok: false; readonly message: string };
 
-const VAR_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const NAME_TEXT = '[A-Za-z_][A-Za-z0-9_]*';
+const VAR_NAME = new RegExp(`^${NAME_TEXT}$`);
+
+/** A JSON Schema pattern for a value that holds a `${VAR}` or `${VAR:-default}` (what an editor sees before expansion). */
+export const ENV_REFERENCE_PATTERN = String.raw`\$\{${NAME_TEXT}(?::-[^}]*)?\}`;
 
 export function expandEnv(text: string, env: NodeJS.ProcessEnv): Expansion {
   let out = '';

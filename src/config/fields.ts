@@ -1,6 +1,7 @@
 /**
  * Zod pieces shared by the core schema and the driver schemas, so a rule (a name, a range, a
- * tag's common keys) is written once and reads the same in every error message.
+ * tag's common keys) is written once and reads the same in every error message. A `.meta()`
+ * says in JSON Schema what a refinement checks in code, for `floorgate schema` (json-schema.ts).
  */
 import { z } from 'zod';
 import { duration } from './units.js';
@@ -33,7 +34,10 @@ export const boolean = z.preprocess(booleanFromText, z.boolean());
  * not valid there. Everything else is taken as written, so `Zone1.Temp`, as Kepware and
  * Ignition name tags, stays `Zone1.Temp` upstream.
  */
-const NOT_IN_TOPIC_LEVEL = /[/+#\p{Cc}\p{Cs}]/gu;
+const CONTROL_CHARACTERS = String.raw`\u0000-\u001f\u007f-\u009f`; // \p{Cc}, spelled out for JSON Schema (no flags there)
+const NOT_IN_TOPIC_LEVEL = new RegExp(`[/+#${CONTROL_CHARACTERS}\\p{Cs}]`, 'gu');
+/** What a JSON Schema can say of a name: lone surrogates (\p{Cs}) need the u flag, so only the loader refuses those. */
+const NAME_PATTERN = `^[^/+#${CONTROL_CHARACTERS}]+$`;
 
 /** Why a device or tag name cannot be used, with a name that can; undefined when it can. */
 function nameProblem(s: string): string | undefined {
@@ -50,27 +54,29 @@ function nameProblem(s: string): string | undefined {
 export const name = z.string().superRefine((s, ctx) => {
   const problem = nameProblem(s);
   if (problem !== undefined) ctx.addIssue({ code: 'custom', input: s, message: problem });
-});
+}).meta({ pattern: NAME_PATTERN });
 
 /** gateway.id is also the default MQTT client id, which a broker need only accept in letters and digits (MQTT 3.1.1 §3.1.3.1). */
-export const gatewayId = z.string().refine((s) => /^[a-zA-Z0-9_-]+$/.test(s), {
+const GATEWAY_ID = /^[a-zA-Z0-9_-]+$/;
+
+export const gatewayId = z.string().refine((s) => GATEWAY_ID.test(s), {
   error: (iss) => `invalid name ${repr(iss.input)}: use only letters, digits, _ and -`,
   abort: true,
-});
+}).meta({ pattern: GATEWAY_ID.source });
 
-export const nonEmptyString = z.string().refine((s) => s.length > 0, { error: 'must not be empty', abort: true });
+export const nonEmptyString = z.string().refine((s) => s.length > 0, { error: 'must not be empty', abort: true }).meta({ minLength: 1 });
 
 export function intIn(min: number, max: number) {
   return number.refine((n) => Number.isInteger(n) && n >= min && n <= max, {
     error: (iss) => `must be an integer from ${min} to ${max}, got ${repr(iss.input)}`,
     abort: true,
-  });
+  }).meta({ type: 'integer', minimum: min, maximum: max });
 }
 
 export const nonNegativeNumber = number.refine((n) => Number.isFinite(n) && n >= 0, {
   error: (iss) => `must be 0 or more, got ${repr(iss.input)}`,
   abort: true,
-});
+}).meta({ minimum: 0 });
 
 const finiteNumber = number.refine(Number.isFinite, { error: (iss) => `must be a finite number, got ${repr(iss.input)}`, abort: true });
 

@@ -14,10 +14,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import v8 from 'node:v8';
 import type { ZodType } from 'zod';
 import type { DeviceConfig, FloorgateConfig } from './types.js';
 import { ROOT_PATH, formatPath, type ConfigProblem, type KeyPath } from './problem.js';
-import { readYaml, type SourceMap, type SourceProblem, type YamlSource } from './yaml-source.js';
+import { readYaml, SourceMap, type SourceProblem, type YamlSource } from './yaml-source.js';
+import { readYamlFast } from './fast-yaml.js';
 import { readPasswordFiles } from './secrets.js';
 import { coreSchema, type ConfigLimits, type CoreConfig } from './schema.js';
 import { IssueReader } from './issues.js';
@@ -61,13 +63,61 @@ export function loadConfig(file: string, context: LoadContext, env: NodeJS.Proce
 
 /** `file` names the text in problems and anchors relative paths; it is not read. */
 export function loadConfigText(text: string, file: string, context: LoadContext, env: NodeJS.ProcessEnv = process.env): LoadResult {
+  // Most configs are valid: they are read without positions, which only a problem needs.
+  const fast = readYamlFast(text, env);
+  const found: SourceProblem[] = fast.ok || fast.problem === undefined ? [] : [fast.problem];
+  if (fast.ok) {
+    const config = validate(fast.value, new SourceMap(), new Set(), path.resolve(file), context, found);
+    if (config !== undefined && found.length === 0) return { ok: true, config: deepFreeze(config) };
+  }
+  if (!positionalReadFits(text)) return { ok: false, problems: [tooLargeToLocate(text, file, found)] };
+  return loadWithPositions(text, file, context, env);
+}
+
+/**
+ * The positional reader (yaml-source.ts) holds ~90 bytes of heap per byte of text: a 7 MB config
+ * would need more than the 512 MB heap of the shebang's flags, and run out of memory where it
+ * should report a problem.
+ */
+const POSITIONAL_HEAP_PER_BYTE = 128;
+
+function positionalReadFits(text: string): boolean {
+  const heap = v8.getHeapStatistics();
+  return text.length * POSITIONAL_HEAP_PER_BYTE <= heap.heap_size_limit - heap.used_heap_size;
+}
+
+/**
+ * A config too large to read again with positions has its problems named without them, at
+ * (root), except a syntax error, which js-yaml places itself.
+ */
+function tooLargeToLocate(text: string, file: string, found: readonly SourceProblem[]): ConfigProblem {
+  const heap = v8.getHeapStatistics();
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+  const most = (heap.heap_size_limit - heap.used_heap_size) / POSITIONAL_HEAP_PER_BYTE;
+  const syntax = found.length === 1 && found[0].path.length === 0 ? found[0] : undefined;
+  const named = found.slice(0, 5).map((p) => `${formatPath(p.path)}: ${p.message}`).join('; ');
+  const message = `the config is not valid, and at ${mb(text.length)} it is too large to show where each problem is ` +
+    `(at most ${mb(most)} with this heap): ${syntax ? syntax.message : named || 'a YAML feature the fast reader leaves to the positional one'}` +
+    `${found.length > 5 ? `; and ${found.length - 5} more` : ''}`;
+  const { line, col } = syntax ? lineAndCol(text, syntax.offset) : { line: 1, col: 1 };
+  return { file, line, col, path: ROOT_PATH, message };
+}
+
+function lineAndCol(text: string, offset: number): { line: number; col: number } {
+  const before = text.slice(0, offset);
+  const lineStart = before.lastIndexOf('\n') + 1;
+  return { line: before.split('\n').length, col: offset - lineStart + 1 };
+}
+
+/** The slow read: every problem found, each at its place in the text. */
+function loadWithPositions(text: string, file: string, context: LoadContext, env: NodeJS.ProcessEnv): LoadResult {
   const source = readYaml(text, env);
   const problems = [...source.problems];
   let config: FloorgateConfig | undefined;
   if (source.value === undefined) {
     if (problems.length === 0) problems.push({ offset: 0, path: [], message: 'the file is empty: it needs gateway, mqtt and devices' });
   } else {
-    config = validate(source, path.resolve(file), context, problems);
+    config = validate(source.value, source.map, source.unexpanded, path.resolve(file), context, problems);
   }
   if (config === undefined || problems.length > 0) {
     return { ok: false, problems: located(problems, source, file) };
@@ -75,17 +125,19 @@ export function loadConfigText(text: string, file: string, context: LoadContext,
   return { ok: true, config: deepFreeze(config) };
 }
 
-function validate(source: YamlSource, absFile: string, context: LoadContext, problems: SourceProblem[]): FloorgateConfig | undefined {
+function validate(
+  parsed: unknown, map: SourceMap, unexpanded: ReadonlySet<string>, absFile: string, context: LoadContext, problems: SourceProblem[],
+): FloorgateConfig | undefined {
   const baseDir = path.dirname(absFile);
-  const value = withoutExtensions(source.value);
-  readPasswordFiles(value, source.map, baseDir, problems);
-  const reader = new IssueReader(source.map, source.unexpanded);
+  const value = withoutExtensions(parsed);
+  readPasswordFiles(value, map, baseDir, problems);
+  const reader = new IssueReader(map, unexpanded);
   const core = reader.parse(coreSchema(context.limits), value, [], problems);
 
   const raw = value as { devices?: unknown };
   const rawDevices = Array.isArray(raw.devices) ? (raw.devices as unknown[]) : [];
-  const devices = rawDevices.map((device, i) => validateDevice(device, i, context.drivers, reader, source.map, problems));
-  problems.push(...checkUniqueNames(rawDevices, source.map), ...checkSharedLines(devices, source.map));
+  const devices = rawDevices.map((device, i) => validateDevice(device, i, context.drivers, reader, map, problems));
+  problems.push(...checkUniqueNames(rawDevices, map), ...checkSharedLines(devices, map));
 
   if (core === undefined || problems.length > 0) return undefined;
   return normalise(core, devices as DeviceConfig[], absFile);
@@ -164,6 +216,7 @@ function normalise(core: CoreConfig, devices: readonly DeviceConfig[], absFile: 
     },
     buffer: core.buffer,
     http: core.http,
+    clock: core.clock,
     devices: devices.map((device) => resolveDirs(device, dataDir)),
   };
 }

@@ -17,6 +17,10 @@ function withoutCredentials(url: string): string {
   return url.replace(/^(?:([a-z][a-z0-9+.-]*:)\/\/)?.*@/i, (_m, scheme?: string) => `${scheme ? `${scheme}//` : ''}[redacted]@`);
 }
 
+/** `mqtt` as [mM][qQ][tT][tT]: a URL's scheme is case-insensitive, a JSON Schema pattern has no flags. */
+const anyCase = (word: string) => word.replace(/[a-z]/g, (c) => `[${c}${c.toUpperCase()}]`);
+const MQTT_URL_PATTERN = `^(?:${MQTT_SCHEMES.map((s) => anyCase(s.slice(0, -1))).join('|')})://`;
+
 const mqttUrl = z.string().superRefine((s, ctx) => {
   let url: URL;
   try {
@@ -32,18 +36,18 @@ const mqttUrl = z.string().superRefine((s, ctx) => {
       message: `unsupported scheme "${url.protocol.slice(0, -1)}": use mqtt://, mqtts://, ws:// or wss://`,
     });
   }
-});
+}).meta({ pattern: MQTT_URL_PATTERN });
 
 /** Sparkplug ids become topic levels: no separators, no wildcards. */
 const sparkplugId = z.string().refine((s) => s.length > 0 && !/[/+#]/.test(s), {
   error: (iss) => `invalid Sparkplug id ${repr(iss.input)}: must be non-empty without /, + or #`,
   abort: true,
-});
+}).meta({ pattern: '^[^/+#]+$' });
 
 const topicPrefix = z.string().refine((s) => s.length > 0 && !/[+#\0]/.test(s) && !s.startsWith('/') && !s.endsWith('/'), {
   error: (iss) => `invalid topic prefix ${repr(iss.input)}: no + or #, and no leading or trailing /`,
   abort: true,
-});
+}).meta({ pattern: String.raw`^[^/+#\u0000](?:[^+#\u0000]*[^/+#\u0000])?$` });
 
 /**
  * Bounds the parts downstream set for themselves, handed to the loader as data: config is the
@@ -117,15 +121,29 @@ const buffer = (limits: ConfigLimits) => z.strictObject({
   replay_rate: number.refine((n) => Number.isFinite(n) && n >= 0, {
     error: (iss) => `must be 0 (unlimited) or more messages per second, got ${repr(iss.input)}`,
     abort: true,
-  }).default(0),
+  }).meta({ minimum: 0 }).default(0),
+});
+
+const clock = z.strictObject({
+  enabled: boolean.default(true),
+  sync_source: z.string().refine((s) => s === 'kernel' || s.startsWith('/'), {
+    error: (iss) => `must be kernel or an absolute file path, got ${repr(iss.input)}`,
+    abort: true,
+  }).meta({ pattern: '^(kernel|/.*)$' }).default('kernel'),
+  step_threshold: duration().default(1000),
+  check_interval: duration().default(5000),
 });
 
 const LISTEN_HINT = 'use HOST:PORT (e.g. 127.0.0.1:9102, [::1]:9102) or false';
 
+const LISTEN_RE = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
+
 /** `HOST:PORT`, `[IPv6]:PORT` or false. Port 0 lets the OS pick (tests). */
-const listen = z.unknown().transform((value, ctx): HttpConfig['listen'] => {
+const listen = z.unknown().meta({
+  anyOf: [{ enum: [false, 'false'] }, { type: 'string', pattern: LISTEN_RE.source }],
+}).transform((value, ctx): HttpConfig['listen'] => {
   if (value === false || value === 'false') return false;
-  const m = typeof value === 'string' ? /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(value) : null;
+  const m = typeof value === 'string' ? LISTEN_RE.exec(value) : null;
   const port = m ? Number(m[3]) : NaN;
   if (!m || port > 65535) {
     ctx.addIssue({ code: 'custom', input: value, message: `invalid listen address ${repr(value)}: ${LISTEN_HINT}` });
@@ -169,6 +187,7 @@ export const coreSchema = (limits: ConfigLimits) => z
     mqtt: mqtt(limits),
     buffer: buffer(limits).prefault({}),
     http: http.prefault({}),
+    clock: clock.prefault({}),
     /** Each device is validated by its driver's schema afterwards. */
     devices: z.array(z.looseObject({})),
   })

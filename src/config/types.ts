@@ -104,6 +104,17 @@ export interface BufferConfig {
   readonly replay_rate: number;
 }
 
+export interface ClockConfig {
+  /** false: every reading is taken as stamped by a trusted clock, as before this check existed. */
+  readonly enabled: boolean;
+  /** `kernel` (adjtimex) or the absolute path of a file saying `synchronised` or `unsynchronised`. */
+  readonly sync_source: string;
+  /** ms the wall clock may move against the monotonic clock before it counts as a step. */
+  readonly step_threshold: number;
+  /** ms between looks at the sync source. */
+  readonly check_interval: number;
+}
+
 export interface HttpConfig {
   /** false = no HTTP listener. */
   readonly listen: false | { readonly host: string; readonly port: number };
@@ -118,5 +129,6 @@ export interface FloorgateConfig {
   readonly mqtt: MqttConfig;
   readonly buffer: BufferConfig;
   readonly http: HttpConfig;
+  readonly clock: ClockConfig;
   readonly devices: readonly DeviceConfig[];
 }

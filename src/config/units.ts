@@ -9,14 +9,21 @@ import { z } from 'zod';
 import { repr } from './words.js';
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION_RE = /^(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d)?$/;
+const DURATION_TEXT = String.raw`(\d+(?:\.\d+)?|\.\d+)(ms|s|m|h|d)?`;
+const DURATION_RE = new RegExp(`^${DURATION_TEXT}$`);
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,
   kb: 1e3, mb: 1e6, gb: 1e9, tb: 1e12,
   kib: 2 ** 10, mib: 2 ** 20, gib: 2 ** 30, tib: 2 ** 40,
 };
-const SIZE_RE = /^(\d+(?:\.\d+)?|\.\d+)\s?([kmgt]i?b|b)?$/i;
+// Case-insensitive by its classes, not a flag: the JSON Schema pattern (below) takes no flags.
+const SIZE_TEXT = String.raw`(\d+(?:\.\d+)?|\.\d+)\s?([kKmMgGtT][iI]?[bB]|[bB])?`;
+const SIZE_RE = new RegExp(`^${SIZE_TEXT}$`);
+/** The loader trims a value; a JSON Schema pattern must allow what it trims. */
+const trimmed = (text: string) => String.raw`^\s*${text}\s*$`;
+/** At least one digit 1-9 before the unit: the text of a number greater than 0. */
+const NOT_ZERO = '(?=[^1-9]*[1-9])';
 
 /** Milliseconds, or undefined when the value is not a duration at all. Negative numbers pass through. */
 export function parseDuration(value: unknown): number | undefined {
@@ -42,7 +49,14 @@ export function parseSize(value: unknown): number | undefined {
  * `nonnegative` where zero has a meaning of its own (MQTT keepalive 0 = off).
  */
 export function duration(bound: 'positive' | 'nonnegative' = 'positive') {
-  return z.unknown().transform((value, ctx): number => {
+  const positive = bound === 'positive';
+  const jsonShape = {
+    anyOf: [
+      { type: 'number', ...(positive ? { exclusiveMinimum: 0 } : { minimum: 0 }) },
+      { type: 'string', pattern: trimmed(`${positive ? NOT_ZERO : ''}${DURATION_TEXT}`) },
+    ],
+  };
+  return z.unknown().meta(jsonShape).transform((value, ctx): number => {
     const ms = parseDuration(value);
     if (ms === undefined) {
       ctx.addIssue({
@@ -66,7 +80,9 @@ export function duration(bound: 'positive' | 'nonnegative' = 'positive') {
 
 /** A size in bytes, at least `min` (default 1). */
 export function size(min = 1) {
-  return z.unknown().transform((value, ctx): number => {
+  // A size with a unit is only checked against `min` in code: "0.5KB" passes the pattern.
+  const jsonShape = { anyOf: [{ type: 'number', minimum: min }, { type: 'string', pattern: trimmed(`${NOT_ZERO}${SIZE_TEXT}`) }] };
+  return z.unknown().meta(jsonShape).transform((value, ctx): number => {
     const bytes = parseSize(value);
     if (bytes === undefined) {
       ctx.addIssue({

@@ -62,7 +62,7 @@ export interface YamlSource {
 }
 
 /** Aliases are expanded in place; this bounds a "billion laughs" document. */
-const MAX_ALIAS_EXPANSIONS = 1000;
+export const MAX_ALIAS_EXPANSIONS = 1000;
 
 export function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
   const lineCounter = new LineCounter();

@@ -25,6 +25,11 @@ export interface Reading {
   readonly quality: Quality;
   /** Wall-clock epoch ms when read (or the source timestamp the device gave). */
   readonly ts: number;
+  /**
+   * ts is the device's own clock (an OPC UA source or server timestamp), not the gateway's:
+   * floorgate neither flags nor corrects it when its own clock is untrusted (reference §4.12).
+   */
+  readonly sourceTime?: true;
   /** Why the quality is not good, in words an operator can act on. */
   readonly error?: string;
 }

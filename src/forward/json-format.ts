@@ -4,9 +4,10 @@
  * joins, and the per-device / per-tag pieces are cached.
  *
  * per_device: `{prefix}/{gateway}/{device}`
- *   `{"seq":N,"epoch":"…"[,"historical":true],"gateway":"…","device":"…","readings":[…]}`
+ *   `{"seq":N,"epoch":"…"[,"historical":true][,"clock":"…"],"gateway":"…","device":"…","readings":[…]}`
  * per_tag: `{prefix}/{gateway}/{device}/{tag}`
- *   `{"seq":N,"epoch":"…"[,"historical":true],"value":…,"quality":…,"ts":…[,"error":"…"]}`
+ *   `{"seq":N,"epoch":"…"[,"historical":true][,"clock":"…"],"value":…,"quality":…,"ts":…[,"error":"…"]}`
+ * `clock` (reference §4.12): unsynced, corrected or stepped; left out when the clock was trusted.
  * status: `{prefix}/{gateway}/status`, retained: `{"online":true,"epoch":"…","ts":…,"version":"…"}`
  *   after each connect; `{"online":false,"epoch":"…","ts":…}` on an intentional stop;
  *   `{"online":false,"epoch":"…"}` as the will.
@@ -18,6 +19,10 @@
 import type { FloorgateConfig } from '../config/types.js';
 import type { StoredMessage } from '../buffer/types.js';
 import type { Link, OutgoingMessage, WireFormat } from './format.js';
+import { CLOCK_FLAG_NAMES } from '../clock/flag.js';
+
+/** `,"clock":"…"` by flag (src/clock/flag.ts). */
+const CLOCK_MEMBERS = CLOCK_FLAG_NAMES.map((name) => ',"clock":' + JSON.stringify(name));
 
 export class JsonFormat implements WireFormat {
   private readonly base: string;
@@ -83,7 +88,7 @@ export class JsonFormat implements WireFormat {
   }
 
   payload(msg: StoredMessage, historical: boolean): string {
-    const head = '{"seq":' + msg.seq + this.epochMember + (historical ? ',"historical":true' : '');
+    const head = '{"seq":' + msg.seq + this.epochMember + (historical ? ',"historical":true' : '') + (msg.clock ? CLOCK_MEMBERS[msg.clock] : '');
     if (msg.tag !== null) return head + ',' + msg.body.substring(1);
     let members = this.deviceMembers.get(msg.device);
     if (members === undefined) {

@@ -8,6 +8,7 @@ import type { FloorgateConfig } from '../config/types.js';
 import { VERSION } from '../package-info.js';
 import type { WireFormat } from './format.js';
 import { JsonFormat } from './json-format.js';
+import { LONGEST_CLOCK_FLAG } from '../clock/flag.js';
 
 /** PUBLISH bytes beside topic and payload: fixed header 1, remaining length ≤ 4, topic length 2, packet id 2. */
 const PUBLISH_OVERHEAD = 9;
@@ -50,7 +51,7 @@ export class BodyBudget {
     if (budget === undefined) {
       // The smallest body of its shape: what the payload holds beyond it is the envelope.
       const body = tag === null ? '[]' : '{}';
-      const probe: StoredMessage = { seq: Number.MAX_SAFE_INTEGER, device, tag, body, readings: 0, ts: 0 };
+      const probe: StoredMessage = { seq: Number.MAX_SAFE_INTEGER, device, tag, body, readings: 0, ts: 0, clock: LONGEST_CLOCK_FLAG };
       const envelope = Buffer.byteLength(this.json.payload(probe, true)!) - body.length;
       const topic = Math.max(Buffer.byteLength(this.json.topic(probe)), Buffer.byteLength(this.wire.topic(probe)));
       budget = this.maxMessageBytes - PUBLISH_OVERHEAD - topic - envelope;

@@ -25,7 +25,9 @@
  *
  * Metrics of a DDATA: one per reading, by alias, with its timestamp; quality bad → is_null and
  * the property `Quality` (Int32) = 0 plus `error` (String) when floorgate knows why; uncertain →
- * the value with `Quality` = 500; good → the value, no properties. Plus `floorgate/seq` (UInt64):
+ * the value with `Quality` = 500; good → the value, no properties. A message stamped by an
+ * untrusted clock (reference §4.12) adds the property `clock` (String: unsynced, corrected or
+ * stepped) to each. Plus `floorgate/seq` (UInt64):
  * the buffer's seq of the message (reference §3), the gap detection Sparkplug's 0–255 seq cannot carry;
  * `floorgate audit --format sparkplug_b` reads it (src/audit/sparkplug.ts).
  *
@@ -44,7 +46,8 @@ import type { Metrics } from '../metrics.js';
 import { MAX_COMMAND_BYTES, type CommandSink, type Link, type OutgoingMessage, type WireFormat } from './format.js';
 import { BdSeq } from './sparkplug-bdseq.js';
 import { DataType, decodePayload, encodePayload, numberOf, type Metric, type Payload } from './sparkplug-codec.js';
-import { EPOCH_METRIC, MetricDictionary, REBIRTH_METRIC, SEQ_METRIC, fill, type BodyReading } from './sparkplug-metrics.js';
+import { EPOCH_METRIC, MetricDictionary, REBIRTH_METRIC, SEQ_METRIC, fill, markClock, type BodyReading } from './sparkplug-metrics.js';
+import { CLOCK_FLAG_NAMES } from '../clock/flag.js';
 import { SparkplugSession, type DeviceSource, type EdgeNode } from './sparkplug-session.js';
 import { commandValue } from './sparkplug-types.js';
 
@@ -163,6 +166,7 @@ export class SparkplugFormat implements WireFormat {
       fill(m, type, r);
       metrics.push(m);
     }
+    if (msg.clock) markClock(metrics, CLOCK_FLAG_NAMES[msg.clock]);
     metrics.push({ alias: this.dictionary.alias(msg.device, SEQ_METRIC), timestamp: msg.ts, longValue: msg.seq });
     if (historical) for (const m of metrics) m.isHistorical = true;
     this.lastSeq.set(msg.device, Math.max(msg.seq, this.lastSeq.get(msg.device) ?? 0));

@@ -100,6 +100,15 @@ export function fill(m: Metric, type: DataType, r: Pick<BodyReading, 'value' | '
   if (r.quality === 'uncertain') m.properties = quality(QUALITY_STALE, r.error);
 }
 
+/** The message's clock flag (reference §4.12) as the String property `clock` of each of its readings' metrics. */
+export function markClock(metrics: readonly Metric[], word: string): void {
+  for (const m of metrics) {
+    m.properties ??= { keys: [], values: [] };
+    m.properties.keys.push('clock');
+    m.properties.values.push({ type: DataType.String, stringValue: word });
+  }
+}
+
 function quality(code: number, error: string | undefined): NonNullable<Metric['properties']> {
   const keys = ['Quality'];
   const values: NonNullable<Metric['properties']>['values'] = [{ type: DataType.Int32, intValue: code }];

@@ -3,6 +3,7 @@
  * `floorgate status`. A superset of reference §5's shape; the runtime builds it, the HTTP layer only
  * serialises it. Timestamps are epoch milliseconds.
  */
+import type { ClockStatus } from '../clock/clock.js';
 import type { Reading } from '../driver/contract.js';
 
 export interface DeviceHealth {
@@ -33,6 +34,8 @@ export interface Health {
    * the last few seconds (null until first measured).
    */
   lines?: Record<string, { planned_load: number; busy_ratio: number | null }>;
+  /** Whether readings are stamped by a trusted clock (reference §4.12); absent from a daemon older than the check. */
+  clock?: ClockStatus;
   process: { rss_bytes: number; event_loop_lag_ms: number; buffer_write_ms: number | null; uptime_s: number };
 }
 

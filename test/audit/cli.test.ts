@@ -98,7 +98,7 @@ describe('floorgate audit against a real broker', () => {
     const t = expect.any(Number);
     const stream = {
       epoch: null,
-      messages: 5, readings: 9, duplicates: 1, outOfOrder: 0, historical: 0, historicalShare: 0,
+      messages: 5, readings: 9, duplicates: 1, outOfOrder: 0, historical: 0, historicalShare: 0, clock: { flagged: 0, corrected: 0 },
       baseline: 1, firstSeq: 1, lastSeq: 6, beforeBaseline: 0, missing: 1, notObserved: 0, openGaps: 1,
       gaps: [{ from: 4, to: 4, since: t, missingFor: t, notObserved: false }],
       delay: {

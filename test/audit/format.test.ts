@@ -55,4 +55,17 @@ describe('audit report text', () => {
     ]);
     expect(text).toContain('\n  gaps open     1, 3 not observed\n    seq 2..4 not observed (open for 500ms)\n');
   });
+
+  it('counts the readings of an untrusted clock, flagged and corrected, by what the messages said', () => {
+    const s = new AuditSession({ prefix: 'fg' });
+    const two = [{ tag: 't', value: 1, quality: 'good', ts: 1000 }, { tag: 'u', value: 2, quality: 'good', ts: 1000 }];
+    s.observe('fg/gw1/press-1', message(1, E1), 1001);
+    s.observe('fg/gw1/press-1', message(2, E1, { clock: 'unsynced', readings: two }), 1002);
+    s.observe('fg/gw1/press-1', message(3, E1, { clock: 'stepped' }), 1003);
+    s.observe('fg/gw1/press-1', message(4, E1, { clock: 'corrected', readings: two }), 1004);
+    s.observe('fg/gw1/press-1', message(4, E1, { clock: 'corrected', readings: two }), 1005);
+    const report = s.report(2000);
+    expect(report.gateways.gw1.clock).toEqual({ flagged: 3, corrected: 2 });
+    expect(formatFinal(report, 1000)).toContain('\n  historical    0 (0.0%)\n  clock         3 readings flagged (untrusted clock), 2 corrected\n');
+  });
 });

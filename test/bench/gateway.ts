@@ -8,12 +8,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { shebangNodeFlags } from '../helpers/node-flags.js';
 import { onCore } from './procfs.js';
+import { CLI, ROOT } from '../helpers/gateway.js';
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-export const CLI = path.join(ROOT, 'dist/src/cli/main.js');
+// The checkout as the tests find it, so these helpers also run under vitest from the sources.
+export { CLI, ROOT } from '../helpers/gateway.js';
 /** floorgate is measured as it is deployed, with its shebang's Node flags. */
 export const NODE_FLAGS = shebangNodeFlags(CLI);
 

@@ -82,3 +82,13 @@ export function mainThreadWakeUps(pid: number): number {
   if (!m) throw new Error(`no voluntary_ctxt_switches for pid ${pid}`);
   return Number(m[1]);
 }
+
+/** Peak resident set size in bytes so far (VmHWM); undefined once the process is gone. */
+export function peakRssBytes(pid: number): number | undefined {
+  try {
+    const m = /^VmHWM:\s+(\d+) kB$/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}

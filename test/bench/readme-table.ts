@@ -4,7 +4,7 @@
  * when they are missing), so the published numbers are always the output of `npm run bench`.
  */
 import fs from 'node:fs';
-import { num, type Figure } from './report.js';
+import { num, spreadText, type Figure } from './report.js';
 
 const START = '<!-- bench:start -->';
 const END = '<!-- bench:end -->';
@@ -23,13 +23,15 @@ function cell(text: string): string {
 export function renderTable(figures: readonly Figure[], info: RunInfo): string {
   const rows = figures.map((f) => {
     const verdict = f.met === null ? 'reported' : f.met ? 'met' : '**not met**';
-    return `| ${cell(f.name)} | ${num(f.value)} ${cell(f.unit)} | ${cell(f.baseline.what.replace(/,$/, ''))}: ${num(f.baseline.value)} ${cell(f.baseline.unit)} | ${num(f.ratio)} | ${cell(f.target)} | ${verdict} |`;
+    const ratio = f.spread ? `${num(f.ratio)} (${spreadText(f)})` : num(f.ratio);
+    return `| ${cell(f.name)} | ${num(f.value)} ${cell(f.unit)} | ${cell(f.baseline.what.replace(/,$/, ''))}: ${num(f.baseline.value)} ${cell(f.baseline.unit)} | ${ratio} | ${cell(f.target)} | ${verdict} |`;
   });
   const notes = figures.filter((f) => f.note).map((f) => `- ${f.name}: ${f.note}`);
   return [
     START,
     `Measured ${info.date} on ${info.machine}, by \`${info.command}\` (${Math.round(info.seconds)} s). ` +
-      'The machine was shared with other work: compare the ratios, which were measured within one run.',
+      'The machine was shared with other work: compare the ratios, each measured within one run. Where a bench ran ' +
+      'more than once, the row is its median run by ratio, with the range of the ratio over all runs.',
     '',
     '| figure | floorgate | baseline (same run) | ratio | target | |',
     '|---|---|---|---|---|---|',

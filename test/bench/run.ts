@@ -1,18 +1,20 @@
 /**
- * `npm run bench [-- --full] [-- --write] [-- --profile] [-- NAME …]`: every bench in turn,
- * one line per figure; --write puts the table into the README. NAMEs pick benches (e.g.
- * `steady throughput`). Each bench also runs on its own: `node dist/test/bench/<name>.js`.
+ * `npm run bench [-- --full] [-- --write] [-- --profile] [-- --repeat=N] [-- NAME …]`: every bench
+ * in turn, one line per figure. Each bench runs N times (1, or 3 under --full) and keeps its
+ * median run with the range of all runs; --write puts the table into the README. NAMEs pick
+ * benches (e.g. `steady throughput`). Each bench also runs on its own: `node dist/test/bench/<name>.js`.
  */
 import path from 'node:path';
 import { backlogDrain } from './backlog-drain.js';
 import { bufferAppend } from './buffer-append.js';
 import { ROOT } from './gateway.js';
 import { idle } from './idle.js';
+import { largeConfig } from './large-config.js';
 import { memory } from './memory.js';
 import { modbusRequests } from './modbus-requests.js';
 import { machine } from './procfs.js';
 import { renderTable, writeReadme } from './readme-table.js';
-import { formatFigure, parseOptions, type Bench, type Figure } from './report.js';
+import { formatFigure, medianRuns, parseOptions, type Bench, type Figure } from './report.js';
 import { startup } from './startup.js';
 import { statusPage } from './status-page.js';
 import { steady } from './steady.js';
@@ -28,6 +30,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   steady,
   startup,
   idle,
+  'large-config': largeConfig,
   'status-page': statusPage,
 };
 
@@ -45,10 +48,21 @@ async function main(): Promise<number> {
   let failed = false;
   for (const name of names) {
     const t0 = performance.now();
+    const runs: Figure[][] = [];
     try {
-      for (const f of await BENCHES[name](opts)) {
-        figures.push(f);
-        console.log(formatFigure(f));
+      for (let i = 1; i <= opts.repeat; i++) {
+        if (opts.repeat > 1) console.log(`  ${name}, run ${i} of ${opts.repeat}`);
+        const run = await BENCHES[name](opts);
+        for (const f of run) console.log(formatFigure(f));
+        runs.push(run);
+      }
+      if (opts.repeat > 1) {
+        const medians = medianRuns(runs);
+        console.log(`  ${name}, median of ${opts.repeat} runs:`);
+        for (const f of medians) console.log(formatFigure(f));
+        figures.push(...medians);
+      } else {
+        figures.push(...runs[0]);
       }
     } catch (err) {
       failed = true;
@@ -62,7 +76,8 @@ async function main(): Promise<number> {
       console.error('README not written: --write needs a complete run of every bench');
       return 1;
     }
-    const command = `npm run bench -- --write${opts.full ? ' --full' : ''}`;
+    const repeat = opts.repeat === (opts.full ? 3 : 1) ? '' : ` --repeat=${opts.repeat}`;
+    const command = `npm run bench -- --write${opts.full ? ' --full' : ''}${repeat}`;
     writeReadme(path.join(ROOT, 'README.md'), renderTable(figures, { date: new Date().toISOString().slice(0, 10), machine: machine(), command, seconds }));
     console.log('README.md performance table updated');
   }

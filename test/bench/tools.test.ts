@@ -15,7 +15,7 @@ import { modbusTcp } from '../../drivers/modbus/index.js';
 import { startFastSim, type FastSim } from './fast-sim.js';
 import { optimumRequests } from './modbus-requests.js';
 import { renderTable, writeReadme } from './readme-table.js';
-import type { Figure } from './report.js';
+import { medianRuns, parseOptions, type Figure } from './report.js';
 
 function tag(name: string, area: ModbusArea, address: number, type: ModbusTag['type'], extra: Partial<ModbusTag> = {}): ModbusTag {
   return { name, area, address, type, byte_order: 'ABCD', poll_interval: 100, scale: 1, offset: 0, writable: false, ...extra };
@@ -100,5 +100,32 @@ describe('README table', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('repeated runs', () => {
+  const run = (ratio: number, value: number): Figure => ({
+    name: 'drain', value, unit: 'msg/s', baseline: { what: 'raw', value: value / ratio, unit: 'msg/s' }, ratio, target: '≥ 0.8', met: ratio >= 0.8,
+  });
+
+  it('keeps the median run by ratio, whole, with the range of every run', () => {
+    const [f] = medianRuns([[run(0.9, 90)], [run(0.7, 84)], [run(0.82, 70)]]);
+    expect(f.ratio).toBe(0.82);
+    expect(f.value).toBe(70);
+    expect(f.baseline.value).toBeCloseTo(70 / 0.82);
+    expect(f.met).toBe(true);
+    expect(f.spread).toEqual({ runs: 3, value: [70, 90], ratio: [0.7, 0.9] });
+  });
+
+  it('shows the range in the README row', () => {
+    const [f] = medianRuns([[run(0.9, 90)], [run(0.7, 84)], [run(0.82, 70)]]);
+    expect(renderTable([f], { date: 'd', machine: 'm', command: 'c', seconds: 1 })).toContain('| 0.82 (3 runs: 0.7–0.9) | ≥ 0.8 | met |');
+  });
+
+  it('runs three times under --full unless told otherwise', () => {
+    expect(parseOptions(['--full']).repeat).toBe(3);
+    expect(parseOptions([]).repeat).toBe(1);
+    expect(parseOptions(['--repeat=5', 'idle']).repeat).toBe(5);
+    expect(() => parseOptions(['--repeat=0'])).toThrow(/whole number/);
   });
 });

@@ -21,6 +21,9 @@ function childScript(): string {
   const sources = [
     ...fs.readdirSync(path.join(ROOT, 'src/buffer')).filter((f) => f.endsWith('.ts')).map((f) => `src/buffer/${f}`),
     'src/log.ts',
+    // The clock's flags and the boot id the buffer stamps on every message.
+    'src/clock/flag.ts',
+    'src/clock/boot-id.ts',
     'test/buffer/child.ts',
   ];
   for (const rel of sources) {

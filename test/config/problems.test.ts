@@ -78,6 +78,8 @@ const cases: { name: string; text: string; problems: Expected[] }[] = [
     problems: [['buffer.max_bytes', 6, 22, 'invalid size "5 megs": use a number of bytes or e.g. 512MiB, 2GB']] },
   { name: 'buffer too small', text: topLevel('buffer: { max_bytes: 64KiB }'),
     problems: [['buffer.max_bytes', 6, 22, 'must be at least 262144 bytes, got "64KiB"']] },
+  { name: 'clock sync source neither kernel nor an absolute path', text: topLevel('clock: { sync_source: run/synced }'),
+    problems: [['clock.sync_source', 6, 23, 'must be kernel or an absolute file path, got "run/synced"']] },
   { name: 'duration', text: topLevel('buffer: { max_age: 5 sec }'),
     problems: [['buffer.max_age', 6, 20, 'invalid duration "5 sec": use a number of milliseconds or e.g. 250ms, 5s, 2m, 7d']] },
   { name: 'zero interval', text: topLevel('buffer: { commit_interval: 0 }'),

@@ -29,11 +29,10 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { parse } from 'yaml';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ServedRequest } from '../../drivers/modbus/sim.js';
 import { readBufferStats } from '../../src/buffer/stats.js';
 import { parseDuration } from '../../src/config/units.js';
 import { runCli, type CliProcess } from '../helpers/gateway.js';
-import { dataMessages, eventually, sleep, FaultRig } from './rig.js';
+import { dataMessages, eventually, servedPolls, sleep, FaultRig } from './rig.js';
 import { seededRandom } from '../helpers/random.js';
 import { recordFigures } from '../helpers/results.js';
 
@@ -81,22 +80,6 @@ function bufferedRows(file: string): { seq: number; stamp: number | undefined }[
   } finally {
     db.close();
   }
-}
-
-interface Poll {
-  /** Date.now() when the PLC served it. */
-  readonly time: number;
-  readonly stamp: number;
-  readonly temperature: number;
-}
-
-/** press-1's reads of holding 0..3: temperature (float32 at 0) and the stamp (uint32 at 2), ABCD. */
-function servedPolls(served: readonly ServedRequest[]): Poll[] {
-  return served.filter((r) => r.fc === 3 && r.address === 0 && r.count === 4).map((r) => {
-    const bytes = Buffer.alloc(8);
-    r.values.forEach((word, i) => bytes.writeUInt16BE(word as number, 2 * i));
-    return { time: r.time, temperature: bytes.readFloatBE(0), stamp: bytes.readUInt32BE(4) };
-  });
 }
 
 /** One daemon: Date.now() when it was spawned and when it was sent its last signal. */

@@ -26,6 +26,22 @@ export const POLL_STAMPED_MAP: SimMap = {
   tags: defaultSimMap.tags.map((t) => (t.name === 'counter' ? { ...t, counter: { step: 1, every: 1 } } : t)),
 };
 
+export interface ServedPoll {
+  /** Date.now() when the PLC served it. */
+  readonly time: number;
+  readonly stamp: number;
+  readonly temperature: number;
+}
+
+/** press-1's reads of holding 0..3: temperature (float32 at 0) and the stamp (uint32 at 2), ABCD. */
+export function servedPolls(served: readonly ServedRequest[]): ServedPoll[] {
+  return served.filter((r) => r.fc === 3 && r.address === 0 && r.count === 4).map((r) => {
+    const bytes = Buffer.alloc(8);
+    r.values.forEach((word, i) => bytes.writeUInt16BE(word as number, 2 * i));
+    return { time: r.time, temperature: bytes.readFloatBE(0), stamp: bytes.readUInt32BE(4) };
+  });
+}
+
 export interface RigOptions {
   /** Serve POLL_STAMPED_MAP and keep every request the PLC answers in `served`. */
   readonly recordServed?: boolean;

@@ -31,6 +31,7 @@ export function testConfig(opts: { url?: string; dataDir?: string; mqtt?: Partia
       ...opts.buffer,
     },
     http: { listen: false, allow_remote: false },
+    clock: { enabled: true, sync_source: 'kernel', step_threshold: 1000, check_interval: 5000 },
     devices: [],
   };
 }

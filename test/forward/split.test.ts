@@ -16,6 +16,7 @@ import type { TagCommon as TagConfig } from '../../src/config/types.js';
 import { Commands } from '../../src/commands/commands.js';
 import { encodeReadings, encodeTagReading, encodeTagReadingWithin, splitReadings, type Part } from '../../src/message/encode.js';
 import { BodyBudget } from '../../src/forward/message-size.js';
+import { LONGEST_CLOCK_FLAG } from '../../src/clock/flag.js';
 import { JsonFormat } from '../../src/forward/json-format.js';
 import { SparkplugFormat } from '../../src/forward/sparkplug-format.js';
 import { captureLog } from '../helpers/log.js';
@@ -37,8 +38,9 @@ function jsonSetup(maxMessageBytes: number, mqtt: Parameters<typeof testConfig>[
   return { json, budget: new BodyBudget(maxMessageBytes, json, json) };
 }
 
+/** The largest envelope a body can get: the biggest seq, and the longest clock flag. */
 function stored(dev: string, body: string, tag: string | null = null, seq = BIGGEST_SEQ): StoredMessage {
-  return { seq, device: dev, tag, body, readings: 0, ts: TS };
+  return { seq, device: dev, tag, body, readings: 0, ts: TS, clock: LONGEST_CLOCK_FLAG };
 }
 
 /** Every reading the parts carry, parsed, in order. */

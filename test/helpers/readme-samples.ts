@@ -30,16 +30,24 @@ export function driverReadmes(): Map<string, string> {
 
 /** The ```yaml blocks of one README that hold devices, each loaded; throws with the loader's problems. */
 export function readmeSamples(folder: string): ReadmeSample[] {
-  const readme = path.join(DRIVERS_DIR, folder, 'README.md');
-  const blocks = [...fs.readFileSync(readme, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
-  return blocks.filter((b) => /^\s*(?:-\s+)?driver:/m.test(b)).map((block) => ({ readme, devices: loadBlock(block, readme) }));
+  return readmeSampleConfigs(folder).map(({ readme, text }) => ({ readme, devices: loadSample(text, readme) }));
 }
 
-function loadBlock(block: string, readme: string): DeviceConfig[] {
-  // The loader reads password_file into password; a sample's file is not on this machine.
-  const yaml = block.replace(/^(\s*)password_file:.*$/gm, '$1password: from-the-file');
-  const devices = yaml.startsWith('devices:') ? yaml : `devices:\n${yaml.replace(/^/gm, '  ')}`;
-  const text = `gateway:\n  id: gw1\n  data_dir: /var/lib/floorgate\nmqtt:\n  url: mqtt://127.0.0.1:1883\n${devices}`;
+/**
+ * The ```yaml blocks of one README that hold devices, each as a whole config file: given a
+ * minimal gateway and mqtt section, a password_file (not on this machine) as a password.
+ */
+export function readmeSampleConfigs(folder: string): { readme: string; text: string }[] {
+  const readme = path.join(DRIVERS_DIR, folder, 'README.md');
+  const blocks = [...fs.readFileSync(readme, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1]);
+  return blocks.filter((b) => /^\s*(?:-\s+)?driver:/m.test(b)).map((block) => {
+    const yaml = block.replace(/^(\s*)password_file:.*$/gm, '$1password: from-the-file');
+    const devices = yaml.startsWith('devices:') ? yaml : `devices:\n${yaml.replace(/^/gm, '  ')}`;
+    return { readme, text: `gateway:\n  id: gw1\n  data_dir: /var/lib/floorgate\nmqtt:\n  url: mqtt://127.0.0.1:1883\n${devices}` };
+  });
+}
+
+function loadSample(text: string, readme: string): DeviceConfig[] {
   const loaded = loadFloorgateConfigText(text, '/etc/floorgate/floorgate.yaml', {});
   if (!loaded.ok) throw new Error(`${readme}:\n${loaded.problems.map(formatProblem).join('\n')}`);
   return [...loaded.config.devices];

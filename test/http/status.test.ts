@@ -79,6 +79,16 @@ describe('formatHealth', () => {
     ]);
   });
 
+  it('says whether the clock is trusted, why not, and its steps', () => {
+    const clock = (c: Partial<NonNullable<Health['clock']>>) => formatHealth(health({
+      clock: { synchronized: true, trusted: true, reason: null, steps: 0, last_step: null, boot_id: 'b', ...c },
+    }), ctx)[4];
+    expect(clock({})).toBe('  clock    trusted');
+    expect(clock({ synchronized: false, trusted: false, reason: 'not synchronised' }))
+      .toBe('  clock    NOT TRUSTED (not synchronised): readings go out flagged "unsynced"');
+    expect(clock({ steps: 2, last_step: { ts: NOW, by_ms: -3 * 86_400_000 } })).toBe('  clock    trusted; 2 steps, last -3d 0h');
+  });
+
   it('reads the bare reference §5 shape from a daemon that sends nothing more', () => {
     const bare = {
       status: 'ok', mqtt: { connected: true }, buffer: { messages: 0, bytes: 4096, oldest_ts: null },

@@ -24,6 +24,11 @@
  * @property {Catcher[]} catchers  fastest first; every one runs, so the report says which catch it
  */
 import ackDeletesWrongMessage from './mutants/ack-deletes-wrong-message.mjs';
+import clockCorrectionSkipped from './mutants/clock-correction-skipped.mjs';
+import clockCorrectsEarlierBoot from './mutants/clock-corrects-earlier-boot.mjs';
+import clockFlagNotPublished from './mutants/clock-flag-not-published.mjs';
+import clockFlagOutsideSizeBudget from './mutants/clock-flag-outside-size-budget.mjs';
+import clockStepBackUnflagged from './mutants/clock-step-back-unflagged.mjs';
 import countPhantomDrop from './mutants/count-phantom-drop.mjs';
 import deleteBeforePuback from './mutants/delete-before-puback.mjs';
 import discardCommittedAtRestart from './mutants/discard-committed-at-restart.mjs';
@@ -56,4 +61,9 @@ export const MUTANTS = [
   retainedWriteCommand,
   secondDaemonSharesDataDir,
   noBrokerProbe,
+  clockFlagOutsideSizeBudget,
+  clockStepBackUnflagged,
+  clockCorrectsEarlierBoot,
+  clockCorrectionSkipped,
+  clockFlagNotPublished,
 ];

@@ -32,6 +32,17 @@ describe('sparkplugDecoder', () => {
     expect(decode('spBv1.0/STATE/scada', Buffer.from('{"online":true}'))).toEqual({ kind: 'ignored' });
   });
 
+  it('reads the clock flag from the reading metrics\' clock property (reference §4.12), none when they carry none', () => {
+    const decode = sparkplugDecoder();
+    decode(DBIRTH, birth());
+    const flagged = encodeCommand([
+      { alias: 1, type: 'Float', value: 2, timestamp: 1007, properties: { clock: { type: 'String', value: 'corrected' } } } as never,
+      { alias: 2, type: 'UInt64', value: 7, timestamp: 1007 } as never,
+    ]);
+    expect(decode(DDATA, flagged)).toMatchObject({ kind: 'data', observation: { seq: 7, clock: 'corrected', readingTs: [1007] } });
+    expect(decode(DDATA, data(8))).toMatchObject({ kind: 'data', observation: { seq: 8, clock: undefined } });
+  });
+
   it('takes the epoch of a DDATA from its device\'s last DBIRTH', () => {
     const decode = sparkplugDecoder();
     decode(DBIRTH, birth('0123456789ab'));

@@ -19,6 +19,7 @@ export function healthy(now = Date.now()): Health {
       drives: { up: false, last_ok_ts: now - 90_000, error: `timeout after 1000 ms ${HOSTILE}`, last_poll_ms: null },
     },
     process: { rss_bytes: 64_000_000, event_loop_lag_ms: 1.5, buffer_write_ms: 0.8, uptime_s: 3725 },
+    clock: { synchronized: false, trusted: false, reason: 'not synchronised', steps: 0, last_step: null, boot_id: 'boot-1' },
   };
 }
 

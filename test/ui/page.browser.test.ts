@@ -91,6 +91,7 @@ describe.skipIf(chromiumMissing !== null)(`status page in Chromium${chromiumMiss
     expect(await page.textContent('#proc-rss')).toBe('61.0 MiB');
     expect(await page.textContent('#proc-lag')).toBe('1.5 ms');
     expect(await page.textContent('#proc-uptime')).toBe('1 h 2 min');
+    expect(await page.textContent('#proc-clock')).toBe('NOT TRUSTED: not synchronised (readings flagged)');
 
     expect(await row('devices', 'press-1').getAttribute('class')).toBe('up');
     expect(await cell('devices', 'press-1', 4).textContent()).toBe('4.3 ms');

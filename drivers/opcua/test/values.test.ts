@@ -69,13 +69,13 @@ describe('opcua values', () => {
     const at = new Date(1_700_000_000_000);
     const value = scalarOf(DataType.Double, 21.5);
     expect(toReading(tag, new DataValue({ value, statusCode: StatusCodes.Good, sourceTimestamp: at }), 1))
-      .toEqual({ tag: 't', value: 21.5, quality: 'good', ts: at.getTime() });
+      .toEqual({ tag: 't', value: 21.5, quality: 'good', ts: at.getTime(), sourceTime: true });
     expect(toReading(tag, new DataValue({ value, statusCode: StatusCodes.UncertainLastUsableValue, sourceTimestamp: at }), 1))
-      .toEqual({ tag: 't', value: 21.5, quality: 'uncertain', ts: at.getTime(), error: 'UncertainLastUsableValue' });
+      .toEqual({ tag: 't', value: 21.5, quality: 'uncertain', ts: at.getTime(), error: 'UncertainLastUsableValue', sourceTime: true });
     expect(toReading(tag, new DataValue({ value, statusCode: StatusCodes.BadSensorFailure, serverTimestamp: at }), 1))
-      .toEqual({ tag: 't', value: null, quality: 'bad', ts: at.getTime(), error: 'BadSensorFailure' });
-    // No timestamp at all: the time the driver received it.
-    expect(toReading(tag, new DataValue({ value, statusCode: StatusCodes.Good }), 42).ts).toBe(42);
+      .toEqual({ tag: 't', value: null, quality: 'bad', ts: at.getTime(), error: 'BadSensorFailure', sourceTime: true });
+    // No timestamp at all: the time the driver received it, by the gateway's clock.
+    expect(toReading(tag, new DataValue({ value, statusCode: StatusCodes.Good }), 42)).toEqual({ tag: 't', value: 21.5, quality: 'good', ts: 42 });
   });
 
   test('a type without a JSON form is a bad reading that says why, not a crash', () => {

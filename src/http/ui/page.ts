@@ -180,6 +180,10 @@ function render() {
   put($('proc-lag'), millis(p.event_loop_lag_ms), p.event_loop_lag_ms > 100 ? 'warn' : '', 'p99 over the last 10\u201320 s');
   put($('proc-commit'), p.buffer_write_ms == null ? '\u2014' : millis(p.buffer_write_ms));
   put($('proc-uptime'), duration(p.uptime_s * 1000));
+  // reference §4.12; absent from a daemon older than the clock check.
+  var c = h.clock;
+  put($('proc-clock'), !c ? '\u2014' : c.trusted ? 'trusted' : 'NOT TRUSTED: ' + c.reason + ' (readings flagged)', c && !c.trusted ? 'warn' : '',
+    c && c.last_step ? c.steps + ' step(s), the last by ' + c.last_step.by_ms + ' ms' : '');
 
   var devices = Object.keys(h.devices).map(function (name) {
     var dev = h.devices[name];
@@ -306,6 +310,7 @@ const BODY = `
       <dt>event-loop lag</dt><dd id="proc-lag"></dd>
       <dt>last commit</dt><dd id="proc-commit"></dd>
       <dt>uptime</dt><dd id="proc-uptime"></dd>
+      <dt>clock</dt><dd id="proc-clock"></dd>
     </dl></div>
   </section>
   <section><h2>Devices</h2>
