@@ -10,7 +10,12 @@
  */
 import type { Reading, Value } from '../driver/contract.js';
 
-let lastVersion = 0;
+/**
+ * Starts from the wall clock in µs, so the versions of a restarted process begin above those of
+ * the one before (it would have to change more than a tag per µs of its life to overtake them):
+ * a page still holding a version from before the restart is sent its whole window again.
+ */
+let lastVersion = Date.now() * 1000;
 
 /** A version above every one given out so far. */
 export function nextVersion(): number {

@@ -100,6 +100,13 @@ describe('GET /api/status?filter=&offset=&limit=&since=', () => {
     expect(after.tags.rows).toHaveLength(8);
   });
 
+  it('sends the whole window for a version it never gave out (a page that outlived a restart)', async () => {
+    const first = await status('limit=10');
+    const later = await status(`limit=10&since=${first.tags.version + 1_000_000}`);
+    expect(later.tags).toMatchObject({ full: true });
+    expect(later.tags.rows).toHaveLength(7);
+  });
+
   it('keeps the answer of a bare /api/status as it was: every device with every tag', async () => {
     const res = await request('GET', `http://127.0.0.1:${server.port}/api/status`);
     const body = JSON.parse(res.body);

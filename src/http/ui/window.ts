@@ -4,8 +4,8 @@
  *   ?filter=TEXT&offset=N&limit=N&since=VERSION
  *
  * The matched tags (tag-filter.ts) in config order are the page's list; `offset` and `limit`
- * cut its window. Without `since` (or with one from before the last reload) every row of the
- * window is sent and `full` is true; with the `version` of an earlier answer for the same
+ * cut its window. Without `since` (or with one from before the last reload or from another run
+ * of the daemon) every row of the window is sent and `full` is true; with the `version` of an earlier answer for the same
  * filter, offset and limit, only the rows whose value, quality or error changed since. The
  * report members and the listed devices are small and always sent whole.
  */
@@ -50,7 +50,8 @@ export function windowJson(input: ApiInput, table: TagTable, match: TagMatch, q:
     if (!match.shows(name, counts.get(name) ?? 0)) continue;
     devices += (devices ? ',' : '') + JSON.stringify(name) + ':' + JSON.stringify(health);
   }
-  const full = q.since === 0 || q.since < table.layoutVersion;
+  // A since above every version given out comes from another process (the clock stepped back between restarts).
+  const full = q.since === 0 || q.since < table.layoutVersion || q.since > table.version;
   const rows = windowRows(table, match, q.offset, q.limit, full ? 0 : q.since);
   return '{' + reportMembers(input) + ',"devices":{' + devices + '},"tags":{"version":' + table.version + ',"full":' + full +
     ',"total":' + match.total + ',"matched":' + match.matched + ',"offset":' + q.offset + ',"limit":' + q.limit + ',"rows":[' + rows + ']}}';
