@@ -11,11 +11,12 @@ import type { Logger } from 'pino';
 import type { DeviceConfig, FloorgateConfig } from './config/types.js';
 import type { LineLoad, Reading, Value } from './driver/contract.js';
 import type { MessageStore } from './buffer/types.js';
-import type { Health, StatusSource } from './http/health.js';
+import type { Health, StatusSource, TagTable } from './http/health.js';
 import type { DriverRegistry } from './driver/registry.js';
 import { Metrics } from './metrics.js';
 import { bufferPath } from './data-dir.js';
 import { DeviceRunner } from './scheduler/device-runner.js';
+import { currentVersion, nextVersion } from './scheduler/latest-reading.js';
 import { openBuffer } from './buffer/sqlite-buffer.js';
 import { Forwarder } from './forward/forwarder.js';
 import { createFormat } from './forward/formats.js';
@@ -51,6 +52,8 @@ export class Runtime implements StatusSource {
   private readonly startedAt = Date.now();
   /** What the devices sharing a line ask of it, for the status page beside what it measured. */
   private lineLoads: LineLoad[];
+  /** Raised when the runners change (start, reload): the status page's windows from before are void. */
+  private layoutVersion = nextVersion();
   /** Removes the scrape-time hook that reads the buffer's gauges. */
   private readonly stopCollecting: () => void;
   /** Whether the wall clock can be trusted; stamps every message (reference §4.12). */
@@ -151,8 +154,11 @@ export class Runtime implements StatusSource {
       this.metrics.deviceUp.remove({ device: name });
       stopping.push(runner.stop());
     }
+    // The page's windows are void from the first runner removed until the last one added.
+    this.layoutVersion = nextVersion();
     await Promise.all(stopping);
     for (const device of next.devices) if (!this.runners.has(device.name)) this.startDevice(device);
+    this.layoutVersion = nextVersion();
     const lines = this.drivers.lineLoads(next.devices);
     for (const { line } of this.lineLoads) {
       if (!lines.some((l) => l.line === line)) this.metrics.serialLineBusy.remove({ port: line });
@@ -201,11 +207,12 @@ export class Runtime implements StatusSource {
     return health;
   }
 
-  /** The last reading of every tag, per device. */
-  tags(): Record<string, Reading[]> {
-    const out: Record<string, Reading[]> = {};
-    for (const [name, runner] of this.runners) out[name] = runner.lastReadings();
-    return out;
+  /** The last reading of every tag, per device, for the status page. */
+  tagTable(): TagTable {
+    const devices = [...this.runners.values()].map((runner) => ({
+      name: runner.device.name, tags: runner.tagNames, latestOf: (tag: string) => runner.latestOf(tag),
+    }));
+    return { layoutVersion: this.layoutVersion, version: currentVersion(), devices };
   }
 
   /** Writes one value to a device's tag, between its polls; rejects with the device's answer. */

@@ -48,10 +48,33 @@ export function healthHttpStatus(h: Health): 200 | 503 {
   return h.status === 'failing' || !h.buffer.writable ? 503 : 200;
 }
 
-/**
- * What the status page (GET / and /api/…) reads: the health report plus the last reading of
- * every tag, per device, in config order.
- */
+/** The last reading of one tag and the version the status page diffs by. */
+export interface TagState {
+  /** Rises each time the tag's value, quality or error changes; one counter for every tag. */
+  readonly version: number;
+  /** Epoch ms of the first reading with the current value, quality and error. */
+  readonly changedTs: number;
+  reading(tag: string): Reading;
+}
+
+/** One device's tags as the status page reads them: names in config order, each one's last reading. */
+export interface DeviceTags {
+  readonly name: string;
+  readonly tags: readonly string[];
+  /** undefined before the tag's first reading. */
+  latestOf(tag: string): TagState | undefined;
+}
+
+/** The last reading of every tag, per device, with the versions the status page asks for changes by. */
+export interface TagTable {
+  /** Every version up to this one was given out before the devices and tags took their present order (a start or a reload). */
+  readonly layoutVersion: number;
+  /** The highest version given out so far: a page holding it has seen every change. */
+  readonly version: number;
+  readonly devices: readonly DeviceTags[];
+}
+
+/** What the status page (GET / and /api/…) reads: the health report plus the tag table. */
 export interface StatusSource extends HealthSource {
-  tags(): Record<string, Reading[]>;
+  tagTable(): TagTable;
 }

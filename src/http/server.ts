@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { healthHttpStatus, type HealthSource, type StatusSource } from './health.js';
-import { startStatusUi, UI_PATHS, type StatusUi, type UiAnswer } from './ui/routes.js';
+import { startStatusUi, UI_PATHS, type StatusUi } from './ui/routes.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -96,30 +96,67 @@ function route(req: http.IncomingMessage, res: http.ServerResponse, opts: HttpSe
       return;
     }
     send(req, res, 200, opts.metrics.registry.contentType, text);
+  } else if (!ui) {
+    send(req, res, 404, TEXT_TYPE, notFound);
   } else {
-    let answer: UiAnswer | undefined;
-    try {
-      answer = ui?.answer(path, new URLSearchParams(url.slice(path.length + 1)));
-    } catch (err) {
+    const failed = (err: unknown) => {
       opts.log.error({ err, path }, 'collecting the status page data failed');
-      send(req, res, 500, TEXT_TYPE, 'internal error while collecting the status\n');
-      return;
-    }
-    if (answer) send(req, res, 200, answer.type, answer.body, answer.headers);
-    else send(req, res, 404, TEXT_TYPE, notFound);
+      // Part of a streamed answer is out: all that is left is to cut it short.
+      if (res.headersSent) res.destroy();
+      else send(req, res, 500, TEXT_TYPE, 'internal error while collecting the status\n');
+    };
+    ui.answer(path, new URLSearchParams(url.slice(path.length + 1))).then((answer) => {
+      if (!answer) send(req, res, 404, TEXT_TYPE, notFound);
+      else if (typeof answer.body === 'string') send(req, res, 200, answer.type, answer.body, answer.headers);
+      else return sendStream(req, res, answer.type, answer.body, answer.headers);
+    }).catch(failed);
   }
 }
 
 function send(req: http.IncomingMessage, res: http.ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
-  res.writeHead(status, {
+  res.writeHead(status, responseHeaders(status, type, Buffer.byteLength(body), headers));
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+/**
+ * A large 200 answer, written part by part as it is built (chunked: its length is known only at
+ * the end). The next part is built once the last one is handed to the socket, so a slow client
+ * slows its own answer rather than filling the gateway's memory. Rejects when building fails.
+ */
+async function sendStream(req: http.IncomingMessage, res: http.ServerResponse, type: string, parts: AsyncIterable<string>, headers: Record<string, string>): Promise<void> {
+  const iterator = parts[Symbol.asyncIterator]();
+  let next = await iterator.next();
+  res.writeHead(200, responseHeaders(200, type, undefined, headers));
+  while (!next.done && req.method !== 'HEAD' && !res.destroyed) {
+    if (!res.write(next.value)) await drained(res);
+    next = await iterator.next();
+  }
+  if (!next.done) await iterator.return?.();
+  res.end();
+}
+
+function drained(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+/** length undefined: sent chunked. */
+function responseHeaders(status: number, type: string, length: number | undefined, headers: Record<string, string>): http.OutgoingHttpHeaders {
+  return {
     ...headers,
     'content-type': type,
-    'content-length': Buffer.byteLength(body),
+    ...(length === undefined ? {} : { 'content-length': length }),
     // Health is a snapshot: a proxy or browser must never answer from a cache.
     'cache-control': 'no-store',
     ...(status === 405 ? { allow: ALLOW } : {}),
-  });
-  res.end(req.method === 'HEAD' ? undefined : body);
+  };
 }
 
 function pathOf(url: string): string {

@@ -18,6 +18,7 @@ import { Backoff, sleep } from '../backoff.js';
 import { ReportFilter } from './report-filter.js';
 import { pollGroups } from './groups.js';
 import { errorText } from '../error-text.js';
+import { LatestReading, type LatestView } from './latest-reading.js';
 
 export interface DeviceStatus {
   up: boolean;
@@ -55,12 +56,10 @@ export class DeviceRunner {
   private running: Promise<void> | undefined;
   private readonly state: DeviceStatus = { up: false, last_ok_ts: null, error: null, last_poll_ms: null };
   private lastOverrunLog = -Infinity;
-  /**
-   * The last reading of every tag, published or not: what the status page shows. Updated in
-   * place: a new object per tag and poll would live a whole poll interval, get promoted to V8's
-   * old space and cost full GCs (and RSS) to reclaim.
-   */
+  /** The last reading of every tag, published or not: what the status page shows. */
   private readonly latest = new Map<string, LatestReading>();
+  /** The device's tag names in config order, for the status page's windows. */
+  readonly tagNames: readonly string[];
   /** Polls and writes of the device, one at a time, in the order queued. */
   private queue: Promise<void> = Promise.resolve();
   /** The connected driver while its polls run; undefined while connecting or backing off. */
@@ -70,6 +69,7 @@ export class DeviceRunner {
   constructor(private readonly opts: DeviceRunnerOptions) {
     this.device = opts.device;
     this.tagsByName = new Map(opts.device.tags.map((t) => [t.name, t]));
+    this.tagNames = opts.device.tags.map((t) => t.name);
     this.log = opts.log.child({ device: opts.device.name });
     this.backoff = new Backoff(opts.reconnectMinMs ?? 1000, opts.reconnectMaxMs ?? 30_000);
     this.metrics = deviceSeries(opts.metrics, opts.device);
@@ -92,6 +92,11 @@ export class DeviceRunner {
       if (r) out.push(r.reading(tag.name));
     }
     return out;
+  }
+
+  /** The tag's last reading and its version, undefined before its first reading. */
+  latestOf(tagName: string): LatestView | undefined {
+    return this.latest.get(tagName);
   }
 
   async stop(): Promise<void> {
@@ -308,29 +313,6 @@ function deviceSeries(m: Metrics, { name: device, driver }: DeviceConfig) {
     requests: m.deviceRequests.labels({ device, driver }).inc,
     serialLineBusy: (port: string, ratio: number) => m.serialLineBusy.set({ port }, ratio),
   };
-}
-
-class LatestReading {
-  private value!: Reading['value'];
-  private quality!: Reading['quality'];
-  private ts!: number;
-  private error: string | undefined;
-
-  constructor(r: Reading) {
-    this.update(r);
-  }
-
-  update(r: Reading): void {
-    this.value = r.value;
-    this.quality = r.quality;
-    this.ts = r.ts;
-    this.error = r.error;
-  }
-
-  reading(tag: string): Reading {
-    const r: Reading = { tag, value: this.value, quality: this.quality, ts: this.ts };
-    return this.error === undefined ? r : { ...r, error: this.error };
-  }
 }
 
 function noop(): void {}

@@ -16,6 +16,7 @@ import { machine } from './procfs.js';
 import { renderTable, writeReadme } from './readme-table.js';
 import { formatFigure, medianRuns, parseOptions, type Bench, type Figure } from './report.js';
 import { startup } from './startup.js';
+import { statusPage } from './status-page.js';
 import { steady } from './steady.js';
 import { throughput } from './throughput.js';
 
@@ -30,6 +31,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   startup,
   idle,
   'large-config': largeConfig,
+  'status-page': statusPage,
 };
 
 async function main(): Promise<number> {

@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Metrics } from '../../src/metrics.js';
 import { startHttpServer, type HttpServer } from '../../src/http/server.js';
+import { startStatusUi } from '../../src/http/ui/routes.js';
 import { FakeRuntime, HOSTILE, healthy } from './fake-runtime.js';
 import { request as httpRequest, type HttpResponse } from '../helpers/http.js';
 
@@ -45,7 +46,7 @@ describe('GET /', () => {
     // No CDN, no font service, no absolute URL of any kind; the data comes from api/status.
     expect(res.body).not.toMatch(/(https?:)?\/\/[a-z0-9]/i);
     expect(res.body).not.toMatch(/<(link|script|img)[^>]+(src|href)="(?!data:)/i);
-    expect(res.body).toContain("fetch('api/status'");
+    expect(res.body).toContain("fetch('api/status?'");
     expect(Buffer.byteLength(res.body)).toBeLessThan(32 * 1024);
   });
 
@@ -121,6 +122,17 @@ describe('GET /api/status', () => {
     expect(body.devices['press-1'].tags).toEqual([{ tag: 'temperature', value: 22.25, quality: 'good', ts: 1 }]);
   });
 
+  it('cuts the answer short when the source throws after its first part went out, and serves the next request', async () => {
+    const table = source.tagTable.bind(source);
+    source.tagTable = () => {
+      const t = table();
+      return { ...t, devices: t.devices.map((d) => (d.name === 'drives' ? { ...d, latestOf: () => { throw new Error('runner gone'); } } : d)) };
+    };
+    // Whether or not the headers were out yet, the client cannot take a cut answer for a whole one.
+    await expect(fetch(`${base}/api/status`).then((res) => res.text())).rejects.toThrow();
+    expect((await request('GET', '/api/health')).status).toBe(200);
+  });
+
   it('answers 500 while the source throws, and recovers', async () => {
     source.fail = true;
     const res = await request('GET', '/api/status');
@@ -171,16 +183,32 @@ describe('read-only and bounded', () => {
     }
   });
 
-  it('samples the source once a second for the drain estimate, and stops on close', async () => {
-    const calls = source.healthCalls;
-    await new Promise((r) => setTimeout(r, 2100));
-    expect(source.healthCalls - calls).toBeGreaterThanOrEqual(2);
-    await server.close();
-    const after = source.healthCalls;
-    await new Promise((r) => setTimeout(r, 1200));
-    expect(source.healthCalls).toBe(after);
-    // afterEach closes again: harmless only if the listener is reopened.
-    server = await startHttpServer({ host: '127.0.0.1', port: 0, health: source, metrics: new Metrics(false), log });
+  it('samples the source for the drain estimate only while a page asks, and stops on close', async () => {
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    const quiet = new FakeRuntime();
+    const ui = startStatusUi(quiet, { sampleMs: 50, idleMs: 400 });
+    try {
+      await sleep(300);
+      expect(quiet.healthCalls).toBe(0);
+      await ui.answer('/api/status', new URLSearchParams());
+      const asked = quiet.healthCalls;
+      await sleep(250);
+      expect(quiet.healthCalls - asked).toBeGreaterThanOrEqual(2);
+      await sleep(500);
+      const idle = quiet.healthCalls;
+      await sleep(300);
+      expect(quiet.healthCalls).toBe(idle);
+
+      await ui.answer('/api/health', new URLSearchParams());
+      const again = quiet.healthCalls;
+      await sleep(250);
+      expect(quiet.healthCalls - again).toBeGreaterThanOrEqual(2);
+    } finally {
+      ui.stop();
+    }
+    const stopped = quiet.healthCalls;
+    await sleep(200);
+    expect(quiet.healthCalls).toBe(stopped);
   });
 
   it('without a status source the listener serves only /healthz and /metrics', async () => {

@@ -4,7 +4,8 @@
  * markup in values and errors, a bigint beyond 2^53, NaN, an array.
  */
 import type { Reading } from '../../src/driver/contract.js';
-import type { Health, StatusSource } from '../../src/http/health.js';
+import type { Health, StatusSource, TagTable } from '../../src/http/health.js';
+import { currentVersion, LatestReading, nextVersion } from '../../src/scheduler/latest-reading.js';
 
 export const HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
 
@@ -36,11 +37,19 @@ export function readings(now = Date.now()): Record<string, Reading[]> {
   };
 }
 
+/**
+ * Each tagTable() replays `last` into the runtime's own LatestReading, so versions move as they
+ * do in the daemon: a new reading object with another value, quality or error is a change. A tag
+ * list that differs from the previous call is a new layout, as a reload is.
+ */
 export class FakeRuntime implements StatusSource {
   current: Health = healthy();
   last: Record<string, Reading[]> = readings();
   fail = false;
   healthCalls = 0;
+  private readonly kept = new Map<string, LatestReading>();
+  private layout = '';
+  private layoutVersion = 0;
 
   health(): Health {
     this.healthCalls++;
@@ -48,8 +57,23 @@ export class FakeRuntime implements StatusSource {
     return this.current;
   }
 
-  tags(): Record<string, Reading[]> {
+  tagTable(): TagTable {
     if (this.fail) throw new Error('runtime is mid-restart');
-    return this.last;
+    const layout = JSON.stringify(Object.entries(this.last).map(([name, rs]) => [name, rs.map((r) => r.tag)]));
+    if (layout !== this.layout) {
+      this.layout = layout;
+      this.layoutVersion = nextVersion();
+      this.kept.clear();
+    }
+    const devices = Object.entries(this.last).map(([name, rs]) => {
+      for (const r of rs) {
+        const key = JSON.stringify([name, r.tag]);
+        const kept = this.kept.get(key);
+        if (kept) kept.update(r);
+        else this.kept.set(key, new LatestReading(r));
+      }
+      return { name, tags: rs.map((r) => r.tag), latestOf: (tag: string) => this.kept.get(JSON.stringify([name, tag])) };
+    });
+    return { layoutVersion: this.layoutVersion, version: currentVersion(), devices };
   }
 }

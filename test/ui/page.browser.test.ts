@@ -51,6 +51,15 @@ describe.skipIf(chromiumMissing !== null)(`status page in Chromium${chromiumMiss
     return { page: p, requested: urls };
   }
 
+  /** The bodies of the api/status answers the page receives from now on. */
+  function watchStatus(): { tags: { full: boolean; rows: { device: string; tag: string; value?: unknown }[] } }[] {
+    const bodies: { tags: { full: boolean; rows: { device: string; tag: string; value?: unknown }[] } }[] = [];
+    page.on('response', (res) => {
+      if (new URL(res.url()).pathname === '/api/status') void res.json().then((b) => bodies.push(b), () => undefined);
+    });
+    return bodies;
+  }
+
   const row = (table: string, text: string) => page.locator(`#${table} tbody tr`, { has: page.locator('td', { hasText: new RegExp(`^${text}$`) }) });
   const cell = (table: string, text: string, n: number) => row(table, text).locator(`td:nth-child(${n})`);
 
@@ -128,17 +137,18 @@ describe.skipIf(chromiumMissing !== null)(`status page in Chromium${chromiumMiss
   });
 
   it('filters by device or tag name, and keeps the filter in the address', async () => {
+    const tagNames = () => page.locator('#tags tbody tr td:nth-child(2)').allTextContents();
     await page.fill('#filter', 'TEMP');
+    await expect.poll(() => page.textContent('#tag-count')).toBe('(1 of 7)');
     expect(await page.locator('#tags tbody tr').count()).toBe(1);
     expect(await page.locator('#devices tbody tr').count()).toBe(1);
-    expect(await page.textContent('#tag-count')).toBe('(1 of 7)');
 
     await page.fill('#filter', 'drives');
-    expect(await page.locator('#tags tbody tr td:nth-child(2)').allTextContents()).toEqual(['speed']);
+    await expect.poll(tagNames).toEqual(['speed']);
     expect(await page.locator('#devices tbody tr td:nth-child(1)').allTextContents()).toEqual(['drives']);
 
     await page.fill('#filter', 'press/e');
-    expect(await page.locator('#tags tbody tr td:nth-child(2)').allTextContents()).toEqual(['temperature', 'energy_wh', 'recipe', 'profile']);
+    await expect.poll(tagNames).toEqual(['temperature', 'energy_wh', 'recipe', 'profile']);
     expect(new URL(page.url()).hash).toBe('#press%2Fe');
 
     const again = await open(context, '#press%2Fe');
@@ -146,8 +156,12 @@ describe.skipIf(chromiumMissing !== null)(`status page in Chromium${chromiumMiss
     await expect.poll(() => again.page.locator('#tags tbody tr').count()).toBe(4);
 
     await page.fill('#filter', '');
-    expect(await page.locator('#tags tbody tr').count()).toBe(7);
+    await expect.poll(() => page.locator('#tags tbody tr').count()).toBe(7);
     expect(new URL(page.url()).hash).toBe('');
+
+    // The gateway did the filtering: the page was sent the matching rows only.
+    const asked = requested.filter((u) => u.includes('filter=press%2Fe'));
+    expect(asked.length).toBeGreaterThan(0);
   });
 
   it('says so when the gateway stops answering, and recovers', async () => {
@@ -181,20 +195,51 @@ describe.skipIf(chromiumMissing !== null)(`status page in Chromium${chromiumMiss
     await page.locator('.cards').screenshot({ path: artifact('status-page-replay.png') });
   });
 
-  it('draws at most 500 tag rows and says how to see the rest', async () => {
+  it('shows 100 tag rows a page, asks the gateway for that page only, and pages through the rest', async () => {
     const now = Date.now();
     source.current = { ...source.current, devices: { ...source.current.devices, big: { up: true, last_ok_ts: now, error: null, last_poll_ms: 9 } } };
     source.last = { ...source.last, big: Array.from({ length: 600 }, (_, i) => ({ tag: `t${i}`, value: i, quality: 'good' as const, ts: now })) };
-    await expect.poll(() => page.textContent('#tag-more'), { timeout: 3000 }).toBe('showing the first 500 of 607: type in the filter to narrow them down');
-    expect(await page.locator('#tags tbody tr').count()).toBe(500);
+    await expect.poll(() => page.textContent('#tag-range'), { timeout: 3000 }).toBe('1–100 of 607');
+    expect(await page.locator('#tags tbody tr').count()).toBe(100);
     expect(await page.textContent('#tag-count')).toBe('(607)');
-    await page.fill('#filter', 't');
-    expect(await page.textContent('#tag-more')).toBe('showing the first 500 of 603: type in the filter to narrow them down');
-    expect(await page.textContent('#tag-count')).toBe('(603 of 607)');
+    expect(await page.isDisabled('#prev')).toBe(true);
+
+    const bodies = watchStatus();
+    await page.click('#next');
+    await expect.poll(() => page.textContent('#tag-range')).toBe('101–200 of 607');
+    expect(await page.locator('#tags tbody tr td:nth-child(2)').first().textContent()).toBe('t93');
+    // Each answer carried one page of rows at most.
+    for (const b of bodies) expect(b.tags.rows.length).toBeLessThanOrEqual(100);
+
     await page.fill('#filter', 'big/t59');
+    await expect.poll(() => page.textContent('#tag-count')).toBe('(11 of 607)');
     expect(await page.locator('#tags tbody tr').count()).toBe(11);
-    expect(await page.textContent('#tag-count')).toBe('(11 of 607)');
-    expect(await page.textContent('#tag-more')).toBe('');
+    expect(await page.locator('#pager').isHidden()).toBe(true);
+
+    await page.fill('#filter', 't');
+    await expect.poll(() => page.textContent('#tag-range')).toBe('1–100 of 603');
+    for (let i = 0; i < 6; i++) await page.click('#next');
+    await expect.poll(() => page.textContent('#tag-range')).toBe('601–603 of 603');
+    expect(await page.isDisabled('#next')).toBe(true);
+  });
+
+  it('after the first answer is sent only what changed: a changed value shows up, an unchanged one is not sent again', async () => {
+    await expect.poll(() => cell('tags', 'temperature', 3).textContent()).toBe('21.5');
+    const bodies = watchStatus();
+    // Read again with the same values: nothing changed.
+    const reread = () => Object.fromEntries(Object.entries(source.last).map(([d, rs]) => [d, rs.map((r) => ({ ...r, ts: Date.now() }))]));
+    source.last = reread();
+    await expect.poll(() => bodies.length, { timeout: 4000 }).toBeGreaterThanOrEqual(2);
+    source.last = { ...reread(), 'press-1': reread()['press-1'].map((r) => (r.tag === 'temperature' ? { ...r, value: 23.5 } : r)) };
+    await expect.poll(() => cell('tags', 'temperature', 3).textContent(), { timeout: 4000 }).toBe('23.5');
+    await expect.poll(() => bodies.length, { timeout: 4000 }).toBeGreaterThanOrEqual(4);
+
+    const sent = bodies.flatMap((b) => b.tags.rows.map((r) => `${r.device}/${r.tag}=${String(r.value)}`));
+    expect(sent).toEqual(['press-1/temperature=23.5']);
+    for (const b of bodies) expect(b.tags.full).toBe(false);
+    // Unchanged rows stay on the page as they were.
+    expect(await cell('tags', 'energy_wh', 3).textContent()).toBe('9223372036854775807');
+    expect(await page.locator('#tags tbody tr').count()).toBe(7);
   });
 
   it('fits a phone screen: no sideways scrolling, one compact block per tag', async () => {

@@ -1,7 +1,9 @@
 /**
  * The status page served at GET /: one self-contained HTML document (inline CSS and JS, no
  * build step, nothing fetched from anywhere but this listener). It polls api/status once a
- * second while visible and redraws in place.
+ * second while visible and redraws in place. It asks only for the tags it shows (the filter
+ * and one page of PAGE_ROWS, applied by the gateway) and, once it holds a window, only for the
+ * rows that changed since the version it holds (see window.ts).
  *
  * Everything from the gateway is device data and goes into the DOM through textContent and
  * title only, never as markup; the Content-Security-Policy (inline code allowed by hash alone,
@@ -43,7 +45,7 @@ td.num, td.name { white-space: nowrap; }
 .muted { color: var(--muted); }
 tr.down { background: var(--bad-bg); }
 .badge { padding: .05rem .55rem; border: 1px solid currentColor; border-radius: 999px; font-weight: 600; }
-#tag-more:empty { display: none; }
+#pager button { font: inherit; padding: .2rem .7rem; }
 progress { width: 100%; height: .7rem; margin-top: .3rem; }
 body.stale main { opacity: .5; }
 @media (max-width: 640px) {
@@ -69,10 +71,12 @@ body.stale main { opacity: .5; }
 const SCRIPT = String.raw`
 'use strict';
 var POLL_MS = 1000, STALE_MS = 3000, TIMEOUT_MS = 5000;
-// Laying out thousands of live rows every second would keep a phone busy; the filter narrows.
-var MAX_TAG_ROWS = 500;
+// A page of rows: what a screen shows, and all the gateway sends; the filter and the pager move it.
+var PAGE_ROWS = 100;
 var $ = function (id) { return document.getElementById(id); };
-var snap = null, gotAt = 0, failure = '', busy = false, timer = 0;
+var snap = null, gotAt = 0, failure = '', busy = false, again = false, timer = 0, offset = 0;
+// The window held: its rows by key in order, the request that made it, and the version it is at.
+var held = null;
 var filterBox = $('filter');
 var numbers = new Intl.NumberFormat();
 var rowsOf = new Map();
@@ -140,17 +144,6 @@ function sync(table, rows) {
   known.forEach(function (tr, key) { if (!seen.has(key)) { tr.remove(); known.delete(key); } });
 }
 
-// "text" matches device or tag names; "dev/tag" matches both parts. Case-insensitive substrings.
-function matcher(text) {
-  var q = text.trim().toLowerCase(), slash = q.indexOf('/');
-  var d = slash < 0 ? q : q.slice(0, slash), t = slash < 0 ? q : q.slice(slash + 1);
-  function has(name, part) { return name.toLowerCase().indexOf(part) >= 0; }
-  return {
-    device: function (name) { return has(name, d); },
-    tag: function (device, tag) { return slash < 0 ? has(device, q) || has(tag, q) : has(device, d) && has(tag, t); },
-  };
-}
-
 function render() {
   var stale = snap === null || performance.now() - gotAt > STALE_MS;
   document.body.classList.toggle('stale', stale && snap !== null);
@@ -192,27 +185,14 @@ function render() {
   put($('proc-clock'), !c ? '\u2014' : c.trusted ? 'trusted' : 'NOT TRUSTED: ' + c.reason + ' (readings flagged)', c && !c.trusted ? 'warn' : '',
     c && c.last_step ? c.steps + ' step(s), the last by ' + c.last_step.by_ms + ' ms' : '');
 
-  var match = matcher(filterBox.value), devices = [], tags = [], total = 0, hidden = 0;
-  Object.keys(h.devices).forEach(function (name) {
+  var devices = Object.keys(h.devices).map(function (name) {
     var dev = h.devices[name];
-    var shown = dev.tags.filter(function (r) { return match.tag(name, r.tag); });
-    total += dev.tags.length;
-    if (match.device(name) || shown.length) {
-      devices.push({ key: name, cls: dev.up ? 'up' : 'down', cells: [
-        [name, 'name'], [dev.up ? 'up' : 'down', dev.up ? 'ok' : 'bad'], [age(dev.last_ok_ts), 'num', iso(dev.last_ok_ts)],
-        [dev.last_poll_ms == null ? '\u2014' : millis(dev.last_poll_ms), 'num'], [dev.error || '', 'bad txt'],
-      ] });
-    }
-    shown.forEach(function (r) {
-      if (tags.length >= MAX_TAG_ROWS) { hidden++; return; }
-      var full = r.value === null ? '' : typeof r.value === 'object' ? JSON.stringify(r.value) : String(r.value);
-      tags.push({ key: JSON.stringify([name, r.tag]), cls: 'q-' + r.quality, cells: [
-        [name, 'name'], [r.tag, 'name'], r.quality === 'bad' ? [r.error || '\u2014', 'bad txt'] : [value(r.value), 'v txt', full],
-        [r.quality, r.quality === 'good' ? 'ok' : r.quality === 'bad' ? 'bad' : 'warn', r.error || ''],
-        [clock(r.ts), 'num', iso(r.ts)], [duration(serverNow() - r.ts), 'num'],
-      ] });
-    });
+    return { key: name, cls: dev.up ? 'up' : 'down', cells: [
+      [name, 'name'], [dev.up ? 'up' : 'down', dev.up ? 'ok' : 'bad'], [age(dev.last_ok_ts), 'num', iso(dev.last_ok_ts)],
+      [dev.last_poll_ms == null ? '\u2014' : millis(dev.last_poll_ms), 'num'], [dev.error || '', 'bad txt'],
+    ] };
   });
+  var tags = held ? held.order.map(function (key) { return tagRow(key, held.rows.get(key)); }) : [];
   sync($('devices'), devices);
   // Serial lines shared by devices: what the configured polls need of each, beside what it measured.
   var lines = h.lines || {}, ports = Object.keys(lines);
@@ -226,34 +206,79 @@ function render() {
     ] };
   }));
   sync($('tags'), tags);
-  var matched = tags.length + hidden;
-  put($('tag-count'), '(' + (matched === total ? count(total) : count(matched) + ' of ' + count(total)) + ')');
-  put($('tag-more'), hidden ? 'showing the first ' + count(tags.length) + ' of ' + count(matched) + ': type in the filter to narrow them down' : '', 'warn');
+  if (!held) return;
+  var w = held.window, last = Math.min(w.matched, w.offset + tags.length);
+  put($('tag-count'), '(' + (w.matched === w.total ? count(w.total) : count(w.matched) + ' of ' + count(w.total)) + ')');
+  $('pager').hidden = w.matched <= PAGE_ROWS && w.offset === 0;
+  put($('tag-range'), tags.length ? count(w.offset + 1) + '\u2013' + count(last) + ' of ' + count(w.matched) : 'none of ' + count(w.matched));
+  $('prev').disabled = w.offset === 0;
+  $('next').disabled = last >= w.matched;
+}
+
+// A row of the tags table; the age is how long the value has stood, and a tag not read yet says so.
+function tagRow(key, r) {
+  if (r.quality === undefined) {
+    return { key: key, cls: 'q-none', cells: [[r.device, 'name'], [r.tag, 'name'], ['\u2014', 'v'], ['not read yet', 'muted'], ['', 'num'], ['', 'num']] };
+  }
+  var full = r.value === null ? '' : typeof r.value === 'object' ? JSON.stringify(r.value) : String(r.value);
+  return { key: key, cls: 'q-' + r.quality, cells: [
+    [r.device, 'name'], [r.tag, 'name'], r.quality === 'bad' ? [r.error || '\u2014', 'bad txt'] : [value(r.value), 'v txt', full],
+    [r.quality, r.quality === 'good' ? 'ok' : r.quality === 'bad' ? 'bad' : 'warn', r.error || ''],
+    [clock(r.changed_ts), 'num', iso(r.changed_ts)], [duration(serverNow() - r.changed_ts), 'num'],
+  ] };
+}
+
+// What to ask for: the window the page shows; since only when it already holds that same window.
+function windowParams() {
+  return 'filter=' + encodeURIComponent(filterBox.value) + '&offset=' + offset + '&limit=' + PAGE_ROWS;
+}
+
+function take(params, body) {
+  var w = body.tags, rows = held && !w.full ? held.rows : new Map();
+  w.rows.forEach(function (r) { rows.set(JSON.stringify([r.device, r.tag]), r); });
+  held = { params: params, version: w.version, window: w, rows: rows,
+    order: w.full ? w.rows.map(function (r) { return JSON.stringify([r.device, r.tag]); }) : held.order };
+  // A reload may leave the page past the end of the list.
+  if (w.rows.length === 0 && w.offset > 0 && w.offset >= w.matched) {
+    offset = Math.max(0, Math.floor((w.matched - 1) / PAGE_ROWS) * PAGE_ROWS);
+    again = true;
+  }
 }
 
 function tick() {
-  if (busy) return;
+  if (busy) { again = true; return; }
   busy = true;
+  again = false;
   clearTimeout(timer);
+  var params = windowParams();
+  var since = held && held.params === params ? '&since=' + held.version : '';
   var ctl = new AbortController(), limit = setTimeout(function () { ctl.abort(); }, TIMEOUT_MS);
-  fetch('api/status', { cache: 'no-store', signal: ctl.signal })
+  fetch('api/status?' + params + since, { cache: 'no-store', signal: ctl.signal })
     .then(function (res) { if (!res.ok) throw new Error('HTTP ' + res.status); return res.json(); })
-    .then(function (body) { snap = body; gotAt = performance.now(); failure = ''; },
-      function (err) { failure = err.name === 'AbortError' ? 'timed out' : err.message; })
+    .then(function (body) {
+      snap = body; gotAt = performance.now(); failure = '';
+      // The filter or the page moved while this was on its way: ask again at once.
+      if (params === windowParams()) take(params, body); else again = true;
+    }, function (err) { failure = err.name === 'AbortError' ? 'timed out' : err.message; })
     .then(function () {
       clearTimeout(limit);
       busy = false;
       render();
       // A hidden tab costs the gateway nothing; visibilitychange resumes.
-      if (!document.hidden) timer = setTimeout(tick, POLL_MS);
+      if (again) tick();
+      else if (!document.hidden) timer = setTimeout(tick, POLL_MS);
     });
 }
+
+function moveTo(next) { offset = Math.max(0, next); tick(); }
 
 try { filterBox.value = decodeURIComponent(location.hash.slice(1)); } catch (e) { filterBox.value = ''; }
 filterBox.addEventListener('input', function () {
   history.replaceState(null, '', filterBox.value ? '#' + encodeURIComponent(filterBox.value) : location.pathname);
-  render();
+  moveTo(0);
 });
+$('prev').addEventListener('click', function () { moveTo(offset - PAGE_ROWS); });
+$('next').addEventListener('click', function () { moveTo(offset + PAGE_ROWS); });
 document.addEventListener('visibilitychange', function () { if (!document.hidden) tick(); });
 tick();
 `;
@@ -295,8 +320,8 @@ const BODY = `
     <table id="line-table"><thead><tr><th>port</th><th>load planned</th><th>busy (measured)</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Tags <span id="tag-count" class="muted"></span></h2>
-    <table id="tags"><thead><tr><th>device</th><th>tag</th><th>value</th><th>quality</th><th>timestamp</th><th>age</th></tr></thead><tbody></tbody></table>
-    <p id="tag-more"></p>
+    <table id="tags"><thead><tr><th>device</th><th>tag</th><th>value</th><th>quality</th><th>changed</th><th>unchanged for</th></tr></thead><tbody></tbody></table>
+    <p id="pager" hidden><button id="prev" type="button">\u2039 previous</button> <span id="tag-range"></span> <button id="next" type="button">next \u203a</button></p>
   </section>
 </main>
 `;
