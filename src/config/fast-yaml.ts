@@ -128,17 +128,26 @@ function properties(text: string, from: number): { anchor?: string; contentAt: n
  * as yaml-source.ts gives), with `${VAR}` expanded and empty values left out.
  */
 function plainCopy(root: unknown, env: NodeJS.ProcessEnv, styles: Styles): unknown {
+  // An alias inside its own anchor (`&g { x: *g }`) is a cycle in js-yaml's tree: the positional
+  // reader says where it is, so it is handed over rather than copied forever.
+  const open = new Set<object>();
   const copy = (value: unknown): unknown => {
     if (typeof value === 'string') return expanded(value, env, styles);
     if (typeof value !== 'object' || value === null) return value ?? undefined;
-    if (Array.isArray(value)) return value.map((item) => copy(item) ?? null);
-    const out: Record<string, unknown> = {};
-    for (const [key, child] of Object.entries(value)) {
-      const v = copy(child);
-      // defineProperty, not assignment: a "__proto__" key must stay an ordinary (unknown) key.
-      if (v !== undefined) Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    if (open.has(value)) throw new NeedsPositions();
+    open.add(value);
+    try {
+      if (Array.isArray(value)) return value.map((item) => copy(item) ?? null);
+      const out: Record<string, unknown> = {};
+      for (const [key, child] of Object.entries(value)) {
+        const v = copy(child);
+        // defineProperty, not assignment: a "__proto__" key must stay an ordinary (unknown) key.
+        if (v !== undefined) Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      }
+      return out;
+    } finally {
+      open.delete(value);
     }
-    return out;
   };
   return copy(root);
 }
