@@ -52,8 +52,11 @@
  * the head until the first one that has not expired. A message committed behind a newer one
  * (a device with a slow clock) therefore goes at the latest max_age after it was committed; a
  * message already older than max_age when it is committed is dropped instead of stored. A
- * message stamped by an untrusted clock (clock = unsynced) has no known age: max_age never drops
- * it (and the head walk stops at it), max_bytes still does.
+ * message stamped by an untrusted clock (clock = unsynced) is aged by the monotonic clock when
+ * it was taken in this boot (its ts − wall_offset is its monotonic time), so max_age holds on a
+ * gateway whose clock is never trusted and a step of the wall clock neither expires nor keeps
+ * it; one from an earlier boot has no known age: max_age never drops it (and the head walk
+ * stops at it), max_bytes still does.
  *
  * When the file cannot be written (disk full, I/O error), appends stay in memory up to a bound
  * (then dropped by when_full, counted as full), `writable` turns false and commits are retried
@@ -72,6 +75,7 @@ import type { Statements } from './statements.js';
 import { restamped, StoredRestamp } from './restamp.js';
 import { Transaction, type Counters, type Drop } from './transaction.js';
 import { readBootId } from '../clock/boot-id.js';
+import { monoMs } from '../clock/monotonic.js';
 import type { BufferStats, DropReason, MessageStore, NewMessage, StoredMessage } from './types.js';
 
 export interface OpenBufferOptions {
@@ -80,6 +84,8 @@ export interface OpenBufferOptions {
   readonly log: Logger;
   /** Wall clock in epoch ms; tests inject one to age messages. */
   readonly now?: () => number;
+  /** Monotonic ms (src/clock), which ages readings of an untrusted wall clock; tests inject one. */
+  readonly mono?: () => number;
   /** Every dropped reading, once the drop is final. */
   readonly onDrop?: (reason: DropReason, readings: number) => void;
   /** This boot's id; read from the kernel when not given (tests give one to play another boot). */
@@ -99,6 +105,7 @@ class SqliteBuffer implements MessageStore {
   private readonly config: BufferConfig;
   private readonly log: Logger;
   private readonly now: () => number;
+  private readonly mono: () => number;
   private readonly onDrop: (reason: DropReason, readings: number) => void;
   private readonly dropLog: DropLog;
   private readonly db: Database.Database;
@@ -124,6 +131,7 @@ class SqliteBuffer implements MessageStore {
   private ackHead = 0;
 
   private cutoff = 0;
+  private offsetNow = 0;
   private ageDue = false;
   private nextAgeCheck = 0;
 
@@ -142,6 +150,7 @@ class SqliteBuffer implements MessageStore {
     this.config = opts.config;
     this.log = opts.log;
     this.now = opts.now ?? Date.now;
+    this.mono = opts.mono ?? monoMs;
     this.onDrop = opts.onDrop ?? (() => {});
     this.dropLog = new DropLog(opts.log);
     const opened = openStore({
@@ -328,10 +337,11 @@ class SqliteBuffer implements MessageStore {
     const now = this.now();
     const lastSeq = this.committed.lastSeq;
     this.cutoff = now - this.config.max_age;
+    this.offsetNow = now - this.mono();
     if (now >= this.nextAgeCheck) {
       // Looking at the oldest message is enough to know whether anything expired; an idle
       // buffer then writes nothing.
-      const [head] = this.stmt.head.all(1) as [seq: number, ts: number, text: number][];
+      const [head] = this.stmt.head.all(this.offsetNow, 1) as [seq: number, ts: number, text: number][];
       if (head && head[1] < this.cutoff) this.ageDue = true;
       else this.nextAgeCheck = now + AGE_CHECK_MS;
     }
@@ -416,6 +426,7 @@ class SqliteBuffer implements MessageStore {
       ackQueue: this.ackQueue,
       ackHead: this.ackHead,
       cutoff: this.cutoff,
+      offsetNow: this.offsetNow,
     }, this.committed);
   }
 

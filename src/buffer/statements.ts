@@ -17,8 +17,12 @@ export function prepareStatements(db: Database.Database, pageSize: number, boot:
     seqsIn: db.prepare('SELECT seq FROM messages WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck(),
     writeReserved: db.prepare('UPDATE meta SET reserved = ? WHERE id = 1'),
     rowSum: db.prepare(rowSumSql(pageSize)).raw(),
-    // The ts max_age judges: none for readings of an untrusted clock (their age is unknown).
-    head: db.prepare(`SELECT seq, CASE clock WHEN ${ClockFlag.unsynced} THEN ${NEVER_EXPIRES} ELSE ts END, ${TEXT_BYTES_SQL} FROM messages ORDER BY seq LIMIT ?`).raw(),
+    // The ts max_age judges, given the wall − monotonic offset now: an untrusted clock's reading
+    // of this boot is as old as the monotonic clock says (ts − its offset + the offset now); one
+    // of an earlier boot has no known age and never expires.
+    head: db.prepare(`SELECT seq, CASE WHEN clock <> ${ClockFlag.unsynced} THEN ts
+        WHEN boot = ${boot} AND wall_offset IS NOT NULL THEN ts - wall_offset + ? ELSE ${NEVER_EXPIRES} END,
+      ${TEXT_BYTES_SQL} FROM messages ORDER BY seq LIMIT ?`).raw(),
     pageCounts: db.prepare('SELECT p.page_count, f.freelist_count FROM pragma_page_count() p, pragma_freelist_count() f').raw(),
     writeMeta: db.prepare('UPDATE meta SET last_seq = ?, messages = ?, readings = ?, dropped_full = ?, dropped_max_age = ?, epoch = ?, reserved = ? WHERE id = 1'),
   };

@@ -48,6 +48,8 @@ export interface TransactionInput {
   readonly ackHead: number;
   /** Messages with a ts older than this are expired. */
   readonly cutoff: number;
+  /** Wall − monotonic ms now: an untrusted clock's reading of this boot is aged by the monotonic clock. */
+  readonly offsetNow: number;
 }
 
 export class Transaction {
@@ -69,6 +71,7 @@ export class Transaction {
   private readonly pending: readonly NewMessage[];
   private readonly ackQueue: readonly number[];
   private readonly cutoff: number;
+  private readonly offsetNow: number;
 
   constructor(input: TransactionInput, committed: Counters) {
     this.stmt = input.stmt;
@@ -79,6 +82,7 @@ export class Transaction {
     this.ackQueue = input.ackQueue;
     this.ackCursor = input.ackHead;
     this.cutoff = input.cutoff;
+    this.offsetNow = input.offsetNow;
     this.draft = { ...committed };
   }
 
@@ -103,7 +107,7 @@ export class Transaction {
   /** Deletes the expired head of the table. */
   expire(): boolean {
     for (;;) {
-      const rows = this.stmt.head.all(HEAD_STEP) as [seq: number, ts: number, text: number][];
+      const rows = this.stmt.head.all(this.offsetNow, HEAD_STEP) as [seq: number, ts: number, text: number][];
       let last = -1;
       while (last + 1 < rows.length && rows[last + 1][1] < this.cutoff) last++;
       if (last >= 0 && !this.deleteAll(rows[0][0], rows[last][0], 'max_age')) return false;
@@ -114,6 +118,12 @@ export class Transaction {
     return true;
   }
 
+  /** As statements.ts's head judges a stored message: by the monotonic clock while the wall clock is untrusted. */
+  private expired(m: NewMessage): boolean {
+    if (m.clock !== ClockFlag.unsynced) return m.ts < this.cutoff;
+    return m.wallOffset !== undefined && m.ts - m.wallOffset + this.offsetNow < this.cutoff;
+  }
+
   insertPending(): void {
     const b = this.budget;
     const chunk: RowSum = { n: 0, leafBytes: 0, maxCell: 0, overflow: 0 };
@@ -121,7 +131,7 @@ export class Transaction {
     let room = this.room();
     while (this.cursor < this.pending.length) {
       const m = this.pending[this.cursor];
-      if (m.ts < this.cutoff && m.clock !== ClockFlag.unsynced) {
+      if (this.expired(m)) {
         this.take(m);
         this.dropQueued('max_age', m.readings, 1);
         continue;
@@ -199,7 +209,7 @@ export class Transaction {
   private makeRoom(need: number): 'room' | 'budget' | 'empty' {
     const rows: RowSum = { n: 0, leafBytes: 0, maxCell: 0, overflow: 0 };
     for (let room = this.room(); room.avail < need; room = this.room()) {
-      const head = this.stmt.head.all(HEAD_STEP) as [seq: number, ts: number, text: number][];
+      const head = this.stmt.head.all(this.offsetNow, HEAD_STEP) as [seq: number, ts: number, text: number][];
       if (head.length === 0) return 'empty';
       rows.n = rows.leafBytes = rows.maxCell = rows.overflow = 0;
       // Enough rows that their pages, if packed full, would cover the shortfall.

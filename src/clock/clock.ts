@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import type { ClockConfig } from '../config/types.js';
 import type { Reading } from '../driver/contract.js';
 import { ClockFlag } from './flag.js';
+import { monoMs } from './monotonic.js';
 import type { SyncSource } from './sync-source.js';
 
 /** No real clock reads earlier than this: the first release of this clock check (2026-12-01). */
@@ -73,7 +74,6 @@ export interface ClockOptions {
 /** Longer than any poll takes: a reading further from the step than this was not cut by it. */
 const POLL_SPAN_MS = 60_000;
 
-const monoMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
 
 export class Clock {
   private readonly config: ClockConfig;

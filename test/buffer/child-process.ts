@@ -24,6 +24,7 @@ function childScript(): string {
     // The clock's flags and the boot id the buffer stamps on every message.
     'src/clock/flag.ts',
     'src/clock/boot-id.ts',
+    'src/clock/monotonic.ts',
     'test/buffer/child.ts',
   ];
   for (const rel of sources) {

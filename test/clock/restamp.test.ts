@@ -110,20 +110,49 @@ describe('restamp', () => {
     expect(b.newestTrustedTs()).toBe(T + 2000);
   });
 
-  it('max_age never drops a reading of an untrusted clock, committed or queued: its age is unknown', () => {
+  it('max_age ages an untrusted clock\'s readings of this boot by the monotonic clock, committed or queued', () => {
     const file = path.join(tempDir(), 'buffer.db');
-    let now = Date.now();
-    const b = openBuffer({ path: file, config: bufferConfig({ max_age: 60_000 }), log: captureLog().log, bootId: 'boot-now', now: () => now });
-    open.push(b);
     // A gateway that booted at 1970 and stamped its readings so, then NTP stepped the clock.
-    b.append(message('old-trusted', 5_000, ClockFlag.trusted));
-    b.append(message('committed-1970', 6_000, ClockFlag.unsynced));
+    let now = 6_000;
+    let mono = 1_000_000;
+    const b = openBuffer({ path: file, config: bufferConfig({ max_age: 60_000 }), log: captureLog().log, bootId: 'boot-now', now: () => now, mono: () => mono });
+    open.push(b);
+    b.append(message('old-trusted', 5_000, ClockFlag.trusted, 5_000 - mono));
+    b.append(message('committed-1970', 6_000, ClockFlag.unsynced, 6_000 - mono));
     b.flush();
-    b.append(message('queued-1970', 7_000, ClockFlag.unsynced));
-    now += 10_000;
+    b.append(message('queued-1970', 7_000, ClockFlag.unsynced, 7_000 - (mono + 1_000)));
+    now = Date.now();
+    mono += 10_000;
     b.flush();
+    // 10 s old by the monotonic clock: kept, though their ts is 56 years behind the wall clock.
     expect(rows(file).map((r) => r.device)).toEqual(['committed-1970', 'queued-1970']);
     expect(b.stats().dropped.max_age).toBe(2);
+    // 60.5 s after committed-1970 was taken, 59.5 s after queued-1970.
+    now += 50_500;
+    mono += 50_500;
+    b.flush();
+    expect(rows(file).map((r) => r.device)).toEqual(['queued-1970']);
+    // Past the buffer's next look at the head (every 5 s).
+    now += 5_000;
+    mono += 5_000;
+    b.flush();
+    expect(rows(file)).toEqual([]);
+    expect(b.stats().dropped.max_age).toBe(6);
+  });
+
+  it('max_age never drops an untrusted clock\'s reading of an earlier boot: its age is unknown', () => {
+    const file = path.join(tempDir(), 'buffer.db');
+    let now = 6_000;
+    const earlier = openBuffer({ path: file, config: bufferConfig({ max_age: 60_000 }), log: captureLog().log, bootId: 'boot-earlier', now: () => now, mono: () => 1_000 });
+    earlier.append(message('earlier-1970', 6_000, ClockFlag.unsynced, 5_000));
+    earlier.close();
+    now = Date.now();
+    const b = openBuffer({ path: file, config: bufferConfig({ max_age: 60_000 }), log: captureLog().log, bootId: 'boot-now', now: () => now, mono: () => 1_000 });
+    open.push(b);
+    now += 600_000;
+    b.flush();
+    expect(rows(file).map((r) => r.device)).toEqual(['earlier-1970']);
+    expect(b.stats().dropped.max_age).toBe(0);
   });
 
   it('a version 2 file is migrated: its messages read as trusted, of no boot, never restamped', async () => {
