@@ -23,6 +23,7 @@ import type { WireFormat } from './forward/format.js';
 import type { DeviceSource, DeviceView } from './forward/sparkplug-format.js';
 import { Commands } from './commands/commands.js';
 import { JsonCommands } from './commands/json-commands.js';
+import { splitCompact } from './message/compact.js';
 import { encodeTagReadingWithin, splitReadings, type Oversize } from './message/encode.js';
 import { BodyBudget } from './forward/message-size.js';
 import { startHttpServer } from './http/server.js';
@@ -244,8 +245,8 @@ export class Runtime implements StatusSource {
   }
 
   /**
-   * Readings → buffered messages: per poll batch as many as max_message_bytes needs (per_device),
-   * or one per reading (per_tag).
+   * Readings → buffered messages: per poll batch as many as max_message_bytes needs (per_device,
+   * in the configured JSON layout, stored as it will be sent), or one per reading (per_tag).
    */
   private readonly commit = (device: string, readings: Reading[]): void => {
     if (this.config.mqtt.publish === 'per_tag') {
@@ -256,7 +257,8 @@ export class Runtime implements StatusSource {
       }
       return;
     }
-    const { parts, oversize } = splitReadings(readings, this.budget.of(device, null));
+    const split = this.config.mqtt.json_layout === 'compact' ? splitCompact : splitReadings;
+    const { parts, oversize } = split(readings, this.budget.of(device, null));
     if (oversize.length > 0) this.tooLarge(device, oversize);
     for (const p of parts) this.buffer.append({ device, tag: null, body: p.body, readings: p.readings, ts: p.ts });
   };
