@@ -16,6 +16,7 @@ import { formatFigure, parseOptions, type Bench, type Figure } from './report.js
 import { startup } from './startup.js';
 import { steady } from './steady.js';
 import { throughput } from './throughput.js';
+import { bytesPerReading, diskPerReading } from './wire-disk.js';
 
 /** In BENCH.md's order. */
 const BENCHES: Readonly<Record<string, Bench>> = {
@@ -27,6 +28,8 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   steady,
   startup,
   idle,
+  'bytes-per-reading': bytesPerReading,
+  'disk-per-reading': diskPerReading,
 };
 
 async function main(): Promise<number> {
