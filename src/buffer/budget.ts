@@ -12,7 +12,15 @@
  * against real transactions. The -shm index (32 KiB per 4096 frames) is not counted.
  */
 
-export const PAGE_SIZE = 4096;
+/**
+ * The page size of a new buffer file (an existing file keeps its own). Every write transaction
+ * rewrites page 1, the meta row's page, the right-edge leaf and a freelist page whatever it
+ * carries; at a poll a second that is two transactions, and with 4096-byte pages those fixed
+ * pages alone were 33 B of disk per reading at 1,000 readings/s (1.42× the payload in all,
+ * 2.8× for the compact layout). 1024 makes them a quarter (1.13× and 1.54×) at the same CPU; a
+ * body's overflow chain costs 4 bytes and a 24-byte frame header per 1 KiB instead of per 4 KiB.
+ */
+export const PAGE_SIZE = 1024;
 const WAL_HEADER = 32;
 const FRAME_HEADER = 24;
 

@@ -7,7 +7,7 @@
  * counting drops), pending.ts (the appends held in memory), statements.ts (the SQL). Over 400
  * lines on purpose: the design note below stays with the commits it describes.
  *
- * On disk (better-sqlite3, WAL mode, page size 4096, application_id "FLGB"):
+ * On disk (better-sqlite3, WAL mode, page size 1024 (budget.ts says why), application_id "FLGB"):
  *   messages(seq INTEGER PRIMARY KEY, ts, readings, device, tag, body) — seq is the rowid, so
  *     appends go to the right edge of a single b-tree and reads/deletes walk it in seq order;
  *     there is no other index.
