@@ -275,7 +275,7 @@ describe('Sparkplug session', () => {
     const ddata = ofType(messages(sub), 'DDATA')[0];
     expect(ddata.device).toBe('press');
     expect(ddata.payload.metrics).toHaveLength(2);
-    await until(() => store.stats().messages === 0, 2_000, 'both messages acknowledged');
+    await until(() => store.stats().messages === 0, 5_000, 'both messages acknowledged and deleted');
     expect(capture.text()).toContain('device gone, which is no longer configured');
     expect(capture.text()).toContain('press/removed, which is no longer configured');
   });
