@@ -101,8 +101,10 @@ const mqtt = (limits: ConfigLimits) => z
     if (m.format === 'sparkplug_b' && m.sparkplug === undefined) {
       ctx.addIssue({ code: 'custom', path: ['sparkplug'], message: 'format sparkplug_b needs sparkplug: {group_id: ...}' });
     }
-    if (m.format !== 'json' && m.json_layout === 'compact') {
+    if (m.json_layout === 'compact' && m.format !== 'json') {
       ctx.addIssue({ code: 'custom', path: ['json_layout'], message: 'compact is a layout of format json; Sparkplug B has its own payload' });
+    } else if (m.json_layout === 'compact' && m.publish !== 'per_device') {
+      ctx.addIssue({ code: 'custom', path: ['json_layout'], message: 'compact groups the readings of per_device messages; a per_tag message holds one reading' });
     }
     if (m.reconnect_min > m.reconnect_max) {
       ctx.addIssue({ code: 'custom', path: ['reconnect_max'], message: 'must not be shorter than reconnect_min' });

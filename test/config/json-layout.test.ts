@@ -29,6 +29,12 @@ describe('mqtt.json_layout', () => {
     ]);
   });
 
+  test('compact with publish per_tag is refused: it has nothing to group', () => {
+    expect(problems('  publish: per_tag\n  json_layout: compact\n')).toEqual([
+      expect.stringMatching(/^c\.yaml:6:16: mqtt\.json_layout: .*per_device/),
+    ]);
+  });
+
   test('compact with format sparkplug_b is refused: Sparkplug has its own payload', () => {
     expect(problems('  format: sparkplug_b\n  sparkplug: { group_id: g }\n  json_layout: compact\n')).toEqual([
       expect.stringMatching(/^c\.yaml:\d+:\d+: mqtt\.json_layout: .*format json/),
