@@ -24,6 +24,7 @@ import type { WireFormat } from './forward/format.js';
 import type { DeviceSource, DeviceView } from './forward/sparkplug-format.js';
 import { Commands } from './commands/commands.js';
 import { JsonCommands } from './commands/json-commands.js';
+import { splitCompact } from './message/compact.js';
 import { encodeTagReadingWithin, splitReadings, type Oversize } from './message/encode.js';
 import { BodyBudget } from './forward/message-size.js';
 import { startHttpServer } from './http/server.js';
@@ -271,10 +272,10 @@ export class Runtime implements StatusSource {
   }
 
   /**
-   * Readings → buffered messages: per poll batch as many as max_message_bytes needs (per_device),
-   * or one per reading (per_tag). Readings stamped by the gateway's clock carry its flag and offset
-   * (reference §4.12); those stamped by the device's own clock go in messages of their own, which
-   * are never flagged or corrected.
+   * Readings → buffered messages: per poll batch as many as max_message_bytes needs (per_device,
+   * in the configured JSON layout, stored as it will be sent), or one per reading (per_tag).
+   * Readings stamped by the gateway's clock carry its flag and offset (reference §4.12); those
+   * stamped by the device's own clock go in messages of their own, never flagged or corrected.
    */
   private readonly commit = (device: string, taken: Reading[]): void => {
     for (const { stamp, readings } of this.clock.stamp(taken)) this.store(device, readings, stamp);
@@ -289,7 +290,8 @@ export class Runtime implements StatusSource {
       }
       return;
     }
-    const { parts, oversize } = splitReadings(readings, this.budget.of(device, null));
+    const split = this.config.mqtt.json_layout === 'compact' ? splitCompact : splitReadings;
+    const { parts, oversize } = split(readings, this.budget.of(device, null));
     if (oversize.length > 0) this.tooLarge(device, oversize);
     for (const p of parts) this.buffer.append({ device, tag: null, body: p.body, readings: p.readings, ts: p.ts, clock, wallOffset });
   }

@@ -2,6 +2,7 @@
  * Decodes floorgate's JSON format (reference §3) into what the completeness tracker needs.
  *
  *   {prefix}/{gateway}/{device}        {"seq","epoch","gateway","device","readings":[{"tag","value","quality","ts"}]}
+ *                                      or compact: {…,"device","groups":[{"ts","values":{tag: value}}],"readings":[…]}
  *   {prefix}/{gateway}/{device}/{tag}  {"seq","epoch","value","quality","ts"}
  *   {prefix}/{gateway}/status          retained online flag: not data
  *   {prefix}/{gateway}/{device}/{tag}/set[/result]   write commands: not data
@@ -63,9 +64,18 @@ export function jsonDecoder(prefix: string): MessageDecoder {
       return { kind: 'data', observation: { gateway, seq, epoch, historical, clock, readingTs: [body.ts] } };
     }
     if (body.gateway !== undefined && body.gateway !== gateway) return invalid(gateway, `gateway "${String(body.gateway)}" differs from the topic's`);
-    if (!Array.isArray(body.readings)) return invalid(gateway, 'readings is not an array');
+    const { groups, readings } = body;
+    if (!Array.isArray(readings) && !Array.isArray(groups)) return invalid(gateway, 'neither readings nor groups is an array');
+    if (readings !== undefined && !Array.isArray(readings)) return invalid(gateway, 'readings is not an array');
+    if (groups !== undefined && !Array.isArray(groups)) return invalid(gateway, 'groups is not an array');
     const readingTs: number[] = [];
-    for (const r of body.readings) {
+    // The compact layout: one ts per group, stated once for all the group's values.
+    for (const g of groups ?? []) {
+      if (!isObject(g) || !isTs(g.ts)) return invalid(gateway, 'a group has no numeric ts');
+      if (!isObject(g.values)) return invalid(gateway, 'a group\'s values is not an object');
+      for (let n = Object.keys(g.values).length; n > 0; n--) readingTs.push(g.ts);
+    }
+    for (const r of readings ?? []) {
       if (!isObject(r) || !isTs(r.ts)) return invalid(gateway, 'a reading has no numeric ts');
       readingTs.push(r.ts);
     }

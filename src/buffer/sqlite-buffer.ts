@@ -8,7 +8,7 @@
  * (correcting the ts of messages stamped by an untrusted clock). Over 400
  * lines on purpose: the design note below stays with the commits it describes.
  *
- * On disk (better-sqlite3, WAL mode, page size 4096, application_id "FLGB"):
+ * On disk (better-sqlite3, WAL mode, page size 1024 (budget.ts says why), application_id "FLGB"):
  *   messages(seq INTEGER PRIMARY KEY, ts, readings, device, tag, body, boot, wall_offset, clock)
  *     — the last three: the clock the readings were stamped with (restamp.ts); seq is the rowid, so
  *     appends go to the right edge of a single b-tree and reads/deletes walk it in seq order;
@@ -99,6 +99,14 @@ export function openBuffer(opts: OpenBufferOptions): MessageStore {
 /** How often max_age is enforced, and failed commits retried. */
 const AGE_CHECK_MS = 5_000;
 const RETRY_MS = 1_000;
+/**
+ * Longest an acknowledged message waits to be deleted when no append comes to commit with it.
+ * A delete alone is a transaction of its own (page 1, meta, leaf, freelist), as costly on disk
+ * as the readings of a small poll; riding the next poll's transaction it costs a few bytes. Two
+ * seconds cover polls of up to about that interval; a crash in that time only repeats messages
+ * the broker already has (at-least-once), and a clean stop deletes them.
+ */
+export const ACK_LINGER_MS = 2_000;
 
 class SqliteBuffer implements MessageStore {
   private readonly file: string;
@@ -141,6 +149,8 @@ class SqliteBuffer implements MessageStore {
   private edgesStale = true;
   private readonly listeners = new Set<(lastSeq: number) => void>();
   private commitTimer: NodeJS.Timeout | undefined;
+  /** performance.now() at which commitTimer fires. */
+  private commitDue = Infinity;
   /** Set only when there is something to come back for (see armWake). */
   private wakeTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -224,7 +234,7 @@ class SqliteBuffer implements MessageStore {
     // A seq not yet assigned must not be remembered: it would hide a future message.
     if (this.closed || !Number.isInteger(seq) || seq < 1 || seq > this.committed.lastSeq) return;
     this.acked.add(seq);
-    this.schedule();
+    this.schedule(Math.max(this.config.commit_interval, ACK_LINGER_MS));
   }
 
   onCommit(listener: (lastSeq: number) => void): () => void {
@@ -308,12 +318,17 @@ class SqliteBuffer implements MessageStore {
     this.dropLog.flush();
   }
 
-  private schedule(): void {
-    if (this.commitTimer || !this.isWritable) return;
+  /** A commit within delayMs (appends: commit_interval), unless one is due sooner. */
+  private schedule(delayMs = this.config.commit_interval): void {
+    if (!this.isWritable) return;
+    const due = performance.now() + delayMs;
+    if (this.commitTimer && this.commitDue <= due) return;
+    clearTimeout(this.commitTimer);
+    this.commitDue = due;
     this.commitTimer = setTimeout(() => {
       this.commitTimer = undefined;
       this.commit();
-    }, this.config.commit_interval).unref();
+    }, delayMs).unref();
   }
 
   /**

@@ -81,6 +81,8 @@ const mqtt = (limits: ConfigLimits) => z
     topic_prefix: topicPrefix.default('floorgate'),
     max_inflight: intIn(1, 65535).default(64),
     publish: z.enum(['per_device', 'per_tag']).default('per_device'),
+    // readings by default: compact is another wire shape, and consumers parse today's.
+    json_layout: z.enum(['readings', 'compact']).default('readings'),
     // 128 KB: AWS IoT Core refuses more (Azure IoT Hub 256 KB, EMQX 1 MB by default), and a
     // broker closes the connection on a packet over its limit. Counted as the whole PUBLISH.
     max_message_bytes: size(limits.minMessageBytes).refine((n) => n <= limits.maxMessageBytes, {
@@ -102,6 +104,11 @@ const mqtt = (limits: ConfigLimits) => z
   .superRefine((m, ctx) => {
     if (m.format === 'sparkplug_b' && m.sparkplug === undefined) {
       ctx.addIssue({ code: 'custom', path: ['sparkplug'], message: 'format sparkplug_b needs sparkplug: {group_id: ...}' });
+    }
+    if (m.json_layout === 'compact' && m.format !== 'json') {
+      ctx.addIssue({ code: 'custom', path: ['json_layout'], message: 'compact is a layout of format json; Sparkplug B has its own payload' });
+    } else if (m.json_layout === 'compact' && m.publish !== 'per_device') {
+      ctx.addIssue({ code: 'custom', path: ['json_layout'], message: 'compact groups the readings of per_device messages; a per_tag message holds one reading' });
     }
     if (m.reconnect_min > m.reconnect_max) {
       ctx.addIssue({ code: 'custom', path: ['reconnect_max'], message: 'must not be shorter than reconnect_min' });

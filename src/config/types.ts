@@ -76,6 +76,8 @@ export interface MqttConfig {
   readonly topic_prefix: string;
   readonly max_inflight: number;
   readonly publish: 'per_device' | 'per_tag';
+  /** per_device JSON messages: `readings` (one object per reading) or `compact` (src/message/compact.ts). */
+  readonly json_layout: 'readings' | 'compact';
   /** bytes: the largest PUBLISH packet; a poll's readings are split under it (src/message/encode.ts). */
   readonly max_message_bytes: number;
   /** ms */

@@ -4,7 +4,9 @@
  * joins, and the per-device / per-tag pieces are cached.
  *
  * per_device: `{prefix}/{gateway}/{device}`
- *   `{"seq":N,"epoch":"…"[,"historical":true][,"clock":"…"],"gateway":"…","device":"…","readings":[…]}`
+ *   `{"seq":N,"epoch":"…"[,"historical":true][,"clock":"…"],"gateway":"…","device":"…","readings":[…]}`,
+ *   or with a compact body (src/message/compact.ts) its members in place of readings:
+ *   `…,"device":"…","groups":[…][,"readings":[…]]}`
  * per_tag: `{prefix}/{gateway}/{device}/{tag}`
  *   `{"seq":N,"epoch":"…"[,"historical":true][,"clock":"…"],"value":…,"quality":…,"ts":…[,"error":"…"]}`
  * `clock` (reference §4.12): unsynced, corrected or stepped; left out when the clock was trusted.
@@ -29,7 +31,7 @@ export class JsonFormat implements WireFormat {
   private readonly gatewayMember: string;
   /** `,"epoch":"…"` */
   private readonly epochMember: string;
-  /** device → `,"gateway":"…","device":"…","readings":` */
+  /** device → `,"gateway":"…","device":"…"` */
   private readonly deviceMembers = new Map<string, string>();
   private readonly deviceTopics = new Map<string, string>();
   private readonly tagTopics = new Map<string, Map<string, string>>();
@@ -92,10 +94,12 @@ export class JsonFormat implements WireFormat {
     if (msg.tag !== null) return head + ',' + msg.body.substring(1);
     let members = this.deviceMembers.get(msg.device);
     if (members === undefined) {
-      members = this.gatewayMember + ',"device":' + JSON.stringify(msg.device) + ',"readings":';
+      members = this.gatewayMember + ',"device":' + JSON.stringify(msg.device);
       this.deviceMembers.set(msg.device, members);
     }
-    return head + members + msg.body + '}';
+    // A compact body is an object whose members join the envelope's; a readings body an array.
+    if (msg.body.charCodeAt(0) === 0x7b) return head + members + ',' + msg.body.substring(1);
+    return head + members + ',"readings":' + msg.body + '}';
   }
 
   private status(payload: string): OutgoingMessage {

@@ -46,6 +46,7 @@ import type { Metrics } from '../metrics.js';
 import { MAX_COMMAND_BYTES, type CommandSink, type Link, type OutgoingMessage, type WireFormat } from './format.js';
 import { BdSeq } from './sparkplug-bdseq.js';
 import { DataType, decodePayload, encodePayload, numberOf, type Metric, type Payload } from './sparkplug-codec.js';
+import { compactReadings, type ParsedCompact } from '../message/compact.js';
 import { EPOCH_METRIC, MetricDictionary, REBIRTH_METRIC, SEQ_METRIC, fill, markClock, type BodyReading } from './sparkplug-metrics.js';
 import { CLOCK_FLAG_NAMES } from '../clock/flag.js';
 import { SparkplugSession, type DeviceSource, type EdgeNode } from './sparkplug-session.js';
@@ -282,8 +283,13 @@ function decode(payload: Buffer): Payload | null {
   }
 }
 
-/** The readings of a buffered message; per_tag bodies carry one without its tag name. */
+/**
+ * The readings of a buffered message; per_tag bodies carry one without its tag name, and a
+ * per_device body committed under json_layout compact (before a switch to Sparkplug) is an object.
+ */
 function parseBody(msg: StoredMessage): BodyReading[] {
-  const body = JSON.parse(msg.body) as BodyReading[] | Omit<BodyReading, 'tag'>;
-  return Array.isArray(body) ? body : [{ ...body, tag: msg.tag! }];
+  const body = JSON.parse(msg.body) as BodyReading[] | Omit<BodyReading, 'tag'> | ParsedCompact<BodyReading>;
+  if (Array.isArray(body)) return body;
+  if (msg.tag === null) return compactReadings(body as ParsedCompact<BodyReading>);
+  return [{ ...(body as Omit<BodyReading, 'tag'>), tag: msg.tag }];
 }

@@ -63,43 +63,45 @@ const QUALITY: Readonly<Record<Quality, string>> = {
 
 const MAX_SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 
+/**
+ * A value as JSON text, or undefined for a number that has none (NaN, ±Infinity). Null for
+ * null; a bad reading's value is never asked for.
+ */
+export function valueJson(v: Reading['value']): string | undefined {
+  if (v === null) return 'null';
+  if (typeof v === 'number') return v - v === 0 ? '' + v : undefined;
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (typeof v === 'bigint') return v <= MAX_SAFE && v >= -MAX_SAFE ? v.toString() : '"' + v.toString() + '"';
+  return JSON.stringify(v);
+}
+
 /** value, quality, ts and error as JSON members, without braces: `"value":…,"quality":…,"ts":…`. */
 function members(r: Reading): string {
-  const v = r.value;
   let error = r.error;
   let quality = r.quality;
-  let value: string;
-  if (quality === 'bad' || v === null) {
+  let value = quality === 'bad' ? 'null' : valueJson(r.value);
+  if (value === undefined) {
     value = 'null';
-  } else if (typeof v === 'number') {
-    if (v - v === 0) {
-      value = '' + v;
-    } else {
-      value = 'null';
-      quality = 'bad';
-      error = v !== v ? 'value is NaN' : 'value is ' + v;
-    }
-  } else if (typeof v === 'boolean') {
-    value = v ? 'true' : 'false';
-  } else if (typeof v === 'string') {
-    value = JSON.stringify(v);
-  } else if (typeof v === 'bigint') {
-    value = v <= MAX_SAFE && v >= -MAX_SAFE ? v.toString() : '"' + v.toString() + '"';
-  } else {
-    value = JSON.stringify(v);
+    quality = 'bad';
+    error = r.value !== r.value ? 'value is NaN' : 'value is ' + (r.value as number);
   }
   let out = value + QUALITY[quality] + r.ts;
   if (error !== undefined) out += ',"error":' + JSON.stringify(error);
   return out;
 }
 
+/** One reading as an element of a readings array: `{"tag":…,"value":…,"quality":…,"ts":…}`. */
+export function encodeReading(r: Reading): string {
+  return tagPrefix(r.tag) + members(r) + '}';
+}
+
 /** The body of a per_device message: a JSON array of readings. */
 export function encodeReadings(readings: readonly Reading[]): string {
   let out = '[';
   for (let i = 0; i < readings.length; i++) {
-    const r = readings[i];
     if (i > 0) out += ',';
-    out += tagPrefix(r.tag) + members(r) + '}';
+    out += encodeReading(readings[i]);
   }
   return out + ']';
 }
@@ -133,12 +135,12 @@ export interface Split {
 }
 
 /** A UTF-16 unit is at most 3 UTF-8 bytes: most bodies are judged without measuring them. */
-function fits(text: string, maxBytes: number): boolean {
+export function fits(text: string, maxBytes: number): boolean {
   return text.length * 3 <= maxBytes || Buffer.byteLength(text) <= maxBytes;
 }
 
 /** The reading that goes out in place of one too large for any message. */
-function withoutValue(r: Reading, bytes: number): Reading {
+export function withoutValue(r: Reading, bytes: number): Reading {
   return { tag: r.tag, value: null, quality: 'bad', ts: r.ts, error: `value dropped: the reading is ${bytes} bytes, too large for mqtt.max_message_bytes` };
 }
 
@@ -153,12 +155,12 @@ export function splitReadings(readings: readonly Reading[], maxBodyBytes: number
   let count = 0;
   let ts = Infinity;
   for (const r of readings) {
-    let item = tagPrefix(r.tag) + members(r) + '}';
+    let item = encodeReading(r);
     let size = Buffer.byteLength(item);
     // 2: the brackets of a part holding only this reading.
     if (size + 2 > maxBodyBytes) {
       oversize.push({ tag: r.tag, bytes: size });
-      item = tagPrefix(r.tag) + members(withoutValue(r, size)) + '}';
+      item = encodeReading(withoutValue(r, size));
       size = Buffer.byteLength(item);
     }
     // 3: a comma and the brackets.
@@ -190,7 +192,7 @@ export function encodeTagReadingWithin(r: Reading, maxBodyBytes: number): { body
   return { body: encodeTagReading(withoutValue(r, bytes)), oversize: { tag: r.tag, bytes } };
 }
 
-function oldest(readings: readonly Reading[]): number {
+export function oldest(readings: readonly Reading[]): number {
   let ts = readings[0].ts;
   for (const r of readings) if (r.ts < ts) ts = r.ts;
   return ts;

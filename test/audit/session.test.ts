@@ -23,6 +23,20 @@ describe('jsonDecoder', () => {
     });
   });
 
+  it('reads a compact per_device message: each group\'s ts once per value, then the spelled-out readings', () => {
+    const payload = json({
+      seq: 9, epoch: '0a1b2c3d4e5f', gateway: 'gw1', device: 'press-1',
+      groups: [{ ts: 100, values: { a: 1, b: true, c: 'x' } }, { ts: 103, values: { d: 2 } }],
+      readings: [{ tag: 'e', value: null, quality: 'bad', ts: 104, error: 'timeout' }],
+    });
+    expect(decode('plant/fg/gw1/press-1', payload)).toEqual({
+      kind: 'data', observation: { gateway: 'gw1', seq: 9, epoch: '0a1b2c3d4e5f', historical: false, readingTs: [100, 100, 100, 103, 104] },
+    });
+    expect(decode('plant/fg/gw1/press-1', json({ seq: 10, groups: [{ ts: 5, values: { a: 1 } }] }))).toMatchObject({
+      kind: 'data', observation: { readingTs: [5] },
+    });
+  });
+
   it('reads a per_tag message', () => {
     expect(decode('plant/fg/gw1/press-1/temp', json({ seq: 8, value: null, quality: 'bad', ts: 5, error: 'timeout' }))).toEqual({
       kind: 'data', observation: { gateway: 'gw1', seq: 8, epoch: null, historical: false, readingTs: [5] },
@@ -46,7 +60,11 @@ describe('jsonDecoder', () => {
     expect(reason('plant/fg/gw1/press-1', json([1]))).toBe('payload is not a JSON object');
     expect(reason('plant/fg/gw1/press-1', json({ seq: '3', readings: [] }))).toBe('seq is not a non-negative integer');
     expect(reason('plant/fg/gw1/press-1', json({ seq: -1, readings: [] }))).toBe('seq is not a non-negative integer');
-    expect(reason('plant/fg/gw1/press-1', json({ seq: 1 }))).toBe('readings is not an array');
+    expect(reason('plant/fg/gw1/press-1', json({ seq: 1 }))).toBe('neither readings nor groups is an array');
+    expect(reason('plant/fg/gw1/press-1', json({ seq: 1, groups: {} }))).toBe('neither readings nor groups is an array');
+    expect(reason('plant/fg/gw1/press-1', json({ seq: 1, groups: [{ ts: 'now', values: {} }] }))).toBe('a group has no numeric ts');
+    expect(reason('plant/fg/gw1/press-1', json({ seq: 1, groups: [{ ts: 1, values: [1] }] }))).toBe('a group\'s values is not an object');
+    expect(reason('plant/fg/gw1/press-1', json({ seq: 1, groups: [], readings: 3 }))).toBe('readings is not an array');
     expect(reason('plant/fg/gw1/press-1', json({ seq: 1, epoch: 7, readings: [] }))).toBe('epoch is not a non-empty string');
     expect(reason('plant/fg/gw1/press-1/temp', json({ seq: 1, epoch: '', ts: 1 }))).toBe('epoch is not a non-empty string');
     expect(reason('plant/fg/gw1/press-1', json({ seq: 1, readings: [{ tag: 'a' }] }))).toBe('a reading has no numeric ts');

@@ -44,9 +44,16 @@ export interface Layout {
   /** float32 tags per device, packed from holding 0: one request per 62 tags. */
   readonly tagsPerDevice: number;
   readonly pollInterval: string;
+  /**
+   * uint16: input registers from 64,000 instead, which the fast simulator fills with their own
+   * address, so every value has five digits (a uint16's longest); one request per 125 tags.
+   */
+  readonly tagType?: 'float32' | 'uint16';
 }
 
 export interface GatewayConfig extends Layout {
+  /** Further `mqtt:` keys, e.g. `{ json_layout: 'compact' }`. */
+  readonly mqtt?: Readonly<Record<string, string>>;
   readonly dir: string;
   readonly gatewayId: string;
   readonly mqttPort: number;
@@ -73,6 +80,7 @@ export function writeConfig(c: GatewayConfig): string {
     `  url: mqtt://127.0.0.1:${c.mqttPort}`,
     '  reconnect_min: 200ms',
     '  reconnect_max: 1s',
+    ...Object.entries(c.mqtt ?? {}).map(([k, v]) => `  ${k}: ${v}`),
     'buffer:',
     '  max_bytes: 2GiB',
     'http:',
@@ -90,7 +98,9 @@ export function writeConfig(c: GatewayConfig): string {
       '    tags:',
     );
     for (let t = 0; t < c.tagsPerDevice; t++) {
-      lines.push(`      - { name: ${tagName(t)}, area: holding, address: ${t * 2}, type: float32 }`);
+      lines.push(c.tagType === 'uint16'
+        ? `      - { name: ${tagName(t)}, area: input, address: ${64_000 + t}, type: uint16 }`
+        : `      - { name: ${tagName(t)}, area: holding, address: ${t * 2}, type: float32 }`);
     }
   }
   const file = path.join(c.dir, 'floorgate.yaml');

@@ -36,6 +36,17 @@ export function runQueueSeconds(pid: number): number {
   return total;
 }
 
+/**
+ * Bytes the process has had written to storage so far (/proc/PID/io write_bytes: pages it
+ * dirtied, counted once until written back, what wears an SD card) and bytes it passed to
+ * write calls (wchar).
+ */
+export function ioBytes(pid: number): { storage: number; written: number } {
+  const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+  const field = (name: string) => Number(new RegExp(`^${name}: (\\d+)$`, 'm').exec(io)?.[1] ?? NaN);
+  return { storage: field('write_bytes'), written: field('wchar') };
+}
+
 /** Resident set size in bytes (VmRSS). */
 export function rssBytes(pid: number): number {
   const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -19,6 +19,7 @@ import { startup } from './startup.js';
 import { statusPage } from './status-page.js';
 import { steady } from './steady.js';
 import { throughput } from './throughput.js';
+import { bytesPerReading, diskPerReading } from './wire-disk.js';
 
 /** In BENCH.md's order. */
 const BENCHES: Readonly<Record<string, Bench>> = {
@@ -32,6 +33,8 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   idle,
   'large-config': largeConfig,
   'status-page': statusPage,
+  'bytes-per-reading': bytesPerReading,
+  'disk-per-reading': diskPerReading,
 };
 
 async function main(): Promise<number> {

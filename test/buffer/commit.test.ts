@@ -1,7 +1,8 @@
 /** When commits happen without flush(), and what commit listeners see. */
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { openBuffer } from '../../src/buffer/sqlite-buffer.js';
+import { ACK_LINGER_MS, openBuffer } from '../../src/buffer/sqlite-buffer.js';
 import type { NewMessage } from '../../src/buffer/types.js';
 import { bufferConfig, captureLog, removeTempDirs, tempDir } from './helpers.js';
 
@@ -28,9 +29,35 @@ describe('commits', () => {
     store.ack(1);
     expect(store.read(0, 10).map((m) => m.seq)).toEqual([2]); // hidden at once
     expect(store.stats().messages).toBe(2); // deleted at the next commit
-    await sleep(300);
+    await sleep(ACK_LINGER_MS + 300);
     expect(store.stats().messages).toBe(1);
     expect(seen).toEqual([2]); // a commit that added nothing is not announced
+    store.close();
+  });
+
+  it('an acknowledged message waits for the next commit of appends, up to ACK_LINGER_MS, so a poll a second is one transaction, not two', async () => {
+    const file = path.join(tempDir(), 'buffer.db');
+    const store = openBuffer({ path: file, config: bufferConfig({ commit_interval: 50 }), log: captureLog().log });
+    const walFrames = () => (fs.statSync(`${file}-wal`).size - 32) / (1024 + 24);
+    store.append(message());
+    await sleep(200);
+    store.ack(1);
+    const before = walFrames();
+    await sleep(300);
+    // Nothing was written for the ack alone…
+    expect(store.stats().messages).toBe(1);
+    expect(walFrames()).toBe(before);
+    store.append(message());
+    await sleep(200);
+    // …and the next append's transaction deleted it.
+    expect(store.stats().messages).toBe(1);
+    expect(store.read(0, 10).map((m) => m.seq)).toEqual([2]);
+    // Without an append, the ack commits on its own once ACK_LINGER_MS has passed.
+    store.ack(2);
+    await sleep(ACK_LINGER_MS - 300);
+    expect(store.stats().messages).toBe(1);
+    await sleep(600);
+    expect(store.stats().messages).toBe(0);
     store.close();
   });
 

@@ -45,6 +45,7 @@ mqtt:
   topic_prefix: floorgate                # json format only
   max_inflight: 64
   publish: per_device                    # per_device (batched) | per_tag
+  json_layout: readings                  # per_device JSON: readings (default) | compact (§3)
 
 buffer:
   max_bytes: 512MiB          # hard cap on disk
@@ -133,7 +134,7 @@ describe('the reference §2 example', () => {
     expect(config.mqtt).toMatchObject({
       url: 'mqtts://broker.plant.local:8883', client_id: 'line1-gw01', username: 'gw01', password: 's3cret',
       tls: { ca: '/etc/floorgate/ca.pem', cert: '/etc/floorgate/gw.pem', key: '/etc/floorgate/gw.key', insecure: false },
-      qos: 1, format: 'json', topic_prefix: 'floorgate', max_inflight: 64, publish: 'per_device',
+      qos: 1, format: 'json', topic_prefix: 'floorgate', max_inflight: 64, publish: 'per_device', json_layout: 'readings',
       keepalive: 30_000, reconnect_min: 1000, reconnect_max: 60_000,
     });
     expect(config.buffer).toEqual({

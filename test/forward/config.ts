@@ -14,6 +14,7 @@ export function testConfig(opts: { url?: string; dataDir?: string; mqtt?: Partia
       topic_prefix: 'fg',
       max_inflight: 64,
       publish: 'per_device',
+      json_layout: 'readings',
       max_message_bytes: 128_000,
       keepalive: 10_000,
       reconnect_min: 100,

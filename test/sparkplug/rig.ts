@@ -109,11 +109,11 @@ export async function sparkplugRig(rig: Rig, opts: RigOptions): Promise<Sparkplu
   return { broker, proxy, store, sub, fwd, format, views, capture, config, writes };
 }
 
-/** Commits one per_device message of these readings. */
-export function append(store: MessageStore, deviceName: string, readings: Reading[]): void {
+/** Commits one per_device message of these readings, in the readings layout unless `encode` says otherwise. */
+export function append(store: MessageStore, deviceName: string, readings: Reading[], encode = encodeReadings): void {
   let ts = readings[0].ts;
   for (const r of readings) ts = Math.min(ts, r.ts);
-  store.append({ device: deviceName, tag: null, body: encodeReadings(readings), readings: readings.length, ts });
+  store.append({ device: deviceName, tag: null, body: encode(readings), readings: readings.length, ts });
   store.flush();
 }
 

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
+import { encodeCompact } from '../../src/message/compact.js';
 import { Rig, until } from '../forward/setup.js';
 import { propertiesOf, valueOf, encodeCommand } from './tahu.js';
 import {
@@ -126,6 +127,19 @@ describe('Sparkplug session', () => {
     ]);
     expect(propertiesOf(ddata.payload.metrics[4])).toEqual({ Quality: 0, error: 'timeout after 500 ms' });
     expect(ddata.received.retain).toBe(false);
+
+    // A backlog committed under json_layout compact, before a switch to Sparkplug: the same DDATA.
+    append(store, 'press', [
+      { tag: 'temp', value: 22.5, quality: 'good', ts: T0 + 2000 },
+      { tag: 'big', value: 2n ** 63n, quality: 'good', ts: T0 + 2000 },
+      { tag: 'flag', value: null, quality: 'bad', ts: T0 + 2002, error: 'timeout after 500 ms' },
+    ], encodeCompact);
+    ms = await sub.waitFor(() => ofType(messages(sub), 'DDATA').length === 2, 5_000).then(() => messages(sub));
+    const compact = ofType(ms, 'DDATA')[1].payload.metrics;
+    expect(compact.map((m) => [byAlias.get(m.alias)!.name, valueOf(m, byAlias.get(m.alias)!.datatype!), Number(m.timestamp)])).toEqual([
+      ['temp', 22.5, T0 + 2000], ['big', 2n ** 63n, T0 + 2000], ['flag', null, T0 + 2002], ['floorgate/seq', 2n, T0 + 2000],
+    ]);
+    expect(propertiesOf(compact[2])).toEqual({ Quality: 0, error: 'timeout after 500 ms' });
     checkSeqRule(ms);
   });
 
@@ -261,7 +275,7 @@ describe('Sparkplug session', () => {
     const ddata = ofType(messages(sub), 'DDATA')[0];
     expect(ddata.device).toBe('press');
     expect(ddata.payload.metrics).toHaveLength(2);
-    await until(() => store.stats().messages === 0, 2_000, 'both messages acknowledged');
+    await until(() => store.stats().messages === 0, 5_000, 'both messages acknowledged and deleted');
     expect(capture.text()).toContain('device gone, which is no longer configured');
     expect(capture.text()).toContain('press/removed, which is no longer configured');
   });
