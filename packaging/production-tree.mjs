@@ -28,7 +28,7 @@ const out = path.resolve(args.out);
 const modules = path.resolve(args['node-modules'] ?? path.join(repo, 'node_modules'));
 
 // Files a running gateway never reads: typings, source maps, docs, tests, build inputs.
-const DROP_FILE = /(\.d\.[cm]?ts|\.[cm]?ts|\.map|\.md|\.markdown|\.gyp|\.gypi|\.tsbuildinfo|\.h|\.hpp|\.c|\.cc|\.cpp|^\.npmignore|^\.eslintrc.*|^\.prettierrc.*|^\.editorconfig|^tsconfig.*\.json|^Makefile)$/i;
+const DROP_FILE = /(\.d\.[cm]?ts|\.[cm]?ts|\.map|\.md|\.markdown|\.html|^\.git\w*|\.gyp|\.gypi|\.tsbuildinfo|\.h|\.hpp|\.c|\.cc|\.cpp|^\.npmignore|^\.eslintrc.*|^\.prettierrc.*|^\.editorconfig|^tsconfig.*\.json|^Makefile)$/i;
 // Folders only at a package's top: deeper, a name such as doc/ can be code (yaml's dist/doc/).
 const DROP_DIR = /^(test|tests|__tests__|docs?|examples?|benchmarks?|\.github|coverage)$/i;
 // Kept though they match: licences travel with the code (the .deb's copyright points at them).
@@ -67,21 +67,41 @@ function rm(p) {
   fs.rmSync(p, { recursive: true, force: true });
 }
 
+/** Builds for musl (Alpine): floorgate's targets are glibc systems (Debian, Raspberry Pi OS). */
+const MUSL = /musl/;
+
 /** Copies a package's own files (nested node_modules are lock entries of their own), pruned. */
 function copyPackage(from, to, top = true) {
   fs.mkdirSync(to, { recursive: true });
   for (const entry of fs.readdirSync(from, { withFileTypes: true })) {
     const source = path.join(from, entry.name);
     const target = path.join(to, entry.name);
-    if (entry.name === 'node_modules') continue;
+    if (entry.name === 'node_modules' || MUSL.test(entry.name)) continue;
     if (entry.isDirectory()) {
       if (!(top && DROP_DIR.test(entry.name))) copyPackage(source, target, false);
     } else if (entry.isSymbolicLink()) {
       fs.symlinkSync(fs.readlinkSync(source), target);
     } else if (KEEP_FILE.test(entry.name) || !DROP_FILE.test(entry.name)) {
       fs.copyFileSync(source, target);
+      fs.chmodSync(target, executableMode(target));
     }
   }
+}
+
+/**
+ * 0755 only for what runs as a program (a #! script); npm packages often mark data, JSON and
+ * libraries executable, and a loaded addon (.node) needs no x bit.
+ */
+function executableMode(file) {
+  if (file.endsWith('.node')) return 0o644;
+  const head = Buffer.alloc(2);
+  const fd = fs.openSync(file, 'r');
+  try {
+    fs.readSync(fd, head, 0, 2, 0);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return head.toString() === '#!' ? 0o755 : 0o644;
 }
 
 const wanted = (list, value) => !list || list.includes(value);
