@@ -36,21 +36,22 @@ arm64_node_modules() {
   CACHE=${FLOORGATE_ARM64_CACHE:-/var/cache/floorgate-arm64}
   ROOT=${FLOORGATE_ARM64_ROOT:-$CACHE/root}
   LOG_DIR=$CACHE/logs-package
+  LABEL=package
+  # shellcheck source=../../test/arm64/harness.sh
+  source "$REPO/test/arm64/harness.sh"
   # shellcheck source=../../test/arm64/chroot.sh
   source "$REPO/test/arm64/chroot.sh"
   # shellcheck source=../../test/arm64/root.sh
   source "$REPO/test/arm64/root.sh"
   # shellcheck source=../../test/arm64/app.sh
   source "$REPO/test/arm64/app.sh"
-  # What run.sh defines for them.
-  timed() { local label=$1; shift; "$@" || return $?; say "$label: done"; }
-  fail_with_log() { echo "package: $1; the end of $2:" >&2; tail -n 30 "$2" >&2; exit 1; }
   [ "$(id -u)" -eq 0 ] || die "the arm64 package needs root (its build cache is $CACHE): sudo npm run package, or FLOORGATE_PACKAGE_ARCHES=amd64"
   if ! command -v aarch64-linux-gnu-g++ >/dev/null; then
     say "installing g++-aarch64-linux-gnu (cross-compiles better-sqlite3)"
     { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends g++-aarch64-linux-gnu; } >/dev/null
   fi
   mkdir -p "$CACHE" "$LOG_DIR"
+  exec 3>&1
   exec 9>"$CACHE/.lock"
   flock -w 1800 9 || die "another test:arm64 or package run holds $CACHE/.lock"
   # ensure_app copies the arm64 smoke's natives check along: it is built with it.

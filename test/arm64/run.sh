@@ -29,39 +29,11 @@ BINFMT=/proc/sys/fs/binfmt_misc
 MOUNTED_BINFMT=0
 SMOKE_PID=
 
+LABEL=arm64
+source "$HERE/harness.sh"
 source "$HERE/chroot.sh"
 source "$HERE/root.sh"
 source "$HERE/app.sh"
-
-# One closing line in the form test runners are read by.
-skip() {
-  echo "arm64: SKIPPED: $*"
-  echo "arm64: 0 passed, 0 failed, 1 skipped"
-  exit 0
-}
-
-setup_failed() {
-  echo "arm64: FAILED before the smoke could run: $*" >&2
-  echo "arm64: 0 passed, 1 failed"
-  exit 1
-}
-
-fail_with_log() {
-  echo "arm64: $1; the end of $2:" >&2
-  tail -n 30 "$2" >&2
-  setup_failed "$1"
-}
-
-# Runs a command and records how long it took (printed now and in the summary).
-timed() {
-  local label=$1 start end
-  shift
-  start=$(date +%s)
-  "$@" || return $?
-  end=$(date +%s)
-  echo "$label: $((end - start)) s" >>"$LOG_DIR/timings"
-  echo "arm64: $label took $((end - start)) s" >&3
-}
 
 # shellcheck disable=SC2317 # runs from the EXIT trap
 cleanup() {
