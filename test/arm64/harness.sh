@@ -33,3 +33,25 @@ timed() {
   echo "$label: $((end - start)) s" >>"$LOG_DIR/timings"
   echo "$LABEL: $label took $((end - start)) s" >&3
 }
+
+# Takes CACHE/.lock (one run at a time), starts LOG_DIR afresh and sets the traps: the caller's
+# cleanup on exit, and a closing line for any step that fails without its own message.
+begin_run() {
+  exec 3>&1
+  mkdir -p "$CACHE"
+  exec 9>"$CACHE/.lock"
+  flock -n 9 || setup_failed "another $LABEL run holds $CACHE/.lock"
+  rm -rf "$LOG_DIR"
+  mkdir -p "$LOG_DIR"
+  trap cleanup EXIT
+  trap 'exit 130' INT TERM
+  trap 'setup_failed "$BASH_COMMAND (line $LINENO) failed"' ERR
+}
+
+# apt-get installs the Debian packages named, if any.
+apt_install() {
+  [ $# -gt 0 ] || return 0
+  echo "$LABEL: installing $*"
+  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "$@"; } \
+    >"$LOG_DIR/apt.log" 2>&1 || fail_with_log "apt-get install $* failed" "$LOG_DIR/apt.log"
+}
