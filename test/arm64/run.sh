@@ -115,7 +115,8 @@ set +e
 wait "$SMOKE_PID"
 set -e
 SMOKE_PID=
-read -r PASSED FAILED < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG_DIR/smoke.log" | tail -n 1)
+# The smoke's closing line, "arm64: N passed, N failed"; none (a crash) counts as a failure.
+read -r PASSED FAILED < <(sed -n 's/^arm64: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG_DIR/smoke.log" | tail -n 1) || true
 PASSED=${PASSED:-0}
 FAILED=${FAILED:-1}
 
