@@ -77,6 +77,19 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
     },
   },
+  // The simulators and the demo broker are devDependencies, absent from a production install: only
+  // the simulator modules (reached from the registry and the demo by dynamic import) may load them.
+  {
+    files: ['**/*.ts'],
+    ignores: ['drivers/*/sim.ts', 'src/broker/embedded.ts', 'test/**', 'drivers/*/test/**'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        paths: ['aedes', 'modbus-serial', 'node-opcua-server'].map((name) => ({
+          name, message: 'a simulator package (devDependency): import it only in drivers/*/sim.ts or src/broker/embedded.ts',
+        })),
+      }],
+    },
+  },
   // Benchmarks, reports and some tests print their figures for the reader.
   // Parsed JSON from a broker or an HTTP answer is `any` in tests, checked by the assertions.
   { files: ['test/**', 'drivers/*/test/**'], rules: { 'no-console': 'off', '@typescript-eslint/no-explicit-any': 'off' } },

@@ -1,7 +1,8 @@
 #!/usr/bin/env -S node --max-semi-space-size=2 --max-old-space-size=512 --optimize-for-size --v8-pool-size=1
 /**
  * The command line: parses arguments and hands over to the module that does the work.
- * Exit codes (reference §1): 0 ok, 1 runtime failure, 64 usage error, 77 permission denied, 78 configuration error.
+ * Exit codes (reference §1): 0 ok, 1 runtime failure, 64 usage error, 69 simulators not installed,
+ * 77 permission denied, 78 configuration error.
  *
  * The shebang's flags size Node for a gateway, not a desktop. By default V8 lets the young
  * generation grow to 2 × 16 MB and, on a machine with 8 GB or more, the old space to several
@@ -16,6 +17,7 @@
 import { parseArgs } from 'node:util';
 import { EXIT } from './exit.js';
 import { errorText } from '../error-text.js';
+import { refuseWithoutSimulators } from './simulator-packages.js';
 
 /** An option of a command: what parseArgs needs, and what the command's --help says of it. */
 interface Option {
@@ -71,7 +73,8 @@ const commands: Record<string, Command> = {
     usage: 'floorgate demo [--duration D]',
     summary: 'simulated PLC + embedded MQTT broker + the gateway, printing what arrives upstream',
     options: { duration: { type: 'string', arg: 'D', help: 'stop after this long, e.g. 30s, 2m (default: until Ctrl-C)' } },
-    run: async (v) => (await import('./demo.js')).runDemo({ duration: v.duration as string | undefined, out, err }),
+    run: async (v) => refuseWithoutSimulators('demo', err)
+      ?? (await import('./demo.js')).runDemo({ duration: v.duration as string | undefined, out, err }),
   },
   sim: {
     usage: 'floorgate sim modbus|opcua|serial [options]',
@@ -85,7 +88,7 @@ const commands: Record<string, Command> = {
       path: { type: 'string', arg: 'PATH', help: 'the serial path of a serial instrument (sim serial)' },
       baud: { type: 'string', arg: 'N', help: 'the serial line\'s baud rate' },
     },
-    run: async (v, pos) => (await import('./sim.js')).runSim(pos[0], {
+    run: async (v, pos) => refuseWithoutSimulators('sim', err) ?? (await import('./sim.js')).runSim(pos[0], {
       host: String(v.host), port: v.port as string | undefined, unit: v.unit as string | undefined,
       config: v.config as string | undefined, rtu: v.rtu as string | undefined, path: v.path as string | undefined,
       baud: v.baud as string | undefined, out, err,

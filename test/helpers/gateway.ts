@@ -36,8 +36,9 @@ export interface CliProcess {
   readonly exited: Promise<number | string>;
 }
 
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): CliProcess {
-  const child = spawn(process.execPath, [...NODE_FLAGS, CLI, ...args], {
+/** `cli`: another copy of the CLI than this checkout's (an installed tree). */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; cli?: string } = {}): CliProcess {
+  const child = spawn(process.execPath, [...NODE_FLAGS, opts.cli ?? CLI, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
