@@ -130,7 +130,12 @@ for (const scope of fs.readdirSync(path.join(out, 'node_modules'))) {
 for (const part of ['src', 'drivers']) {
   fs.cpSync(path.join(repo, 'dist', part), path.join(out, 'dist', part), { recursive: true, filter: (f) => !f.endsWith('.map') && !f.endsWith('.d.ts') });
 }
-fs.cpSync(path.join(repo, 'config'), path.join(out, 'config'), { recursive: true });
+// The shipped configs and schema only: a checkout's config/ may also hold the demo's data dir
+// (config/.floorgate-demo, with its OPC UA private key), which must never reach a package.
+fs.mkdirSync(path.join(out, 'config'), { recursive: true });
+for (const entry of fs.readdirSync(path.join(repo, 'config'), { withFileTypes: true })) {
+  if (entry.isFile() && !entry.name.startsWith('.')) fs.copyFileSync(path.join(repo, 'config', entry.name), path.join(out, 'config', entry.name));
+}
 // floorgate finds its root and version by its package.json.
 fs.copyFileSync(path.join(repo, 'package.json'), path.join(out, 'package.json'));
 process.stdout.write(`production-tree: ${packages} packages for linux-${args.arch} in ${out}\n`);

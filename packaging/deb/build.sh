@@ -88,7 +88,11 @@ build_one() {
   flags=$(sed -n '1s/^#!.* -S node *//p' "$REPO/dist/src/cli/main.js")
   sed "s|^ExecStart=.*|ExecStart=/usr/bin/node $flags $LIB/dist/src/cli/main.js run -c /etc/floorgate/floorgate.yaml|" \
     "$REPO/systemd/floorgate.service" >"$stage/lib/systemd/system/floorgate.service"
-  install -m 0644 "$REPO/config/floorgate.example.yaml" "$stage/etc/floorgate/floorgate.yaml"
+  # The schema where editors on the gateway find it, named by the conffile's modeline.
+  install -D -m 0644 "$REPO/config/floorgate.schema.json" "$stage/usr/share/floorgate/floorgate.schema.json"
+  # shellcheck disable=SC2016 # a literal $schema, not a variable
+  sed '1s|\$schema=.*|$schema=/usr/share/floorgate/floorgate.schema.json|' "$REPO/config/floorgate.example.yaml" >"$stage/etc/floorgate/floorgate.yaml"
+  chmod 0644 "$stage/etc/floorgate/floorgate.yaml"
   install -m 0644 "$HERE/copyright" "$stage/usr/share/doc/floorgate/copyright"
   gzip -9n <"$HERE/changelog" >"$stage/usr/share/doc/floorgate/changelog.gz"
   for script in postinst prerm postrm; do install -m 0755 "$HERE/$script" "$stage/DEBIAN/$script"; done

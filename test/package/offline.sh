@@ -54,6 +54,7 @@ ip link set lo up
 check "no network: loopback is the only interface" test "$(ip -o link show | wc -l)" = 1
 
 check "dpkg -i nodejs floorgate (offline)" in_root dpkg -i /tmp/nodejs.deb /tmp/floorgate.deb
+check "the package holds no key and no demo data" sh -c "! chroot '$ROOT' dpkg -L floorgate | grep -E '\\.(pem|key)\$|floorgate-demo'"
 check "user floorgate, in group dialout" sh -c "chroot '$ROOT' id -nG floorgate | tr ' ' '\n' | grep -qx dialout"
 check "/var/lib/floorgate 0700 floorgate" mode_owner '700 floorgate:floorgate' /var/lib/floorgate
 check "/etc/floorgate 0750 and floorgate.yaml 0640, group floorgate" \
@@ -62,6 +63,9 @@ if [ -x "$ROOT/usr/bin/deb-systemd-helper" ]; then
   check "the unit is enabled at boot" test -L "$ROOT/etc/systemd/system/multi-user.target.wants/floorgate.service"
 fi
 check "floorgate check /etc/floorgate/floorgate.yaml (as shipped)" as_floorgate floorgate check -c /etc/floorgate/floorgate.yaml
+check "the config names the installed schema, and floorgate schema prints it" sh -c \
+  "head -1 '$ROOT/etc/floorgate/floorgate.yaml' | grep -qx '# yaml-language-server: \$schema=/usr/share/floorgate/floorgate.schema.json' &&
+   chroot '$ROOT' floorgate schema | cmp -s - '$ROOT/usr/share/floorgate/floorgate.schema.json'"
 
 mosquitto -p "$MQTT_PORT" >"$LOG_DIR/mosquitto.log" 2>&1 &
 pids+=($!)
