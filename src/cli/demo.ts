@@ -14,6 +14,7 @@ import { refuseConfig } from './config-refused.js';
 import { drivers, loadFloorgateConfig } from '../assembly.js';
 import { parseDuration } from '../config/units.js';
 import { createLogger } from '../log.js';
+import { logAsText } from './log-text.js';
 import { PACKAGE_ROOT } from '../package-info.js';
 import { Runtime } from '../runtime.js';
 import { startPtyPair } from '../serial/pty-pair.js';
@@ -66,10 +67,10 @@ export async function runDemo(opts: { duration?: string; out: (line: string) => 
     };
     let oven: Promise<{ close(): Promise<void> } | undefined> = Promise.resolve(undefined);
     cleanups.push(async () => (await oven)?.close());
-    // The gateway's own log goes to stderr at warn, so stdout shows only what arrives upstream.
+    // The gateway's own log goes to stderr at warn, as text, so stdout shows only what arrives upstream.
     // It starts without the OPC UA device, whose server is not up yet, and gets it by a reload
     // (as SIGHUP would) once the server is: a device that is down at first would log warnings.
-    const runtime = await Runtime.open({ ...config, devices: config.devices.filter((d) => d.driver !== 'opcua') }, createLogger('warn', process.stderr), drivers);
+    const runtime = await Runtime.open({ ...config, devices: config.devices.filter((d) => d.driver !== 'opcua') }, createLogger('warn', logAsText(process.stderr)), drivers);
     await runtime.start();
     cleanups.push(() => runtime.stop());
 
