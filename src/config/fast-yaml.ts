@@ -52,16 +52,20 @@ type Styles = Map<string, boolean | 'both'>;
 export type FastRead = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem?: SourceProblem };
 
 export function readYamlFast(text: string, env: NodeJS.ProcessEnv): FastRead {
+  // Without a `*` there is no alias and without `${` nothing to expand: js-yaml's tree is then
+  // the value but for its empty values, taken out in place, and no node needs recording.
+  const treeIsValue = !text.includes('*') && !text.includes('${');
   const styles: Styles = new Map();
-  const recorder = nodeRecorder(text, styles);
+  const recorder = treeIsValue ? undefined : nodeRecorder(text, styles);
   let parsed: unknown;
   try {
-    parsed = jsYaml.load(text, { schema: CORE_SCHEMA, listener: recorder.listener });
+    parsed = jsYaml.load(text, { schema: CORE_SCHEMA, listener: recorder?.listener });
   } catch (err) {
     const { reason, mark } = err as { reason?: string; mark?: { position: number } };
     return reason === undefined ? { ok: false } : { ok: false, problem: { offset: mark?.position ?? 0, path: [], message: reason } };
   }
-  if (parsed === undefined || parsed === null || recorder.aliasUses() > MAX_ALIAS_EXPANSIONS) return { ok: false };
+  if (parsed === undefined || parsed === null || (recorder?.aliasUses() ?? 0) > MAX_ALIAS_EXPANSIONS) return { ok: false };
+  if (treeIsValue) return { ok: true, value: withoutEmptyValues(parsed) };
   try {
     return { ok: true, value: plainCopy(parsed, env, styles) };
   } catch (err) {
@@ -150,6 +154,20 @@ function plainCopy(root: unknown, env: NodeJS.ProcessEnv, styles: Styles): unkno
     }
   };
   return copy(root);
+}
+
+/** The tree with every mapping's empty (null) values removed, in place: what plainCopy gives a tree without aliases or `${`. */
+function withoutEmptyValues(value: unknown): unknown {
+  if (Array.isArray(value)) {
+    for (const item of value) withoutEmptyValues(item);
+  } else if (typeof value === 'object' && value !== null) {
+    const mapping = value as Record<string, unknown>;
+    for (const key in mapping) {
+      if (mapping[key] === null) delete mapping[key];
+      else withoutEmptyValues(mapping[key]);
+    }
+  }
+  return value;
 }
 
 function expanded(value: string, env: NodeJS.ProcessEnv, styles: Styles): string | undefined {
