@@ -8,7 +8,7 @@
 import type { ZodType } from 'zod';
 import { quickEnum, quickInt, quickObject, quickTagCommon, type QuickKey } from '../../src/config/quick-fields.js';
 import {
-  AREAS, BYTE_ORDERS, TYPES, checkFitsOneRead, checkTag, withTagDefaults, type ModbusDevice, type RawTag,
+  AREAS, BYTE_ORDERS, TYPES, checkFitsOneRead, checkTag, fillTagDefaults, type ModbusDevice, type ModbusTag, type RawTag,
 } from './schema.js';
 
 /** The schema's tagShape, key for key and in its order. */
@@ -26,20 +26,21 @@ export const QUICK_TAG = {
 export function parseModbusQuickly<D extends ModbusDevice>(schema: ZodType<D>, raw: Readonly<Record<string, unknown>>): D | undefined {
   const rawTags = raw.tags;
   if (!Array.isArray(rawTags) || rawTags.length === 0) return undefined;
+  // The device's own keys, defaults and rules, at the cost of one tag.
+  const head = schema.safeParse({ ...raw, tags: rawTags.slice(0, 1) });
+  if (!head.success) return undefined;
   let valid = true;
   const decline = () => { valid = false; };
-  const tags: RawTag[] = [];
+  const tags: ModbusTag[] = [];
   for (const rawTag of rawTags) {
     const tag = quickObject(rawTag, QUICK_TAG) as RawTag | undefined;
     if (tag === undefined) return undefined;
     checkTag(tag, decline);
-    tags.push(tag);
+    if (!valid) return undefined;
+    // quickObject's object is new: filled in place, one object per tag.
+    tags.push(fillTagDefaults(head.data, tag));
   }
-  // The device's own keys, defaults and rules, at the cost of one tag.
-  const head = schema.safeParse({ ...raw, tags: rawTags.slice(0, 1) });
-  if (!valid || !head.success) return undefined;
   const device = { ...head.data, tags };
   checkFitsOneRead(device, decline);
-  // The schema's own transform, on the same tags: a D, which TypeScript cannot see through Omit.
-  return valid ? (withTagDefaults(device) as unknown as D) : undefined;
+  return valid ? device : undefined;
 }

@@ -6,7 +6,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ValueType } from '../../src/driver/contract.js';
 import {
-  checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, intIn, issuesIn, nonEmptyString, numberFromText, serialLineShape,
+  checkScaleOnlyNumeric, deviceCommonShape, fillDeviceDefaults, intIn, issuesIn, nonEmptyString, numberFromText, serialLineShape,
   tagCommonShape, type ReportProblem,
 } from '../../src/config/fields.js';
 import { repr } from '../../src/config/words.js';
@@ -100,14 +100,15 @@ export function checkFitsOneRead(device: RawModbusDevice, report: ReportProblem)
 /** A tag as the driver receives it: its device's poll_interval and byte_order when it has none. */
 type NormalTag = Omit<RawTag, 'byte_order'> & { readonly poll_interval: number; readonly byte_order: ByteOrder };
 
-export function withTagDefaults<D extends RawModbusDevice>(device: D): Omit<D, 'tags'> & { readonly tags: readonly NormalTag[] } {
-  return {
-    ...device,
-    tags: device.tags.map((tag) => ({
-      ...inheritDeviceDefaults(device, tag),
-      byte_order: tag.byte_order ?? device.byte_order,
-    })),
-  };
+/** `tag` (a fresh object, see fillDeviceDefaults) as the driver receives it, filled in place. */
+export function fillTagDefaults(device: Omit<RawModbusDevice, 'tags'>, tag: RawTag): NormalTag {
+  const normal = fillDeviceDefaults(device, tag);
+  normal.byte_order ??= device.byte_order;
+  return normal as NormalTag;
+}
+
+function withTagDefaults<D extends RawModbusDevice>(device: D): Omit<D, 'tags'> & { readonly tags: readonly NormalTag[] } {
+  return { ...device, tags: device.tags.map((tag) => fillTagDefaults(device, Object.assign({}, tag))) };
 }
 
 export const modbusTcpDeviceSchema = z
