@@ -19,18 +19,27 @@ import jsYaml from 'js-yaml';
 import { expandEnv } from './env.js';
 import { MAX_ALIAS_EXPANSIONS, type SourceProblem } from './yaml-source.js';
 
+/**
+ * Every int and float of the core schema starts with a digit, a sign or a dot: other plain
+ * scalars (keys, names, enum words: most of a config) skip the four regular expressions.
+ */
+function mayBeNumber(text: string): boolean {
+  const c = text.charCodeAt(0);
+  return (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e;
+}
+
 const coreInt = new jsYaml.Type('tag:yaml.org,2002:int', {
   kind: 'scalar',
-  resolve: (text: string) => /^[-+]?[0-9]+$|^0o[0-7]+$|^0x[0-9a-fA-F]+$/.test(text),
+  resolve: (text: string) => mayBeNumber(text) && /^[-+]?[0-9]+$|^0o[0-7]+$|^0x[0-9a-fA-F]+$/.test(text),
   construct: (text: string) => (text.startsWith('0o') ? parseInt(text.slice(2), 8) : Number(text)),
 });
 
 const coreFloat = new jsYaml.Type('tag:yaml.org,2002:float', {
   kind: 'scalar',
-  resolve: (text: string) =>
+  resolve: (text: string) => mayBeNumber(text) && (
     /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(text) ||
     /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(text) ||
-    /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(text),
+    /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(text)),
   construct: (text: string) => {
     if (/nan$/i.test(text)) return NaN;
     if (/inf$/i.test(text)) return text.startsWith('-') ? -Infinity : Infinity;
