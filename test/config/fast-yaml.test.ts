@@ -42,6 +42,8 @@ describe('fast read = positional read', () => {
     ['merge keys from an inline mapping', 'a: { <<: { x: 1, y: 2 }, y: 3 }\n'],
     ['aliases get their own copies', 'x-t: &t { a: 1, b: }\nd: [*t, { <<: *t, c: 2 }]\n'],
     ['${VAR} expands, an unquoted empty one leaves the key out', 'a: ${X}\nb: ${EMPTY}\nc: "${X}"\n'],
+    ['${VAR} in a block list, and under a __proto__ key', 'l:\n  - ${X}\n  - ${EMPTY}\n  - a\n__proto__: ${X}\nm: { __proto__: "${X}" }\n'],
+    ['${VAR} beside aliases', 'x-t: &t { a: "${X}" }\nd: [*t, { <<: *t, b: "${X}" }]\n'],
     ['a `*` inside a string only', 'pattern: "a*b"\nlist: [ "*", x ]\n'],
     ['flow tags as the large configs write them', 'tags:\n  - { name: t0, area: holding, address: 0, type: float32 }\n  - { name: t1, area: input, address: 65535, type: uint16, scale: 0.1 }\n'],
   ])('%s', (_name, text) => {
