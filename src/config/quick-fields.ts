@@ -4,8 +4,8 @@
  * under the shebang's 2 MB semi-space the garbage costs more than the checks. A quick field
  * accepts only a value its zod field accepts as it stands (a number written as a number, not
  * as text) and gives the same result; anything else is declined, and the zod schema, which
- * words every problem, validates the whole device. A driver's test holds the two to the same
- * output (drivers/modbus/test/quick-parse.test.ts).
+ * words every problem, validates the whole device. Each driver that uses them tests its quick
+ * parse against its schema, and test/config/quick-load.test.ts the loader with and without.
  */
 import { nameProblem } from './fields.js';
 import { parseDuration } from './units.js';
