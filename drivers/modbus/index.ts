@@ -2,6 +2,7 @@ import type { DriverModule, PlanLine } from '../../src/driver/contract.js';
 import { tagWidth } from './codec.js';
 import { isBitArea, planCycles } from './planner.js';
 import { lineLoads, requestCost } from './line-load.js';
+import { parseModbusQuickly } from './quick-parse.js';
 import {
   modbusRtuDeviceSchema, modbusTcpDeviceSchema, type ModbusDevice, type ModbusRtuDevice, type ModbusTag, type ModbusTcpDevice,
 } from './schema.js';
@@ -48,6 +49,7 @@ function rtuNoReadingHint(device: ModbusRtuDevice): string {
 export const modbusTcp: DriverModule<ModbusTcpDevice> = {
   name: 'modbus_tcp',
   schema: modbusTcpDeviceSchema,
+  parseQuickly: (raw) => parseModbusQuickly(modbusTcpDeviceSchema, raw),
   async create(device, ctx) {
     // The driver loads only when a Modbus device is configured.
     const [{ ModbusDriver }, { openTcpLink }] = await Promise.all([import('./driver.js'), import('./tcp-link.js')]);
@@ -69,6 +71,7 @@ export const modbusTcp: DriverModule<ModbusTcpDevice> = {
 export const modbusRtu: DriverModule<ModbusRtuDevice> = {
   name: 'modbus_rtu',
   schema: modbusRtuDeviceSchema,
+  parseQuickly: (raw) => parseModbusQuickly(modbusRtuDeviceSchema, raw),
   async create(device, ctx) {
     const [{ ModbusDriver }, { RtuUnit }] = await Promise.all([import('./driver.js'), import('./rtu-link.js')]);
     // Devices on the same port share one open line (rtu-bus.ts); each driver keeps its unit's state.

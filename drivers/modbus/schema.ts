@@ -6,16 +6,16 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import type { ValueType } from '../../src/driver/contract.js';
 import {
-  checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, intIn, nonEmptyString, numberFromText, serialLineShape,
-  tagCommonShape,
+  checkScaleOnlyNumeric, deviceCommonShape, fillDeviceDefaults, intIn, issuesIn, nonEmptyString, numberFromText, serialLineShape,
+  tagCommonShape, type ReportProblem,
 } from '../../src/config/fields.js';
 import { repr } from '../../src/config/words.js';
 
-const AREAS = ['holding', 'input', 'coil', 'discrete'] as const;
-const TYPES = [
+export const AREAS = ['holding', 'input', 'coil', 'discrete'] as const;
+export const TYPES = [
   'bool', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'float32', 'float64', 'string',
 ] as const satisfies readonly ValueType[];
-const BYTE_ORDERS = ['ABCD', 'BADC', 'CDAB', 'DCBA'] as const;
+export const BYTE_ORDERS = ['ABCD', 'BADC', 'CDAB', 'DCBA'] as const;
 
 export type ModbusArea = (typeof AREAS)[number];
 export type ModbusTagType = (typeof TYPES)[number];
@@ -39,46 +39,35 @@ const host = nonEmptyString.refine((h) => !/[/\s]/.test(h) && (!h.includes(':') 
   // In JSON Schema, an IPv6 address is "two colons or more": it still refuses HOST:PORT.
 }).meta({ pattern: String.raw`^(?=[^/\s]+$)(?:[^:]+|(?:[^:]*:){2}.*)$` });
 
-const tagSchema = z
-  .strictObject({
-    ...tagCommonShape,
-    area: z.enum(AREAS),
-    address: intIn(0, 65535),
-    type: z.enum(TYPES),
-    /** Without bit, a bool on a register is true when the register is non-zero. */
-    bit: intIn(0, 15).optional(),
-    length: intIn(1, 125).optional(),
-    byte_order: z.enum(BYTE_ORDERS).optional(),
-  })
-  .superRefine((tag, ctx) => {
-    const bitArea = tag.area === 'coil' || tag.area === 'discrete';
-    if (bitArea && tag.type !== 'bool') {
-      ctx.addIssue({ code: 'custom', path: ['type'], message: `${tag.area} tags must be type bool, not ${tag.type}` });
-    }
-    if (tag.bit !== undefined && (bitArea || tag.type !== 'bool')) {
-      ctx.addIssue({ code: 'custom', path: ['bit'], message: 'bit applies only to type bool on a holding or input register' });
-    }
-    if (tag.type === 'string' && tag.length === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['length'], message: 'type string needs length (in registers, two characters each)' });
-    }
-    if (tag.type !== 'string' && tag.length !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['length'], message: `length applies only to type string, not ${tag.type}` });
-    }
-    const last = tag.address + width(tag) - 1;
-    if (last > 65535) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['address'],
-        message: `${tag.type} at address ${tag.address} spans ${width(tag)} registers and runs past 65535`,
-      });
-    }
-    if (tag.writable && (tag.area === 'input' || tag.area === 'discrete')) {
-      ctx.addIssue({ code: 'custom', path: ['writable'], message: `${tag.area} is read-only; only holding and coil tags can be writable` });
-    }
-    checkScaleOnlyNumeric(tag, ctx);
-  });
+export const tagShape = {
+  ...tagCommonShape,
+  area: z.enum(AREAS),
+  address: intIn(0, 65535),
+  type: z.enum(TYPES),
+  /** Without bit, a bool on a register is true when the register is non-zero. */
+  bit: intIn(0, 15).optional(),
+  length: intIn(1, 125).optional(),
+  byte_order: z.enum(BYTE_ORDERS).optional(),
+};
 
-type RawTag = z.output<typeof tagSchema>;
+/** The rules across a tag's keys (its schema and the quick parse run them). */
+export function checkTag(tag: RawTag, report: ReportProblem): void {
+  const bitArea = tag.area === 'coil' || tag.area === 'discrete';
+  if (bitArea && tag.type !== 'bool') report(['type'], `${tag.area} tags must be type bool, not ${tag.type}`);
+  if (tag.bit !== undefined && (bitArea || tag.type !== 'bool')) report(['bit'], 'bit applies only to type bool on a holding or input register');
+  if (tag.type === 'string' && tag.length === undefined) report(['length'], 'type string needs length (in registers, two characters each)');
+  if (tag.type !== 'string' && tag.length !== undefined) report(['length'], `length applies only to type string, not ${tag.type}`);
+  const last = tag.address + width(tag) - 1;
+  if (last > 65535) report(['address'], `${tag.type} at address ${tag.address} spans ${width(tag)} registers and runs past 65535`);
+  if (tag.writable && (tag.area === 'input' || tag.area === 'discrete')) {
+    report(['writable'], `${tag.area} is read-only; only holding and coil tags can be writable`);
+  }
+  checkScaleOnlyNumeric(tag, report);
+}
+
+const tagSchema = z.strictObject(tagShape).superRefine((tag, ctx) => checkTag(tag, issuesIn(ctx)));
+
+export type RawTag = z.output<typeof tagSchema>;
 
 const modbusShape = {
   ...deviceCommonShape,
@@ -89,7 +78,7 @@ const modbusShape = {
   tags: z.array(tagSchema).min(1, { error: 'a device needs at least one tag' }),
 };
 
-interface RawModbusDevice {
+export interface RawModbusDevice {
   readonly poll_interval: number;
   readonly heartbeat?: number;
   readonly deadband?: number;
@@ -99,15 +88,11 @@ interface RawModbusDevice {
 }
 
 /** A tag that cannot be read in one request can never be read: say so now rather than at every poll. */
-function checkFitsOneRead(device: RawModbusDevice, ctx: z.RefinementCtx): void {
+export function checkFitsOneRead(device: RawModbusDevice, report: ReportProblem): void {
   device.tags.forEach((tag, i) => {
     if (tag.area !== 'holding' && tag.area !== 'input') return;
     if (width(tag) > device.max_registers_per_read) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['tags', i, tag.type === 'string' ? 'length' : 'type'],
-        message: `needs ${width(tag)} registers but max_registers_per_read is ${device.max_registers_per_read}`,
-      });
+      report(['tags', i, tag.type === 'string' ? 'length' : 'type'], `needs ${width(tag)} registers but max_registers_per_read is ${device.max_registers_per_read}`);
     }
   });
 }
@@ -115,14 +100,15 @@ function checkFitsOneRead(device: RawModbusDevice, ctx: z.RefinementCtx): void {
 /** A tag as the driver receives it: its device's poll_interval and byte_order when it has none. */
 type NormalTag = Omit<RawTag, 'byte_order'> & { readonly poll_interval: number; readonly byte_order: ByteOrder };
 
+/** `tag` (a fresh object, see fillDeviceDefaults) as the driver receives it, filled in place. */
+export function fillTagDefaults(device: Omit<RawModbusDevice, 'tags'>, tag: RawTag): NormalTag {
+  const normal = fillDeviceDefaults(device, tag);
+  normal.byte_order ??= device.byte_order;
+  return normal as NormalTag;
+}
+
 function withTagDefaults<D extends RawModbusDevice>(device: D): Omit<D, 'tags'> & { readonly tags: readonly NormalTag[] } {
-  return {
-    ...device,
-    tags: device.tags.map((tag) => ({
-      ...inheritDeviceDefaults(device, tag),
-      byte_order: tag.byte_order ?? device.byte_order,
-    })),
-  };
+  return { ...device, tags: device.tags.map((tag) => fillTagDefaults(device, Object.assign({}, tag))) };
 }
 
 export const modbusTcpDeviceSchema = z
@@ -134,7 +120,7 @@ export const modbusTcpDeviceSchema = z
     // 255 (0xFF) is what the Modbus TCP implementation guide asks of a device addressed directly over TCP.
     unit_id: intIn(0, 255).default(1),
   })
-  .superRefine(checkFitsOneRead)
+  .superRefine((device, ctx) => checkFitsOneRead(device, issuesIn(ctx)))
   .transform(withTagDefaults);
 
 /** Every RTU byte is eight bits of binary; seven data bits would be Modbus ASCII. */
@@ -150,7 +136,7 @@ export const modbusRtuDeviceSchema = z
     driver: z.literal('modbus_rtu'),
     unit_id: intIn(1, 247).default(1),
   })
-  .superRefine(checkFitsOneRead)
+  .superRefine((device, ctx) => checkFitsOneRead(device, issuesIn(ctx)))
   .transform(withTagDefaults);
 
 /** Modbus devices as their driver receives them: validated, device defaults copied onto each tag. */

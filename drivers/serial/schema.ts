@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import {
-  checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, name, nonEmptyString, serialLineShape, tagCommonShape,
+  checkScaleOnlyNumeric, deviceCommonShape, inheritDeviceDefaults, issuesIn, name, nonEmptyString, serialLineShape, tagCommonShape,
 } from '../../src/config/fields.js';
 import { duration } from '../../src/config/units.js';
 
@@ -17,7 +17,7 @@ const tagSchema = z
   })
   .superRefine((tag, ctx) => {
     if (tag.writable) ctx.addIssue({ code: 'custom', path: ['writable'], message: 'serial tags cannot be written' });
-    checkScaleOnlyNumeric(tag, ctx);
+    checkScaleOnlyNumeric(tag, issuesIn(ctx));
   });
 
 /** What a JavaScript regular expression accepts as the name of a group (ASCII). */

@@ -19,18 +19,27 @@ import jsYaml from 'js-yaml';
 import { expandEnv } from './env.js';
 import { MAX_ALIAS_EXPANSIONS, type SourceProblem } from './yaml-source.js';
 
+/**
+ * Every int and float of the core schema starts with a digit, a sign or a dot: other plain
+ * scalars (keys, names, enum words: most of a config) skip the four regular expressions.
+ */
+function mayBeNumber(text: string): boolean {
+  const c = text.charCodeAt(0);
+  return (c >= 0x30 && c <= 0x39) || c === 0x2d || c === 0x2b || c === 0x2e;
+}
+
 const coreInt = new jsYaml.Type('tag:yaml.org,2002:int', {
   kind: 'scalar',
-  resolve: (text: string) => /^[-+]?[0-9]+$|^0o[0-7]+$|^0x[0-9a-fA-F]+$/.test(text),
+  resolve: (text: string) => mayBeNumber(text) && /^[-+]?[0-9]+$|^0o[0-7]+$|^0x[0-9a-fA-F]+$/.test(text),
   construct: (text: string) => (text.startsWith('0o') ? parseInt(text.slice(2), 8) : Number(text)),
 });
 
 const coreFloat = new jsYaml.Type('tag:yaml.org,2002:float', {
   kind: 'scalar',
-  resolve: (text: string) =>
+  resolve: (text: string) => mayBeNumber(text) && (
     /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/.test(text) ||
     /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/.test(text) ||
-    /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(text),
+    /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/.test(text)),
   construct: (text: string) => {
     if (/nan$/i.test(text)) return NaN;
     if (/inf$/i.test(text)) return text.startsWith('-') ? -Infinity : Infinity;
@@ -52,18 +61,21 @@ type Styles = Map<string, boolean | 'both'>;
 export type FastRead = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem?: SourceProblem };
 
 export function readYamlFast(text: string, env: NodeJS.ProcessEnv): FastRead {
+  // Without a `*` there is no alias: js-yaml's tree shares nothing and is made the value in
+  // place (`${VAR}` expanded, empty values taken out). Without `${` either, no node is recorded.
+  const aliases = text.includes('*');
   const styles: Styles = new Map();
-  const recorder = nodeRecorder(text, styles);
+  const recorder = aliases || text.includes('${') ? nodeRecorder(text, styles, aliases) : undefined;
   let parsed: unknown;
   try {
-    parsed = jsYaml.load(text, { schema: CORE_SCHEMA, listener: recorder.listener });
+    parsed = jsYaml.load(text, { schema: CORE_SCHEMA, listener: recorder?.listener });
   } catch (err) {
     const { reason, mark } = err as { reason?: string; mark?: { position: number } };
     return reason === undefined ? { ok: false } : { ok: false, problem: { offset: mark?.position ?? 0, path: [], message: reason } };
   }
-  if (parsed === undefined || parsed === null || recorder.aliasUses() > MAX_ALIAS_EXPANSIONS) return { ok: false };
+  if (parsed === undefined || parsed === null || (recorder?.aliasUses() ?? 0) > MAX_ALIAS_EXPANSIONS) return { ok: false };
   try {
-    return { ok: true, value: plainCopy(parsed, env, styles) };
+    return { ok: true, value: aliases ? plainCopy(parsed, env, styles) : settledInPlace(parsed, env, styles) };
   } catch (err) {
     if (err instanceof NeedsPositions) return { ok: false };
     throw err;
@@ -72,39 +84,41 @@ export function readYamlFast(text: string, env: NodeJS.ProcessEnv): FastRead {
 
 class NeedsPositions extends Error {}
 
-interface OpenNode {
-  readonly from: number;
-  /** Alias uses inside it so far, each counting the uses inside what it stands for. */
-  aliasUses: number;
-}
-
 /**
  * Called by js-yaml as each node opens and closes. Notes whether each scalar holding `${` was
  * written plain (only an unquoted one that expands to nothing means "not set"), and counts alias
  * uses as yaml-source.ts would expand them, at most: js-yaml shares one object among an
  * anchor's uses, so a "billion laughs" costs it nothing, but it would cost the copy below and
- * yaml-source.ts refuses it.
+ * yaml-source.ts refuses it. Where each open node starts and the alias uses inside it so far are
+ * two stacks of numbers: an object per node was garbage by the hundred thousand.
  */
-function nodeRecorder(text: string, styles: Styles) {
-  const open: OpenNode[] = [{ from: 0, aliasUses: 0 }];
+function nodeRecorder(text: string, styles: Styles, countAliases: boolean) {
+  const starts: number[] = [0];
+  const usesInside: number[] = [0];
   const usesOfAnchor = new Map<string, number>();
   const listener = (event: 'open' | 'close', state: { position: number; kind: string | null; result: unknown }): void => {
     if (event === 'open') {
-      open.push({ from: state.position, aliasUses: 0 });
+      starts.push(state.position);
+      usesInside.push(0);
       return;
     }
-    const node = open.pop()!;
-    const { anchor, contentAt } = properties(text, node.from);
-    const alias = text[contentAt] === '*' ? text.slice(contentAt + 1).match(/^[^\s,[\]{}]+/)?.[0] : undefined;
-    const uses = alias === undefined ? node.aliasUses : 1 + (usesOfAnchor.get(alias) ?? 0);
-    if (anchor !== undefined) usesOfAnchor.set(anchor, uses);
-    open[open.length - 1].aliasUses += uses;
-    if (state.kind !== 'scalar' || typeof state.result !== 'string' || !state.result.includes('${')) return;
+    const from = starts.pop()!;
+    const inside = usesInside.pop()!;
+    const withEnv = state.kind === 'scalar' && typeof state.result === 'string' && state.result.includes('${');
+    if (!countAliases && !withEnv) return;
+    const { anchor, contentAt } = properties(text, from);
+    if (countAliases) {
+      const alias = text[contentAt] === '*' ? text.slice(contentAt + 1).match(/^[^\s,[\]{}]+/)?.[0] : undefined;
+      const uses = alias === undefined ? inside : 1 + (usesOfAnchor.get(alias) ?? 0);
+      if (anchor !== undefined) usesOfAnchor.set(anchor, uses);
+      usesInside[usesInside.length - 1] += uses;
+    }
+    if (!withEnv) return;
     const plain = !`"'|>`.includes(text[contentAt] ?? '');
-    const earlier = styles.get(state.result);
-    styles.set(state.result, earlier === undefined || earlier === plain ? plain : 'both');
+    const earlier = styles.get(state.result as string);
+    styles.set(state.result as string, earlier === undefined || earlier === plain ? plain : 'both');
   };
-  return { listener, aliasUses: () => open[0].aliasUses };
+  return { listener, aliasUses: () => usesInside[0] };
 }
 
 /** A node's anchor, and where its content starts: past spaces, line breaks, comments, the anchor and a tag. */
@@ -150,6 +164,27 @@ function plainCopy(root: unknown, env: NodeJS.ProcessEnv, styles: Styles): unkno
     }
   };
   return copy(root);
+}
+
+/**
+ * What plainCopy gives for a tree without aliases, made of the tree itself: `${VAR}` expanded,
+ * empty values left out of mappings (null in lists).
+ */
+function settledInPlace(value: unknown, env: NodeJS.ProcessEnv, styles: Styles): unknown {
+  if (typeof value === 'string') return expanded(value, env, styles);
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) value[i] = settledInPlace(value[i], env, styles) ?? null;
+  } else if (typeof value === 'object' && value !== null) {
+    const mapping = value as Record<string, unknown>;
+    for (const key in mapping) {
+      const child = mapping[key];
+      const settled = child === null ? undefined : settledInPlace(child, env, styles);
+      if (settled === undefined) delete mapping[key];
+      // The key is the mapping's own, so even "__proto__" is written as an ordinary key.
+      else if (settled !== child) mapping[key] = settled;
+    }
+  }
+  return value ?? undefined;
 }
 
 function expanded(value: string, env: NodeJS.ProcessEnv, styles: Styles): string | undefined {

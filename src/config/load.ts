@@ -34,6 +34,8 @@ export type { ConfigLimits } from './schema.js';
 export interface DeviceSchemas {
   names(): string[];
   schemaOf(driver: string): ZodType<DeviceConfig> | undefined;
+  /** What the schema gives for a common device, quicker; undefined leaves it to the schema. */
+  parseQuickly?(driver: string, raw: Readonly<Record<string, unknown>>): DeviceConfig | undefined;
 }
 
 export interface LoadContext {
@@ -160,7 +162,7 @@ function validateDevice(
   const driverPath = ['devices', i, 'driver'];
   const name = raw.driver;
   const schema = typeof name === 'string' ? drivers.schemaOf(name) : undefined;
-  if (schema === undefined) {
+  if (schema === undefined || typeof name !== 'string') {
     const known = drivers.names();
     const message =
       name === undefined
@@ -169,7 +171,7 @@ function validateDevice(
     problems.push({ offset: map.offsetOf(driverPath, 'value'), path: driverPath, message });
     return undefined;
   }
-  return reader.parse(schema, raw, ['devices', i], problems);
+  return drivers.parseQuickly?.(name, raw) ?? reader.parse(schema, raw, ['devices', i], problems);
 }
 
 /**
@@ -182,16 +184,17 @@ function checkUniqueNames(devices: readonly unknown[], map: SourceMap): SourcePr
   const report = (namePath: KeyPath, message: string) =>
     problems.push({ offset: map.offsetOf(namePath, 'value'), path: namePath, message });
   const checkList = (items: readonly unknown[], at: KeyPath, what: string) => {
-    const first = new Map<string, KeyPath>();
+    // By index: a path for each of 50,000 tags would be garbage unless one is reported.
+    const first = new Map<string, number>();
+    const namePath = (i: number) => [...at, i, 'name'];
     items.forEach((item, i) => {
       if (!isMapping(item) || typeof item.name !== 'string') return;
-      const namePath = [...at, i, 'name'];
       if (what === 'device' && item.name === 'status') {
-        report(namePath, 'the device name "status" is reserved (the status topic uses it)');
+        report(namePath(i), 'the device name "status" is reserved (the status topic uses it)');
       }
       const earlier = first.get(item.name);
-      if (earlier === undefined) first.set(item.name, namePath);
-      else report(namePath, `duplicate ${what} name "${item.name}" (first at ${formatPath(earlier)})`);
+      if (earlier === undefined) first.set(item.name, i);
+      else report(namePath(i), `duplicate ${what} name "${item.name}" (first at ${formatPath(namePath(earlier))})`);
     });
   };
   checkList(devices, ['devices'], 'device');

@@ -184,6 +184,12 @@ export interface DriverModule<D extends DeviceConfig = DeviceConfig> {
    * and returns the normalised device. Unknown keys must be rejected (strict objects).
    */
   readonly schema: ZodType<D>;
+  /**
+   * The common case of `schema`, for devices of many thousands of tags: exactly what `schema`
+   * gives for a mapping it takes, undefined for anything else (which `schema` then validates
+   * and words the problems of).
+   */
+  parseQuickly?(raw: Readonly<Record<string, unknown>>): D | undefined;
   create(device: D, ctx: DriverContext): Promise<Driver<TagOf<D>>>;
   /** Tags with mode subscribe (OPC UA) or a listen-only line go to subscribe(), not read(). */
   isPushTag?(device: D, tag: TagOf<D>): boolean;

@@ -34,6 +34,11 @@ export class DriverRegistry {
     return this.byName.get(name)?.schema;
   }
 
+  /** The driver's quick parse of a common device (DriverModule.parseQuickly); undefined: validate it with schemaOf. */
+  parseQuickly(name: string, raw: Readonly<Record<string, unknown>>): DeviceConfig | undefined {
+    return this.byName.get(name)?.parseQuickly?.(raw);
+  }
+
   /** The load of every shared line, each module asked about its own devices only. */
   lineLoads(devices: readonly DeviceConfig[]): LineLoad[] {
     return [...this.byName.values()].flatMap((m) => {
