@@ -153,6 +153,8 @@ class SqliteBuffer implements MessageStore {
   private commitDue = Infinity;
   /** Set only when there is something to come back for (see armWake). */
   private wakeTimer: NodeJS.Timeout | undefined;
+  /** wakeTimer's delay, null when it is not set. */
+  private wakeDelay: number | null = null;
   private closed = false;
 
   constructor(opts: OpenBufferOptions) {
@@ -334,13 +336,20 @@ class SqliteBuffer implements MessageStore {
   /**
    * After each commit: comes back to retry a failed write, or to enforce max_age on messages
    * held while nothing else commits (a broker outage with the devices down). An empty, writable
-   * buffer sets no timer, so an idle gateway is not woken for it.
+   * buffer sets no timer. The age wake is a full AGE_CHECK_MS after the last commit, so while
+   * polls commit (each runs the age check when it is due) it never fires: a gateway that holds
+   * its just-published message is not woken a second time for it.
    */
   private armWake(): void {
+    const delay = !this.isWritable ? RETRY_MS : this.committed.messages > 0 ? AGE_CHECK_MS : null;
+    if (delay === this.wakeDelay) {
+      // Same delay: restart the timer in place, cheaper than a new one each commit.
+      this.wakeTimer?.refresh();
+      return;
+    }
     clearTimeout(this.wakeTimer);
-    this.wakeTimer = undefined;
-    const delay = !this.isWritable ? RETRY_MS : this.committed.messages > 0 ? Math.max(0, this.nextAgeCheck - this.now()) : null;
-    if (delay !== null) this.wakeTimer = setTimeout(() => this.commit(), delay).unref();
+    this.wakeDelay = delay;
+    this.wakeTimer = delay === null ? undefined : setTimeout(() => this.commit(), delay).unref();
   }
 
   /** One commit: as many bounded transactions as the queued work needs. */
