@@ -72,6 +72,7 @@ import { memoryBytes, PendingQueue } from './pending.js';
 import { fileSizes, type Edges } from './schema.js';
 import type { SeqFloor } from './seq-floor.js';
 import type { Statements } from './statements.js';
+import { RecentMessages } from './recent.js';
 import { restamped, StoredRestamp } from './restamp.js';
 import { Transaction, type Counters, type Drop } from './transaction.js';
 import { readBootId } from '../clock/boot-id.js';
@@ -131,6 +132,8 @@ class SqliteBuffer implements MessageStore {
   private walFrames = 0;
 
   private readonly pending: PendingQueue;
+  /** The rows just committed, which a caught-up forwarder reads without a SELECT. */
+  private readonly recent: RecentMessages;
 
   /** Acknowledged, not yet deleted; hidden from read(). */
   private readonly acked = new Set<number>();
@@ -178,6 +181,7 @@ class SqliteBuffer implements MessageStore {
     this.floor = opened.floor;
     this.restamper = new StoredRestamp(this.db, opened.boot, this.stmt, this.budget);
     this.committed = opened.committed;
+    this.recent = new RecentMessages(this.committed.lastSeq);
     this.transaction = this.db.transaction((t: Transaction) => this.transactionBody(t));
     this.pending = new PendingQueue(opts.config.max_bytes);
     this.nextAgeCheck = this.now();
@@ -219,6 +223,8 @@ class SqliteBuffer implements MessageStore {
 
   read(after: number, limit: number): StoredMessage[] {
     if (limit <= 0) return [];
+    const kept = this.recent.read(after, limit, this.acked);
+    if (kept !== null) return kept;
     if (this.acked.size === 0) return this.stmt.read.all(after, limit) as StoredMessage[];
     const out: StoredMessage[] = [];
     for (let from = after; ;) {
@@ -234,6 +240,7 @@ class SqliteBuffer implements MessageStore {
     // A seq not yet assigned must not be remembered: it would hide a future message.
     if (this.closed || !Number.isInteger(seq) || seq < 1 || seq > this.committed.lastSeq) return;
     this.acked.add(seq);
+    this.recent.acked(this.acked);
     this.schedule(Math.max(this.config.commit_interval, ACK_LINGER_MS));
   }
 
@@ -278,6 +285,7 @@ class SqliteBuffer implements MessageStore {
             this.walFrames += frames + TXN_BASE_FRAMES;
           });
           this.edgesStale = true;
+          this.recent.reset(this.committed.lastSeq);
           if (step === null) return resolve(changed);
           changed += step.changed;
           after = step.after;
@@ -449,6 +457,11 @@ class SqliteBuffer implements MessageStore {
   private applyDraft(t: Transaction, now: number): void {
     this.committed = t.draft;
     this.pending.taken(t.cursor, t.consumedBytes);
+    if (t.drops.length > 0) this.recent.reset(t.draft.lastSeq);
+    else {
+      if (t.ackCursor > this.ackHead) this.recent.deleted(this.ackQueue[t.ackCursor - 1]);
+      this.recent.add(t.inserted);
+    }
     for (; this.ackHead < t.ackCursor; this.ackHead++) this.acked.delete(this.ackQueue[this.ackHead]);
     if (t.ageDone) {
       this.ageDue = false;
