@@ -4,7 +4,8 @@
  * This file is the MessageStore and its commits (batching, seq reservations, WAL restarts,
  * writability); beside it: open-store.ts (opening: the cap, seq continued, shrinking to a lowered
  * cap), transaction.ts (what one write transaction does: acks, expiry, inserts, making room,
- * counting drops), pending.ts (the appends held in memory), statements.ts (the SQL), restamp.ts
+ * counting drops), pending.ts (the appends held in memory), recent.ts (the rows just committed,
+ * which a caught-up forwarder reads without a SELECT), statements.ts (the SQL), restamp.ts
  * (correcting the ts of messages stamped by an untrusted clock). Over 400
  * lines on purpose: the design note below stays with the commits it describes.
  *
