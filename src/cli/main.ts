@@ -14,9 +14,10 @@
  * tags. One V8 worker thread instead of four: floorgate's work is on the main thread, and each
  * worker keeps its own malloc arena (~5 MB of RSS). --optimize-for-size is gone (issue 19): it
  * cost ~45 % more CPU per reading (0.0077 against 0.0053 s per 1,000 at 10,000 tags) for
- * ~2 MB less RSS at 10,000 tags against these flags (87 against 89–90 MB, the target being
- * 2.5 × bare Node, 99 MB) and none measurable at 1,000 (69–71 MB either way). install.sh and
- * the benchmarks take the flags from this line. Figures: README, Performance.
+ * ~2 MB less RSS (10,000 tags: 87 against 89–90 MB, target 99; 1,000 tags in the memory bench:
+ * 69.2–69.8 against 71.1–72.3 MB, target 71.1, so that target now wants ~1 MB found elsewhere;
+ * a lower old-space cap does not give it back). install.sh and the benchmarks take the flags
+ * from this line. Figures: README, Performance.
  */
 import { parseArgs } from 'node:util';
 import { EXIT } from './exit.js';
