@@ -4,7 +4,8 @@
  * This file is the MessageStore and its commits (batching, seq reservations, WAL restarts,
  * writability); beside it: open-store.ts (opening: the cap, seq continued, shrinking to a lowered
  * cap), transaction.ts (what one write transaction does: acks, expiry, inserts, making room,
- * counting drops), pending.ts (the appends held in memory), statements.ts (the SQL), restamp.ts
+ * counting drops), pending.ts (the appends held in memory), recent.ts (the rows just committed,
+ * which a caught-up forwarder reads without a SELECT), statements.ts (the SQL), restamp.ts
  * (correcting the ts of messages stamped by an untrusted clock). Over 400
  * lines on purpose: the design note below stays with the commits it describes.
  *
@@ -72,6 +73,7 @@ import { memoryBytes, PendingQueue } from './pending.js';
 import { fileSizes, type Edges } from './schema.js';
 import type { SeqFloor } from './seq-floor.js';
 import type { Statements } from './statements.js';
+import { RecentMessages } from './recent.js';
 import { restamped, StoredRestamp } from './restamp.js';
 import { Transaction, type Counters, type Drop } from './transaction.js';
 import { readBootId } from '../clock/boot-id.js';
@@ -131,6 +133,8 @@ class SqliteBuffer implements MessageStore {
   private walFrames = 0;
 
   private readonly pending: PendingQueue;
+  /** The rows just committed, which a caught-up forwarder reads without a SELECT. */
+  private readonly recent: RecentMessages;
 
   /** Acknowledged, not yet deleted; hidden from read(). */
   private readonly acked = new Set<number>();
@@ -184,6 +188,7 @@ class SqliteBuffer implements MessageStore {
     this.floor = opened.floor;
     this.restamper = new StoredRestamp(this.db, opened.boot, this.stmt, this.budget);
     this.committed = opened.committed;
+    this.recent = new RecentMessages(this.committed.lastSeq);
     this.transaction = this.db.transaction((t: Transaction) => this.transactionBody(t));
     this.pending = new PendingQueue(opts.config.max_bytes);
     this.nextAgeCheck = this.now();
@@ -228,6 +233,8 @@ class SqliteBuffer implements MessageStore {
 
   read(after: number, limit: number): StoredMessage[] {
     if (limit <= 0) return [];
+    const kept = this.recent.read(after, limit, this.acked);
+    if (kept !== null) return kept;
     if (this.acked.size === 0) return this.stmt.read.all(after, limit) as StoredMessage[];
     const out: StoredMessage[] = [];
     for (let from = after; ;) {
@@ -243,6 +250,7 @@ class SqliteBuffer implements MessageStore {
     // A seq not yet assigned must not be remembered: it would hide a future message.
     if (this.closed || !Number.isInteger(seq) || seq < 1 || seq > this.committed.lastSeq) return;
     this.acked.add(seq);
+    this.recent.acked(this.acked);
     this.schedule(Math.max(this.config.commit_interval, ACK_LINGER_MS));
   }
 
@@ -287,6 +295,7 @@ class SqliteBuffer implements MessageStore {
             this.walFrames += frames + TXN_BASE_FRAMES;
           });
           this.edgesStale = true;
+          this.recent.reset(this.committed.lastSeq);
           if (step === null) return resolve(changed);
           changed += step.changed;
           after = step.after;
@@ -471,6 +480,11 @@ class SqliteBuffer implements MessageStore {
   private applyDraft(t: Transaction, now: number): void {
     this.committed = t.draft;
     this.pending.taken(t.cursor, t.consumedBytes);
+    if (t.drops.length > 0) this.recent.reset(t.draft.lastSeq);
+    else {
+      if (t.ackCursor > this.ackHead) this.recent.deleted(this.ackQueue[t.ackCursor - 1]);
+      this.recent.add(t.inserted);
+    }
     for (; this.ackHead < t.ackCursor; this.ackHead++) this.acked.delete(this.ackQueue[this.ackHead]);
     if (t.ageDone) {
       this.ageDue = false;

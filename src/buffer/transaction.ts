@@ -14,7 +14,7 @@ import {
 import { addRange, type SeqRanges } from './drop-log.js';
 import { memoryBytes } from './pending.js';
 import type { Statements } from './statements.js';
-import type { DropReason, NewMessage } from './types.js';
+import type { DropReason, NewMessage, StoredMessage } from './types.js';
 import { ClockFlag } from '../clock/flag.js';
 
 /** Rows looked at per step when walking the head (expiry, making room). */
@@ -58,6 +58,8 @@ export class Transaction {
   framesUsed = TXN_BASE_FRAMES;
   progress = false;
   readonly drops: Drop[] = [];
+  /** The rows inserted, as read() would return them. */
+  readonly inserted: StoredMessage[] = [];
   /** The transaction's position in pending, and bytes it took off the queue. */
   cursor: number;
   consumedBytes = 0;
@@ -175,6 +177,7 @@ export class Transaction {
         continue;
       }
       this.stmt.insert.run(++this.draft.lastSeq, m.ts, m.readings, m.device, m.tag, m.body, m.wallOffset ?? null, m.clock ?? 0);
+      this.inserted.push({ seq: this.draft.lastSeq, device: m.device, tag: m.tag, body: m.body, readings: m.readings, ts: m.ts, clock: m.clock ?? 0 });
       this.draft.messages++;
       this.draft.readings += m.readings;
       this.take(m);

@@ -107,7 +107,8 @@ export class Clock {
    * from them those stamped by the device's own clock (sourceTime), never flagged or corrected.
    */
   stamp(taken: readonly Reading[]): StampedReadings[] {
-    const own = taken.filter((r) => !r.sourceTime);
+    // Nearly every batch is stamped by the gateway alone: it goes on as it is, not copied.
+    const own = taken.some((r) => r.sourceTime) ? taken.filter((r) => !r.sourceTime) : taken;
     const out: StampedReadings[] = [];
     if (own.length > 0) out.push(this.stampOwn(own));
     if (own.length < taken.length) out.push({ stamp: { flag: ClockFlag.trusted, offset: undefined }, readings: taken.filter((r) => r.sourceTime) });

@@ -26,6 +26,10 @@ export function clientOptions(m: FloorgateConfig['mqtt'], will: OutgoingMessage)
     writeCache: false,
     will: { topic: will.topic, payload: Buffer.from(will.payload), qos: will.qos, retain: will.retain },
   };
+  // mqtt.js traces every packet through debug(), whose rest parameters allocate an array per
+  // call even when tracing is off (~15 B per reading at 10,000 readings/s); DEBUG=mqttjs* still
+  // gets its trace.
+  if (!process.env.DEBUG?.includes('mqttjs')) opts.log = noTrace;
   if (m.username !== undefined) opts.username = m.username;
   if (m.password !== undefined) opts.password = m.password;
   if (m.tls) {
@@ -37,3 +41,5 @@ export function clientOptions(m: FloorgateConfig['mqtt'], will: OutgoingMessage)
   }
   return opts;
 }
+
+function noTrace(): void {}

@@ -1,7 +1,9 @@
 /**
- * The JSON wire format (reference §3). Payloads are composed by concatenation around the stored
- * body (see encode.ts), never by parsing it back: per message this is a handful of string
- * joins, and the per-device / per-tag pieces are cached.
+ * The JSON wire format (reference §3). Payloads are composed around the stored body (see
+ * encode.ts), never by parsing it back: a short envelope string, then the body copied once into
+ * the payload's bytes. A string payload (envelope + body) would be a cons string that mqtt.js
+ * flattens to measure and then encodes again to write: a copy of every body on the V8 heap.
+ * The per-device / per-tag pieces are cached.
  *
  * per_device: `{prefix}/{gateway}/{device}`
  *   `{"seq":N,"epoch":"…"[,"historical":true][,"clock":"…"],"gateway":"…","device":"…","readings":[…]}`,
@@ -89,20 +91,35 @@ export class JsonFormat implements WireFormat {
     return topic;
   }
 
-  payload(msg: StoredMessage, historical: boolean): string {
+  payload(msg: StoredMessage, historical: boolean): Buffer {
     const head = '{"seq":' + msg.seq + this.epochMember + (historical ? ',"historical":true' : '') + (msg.clock ? CLOCK_MEMBERS[msg.clock] : '');
-    if (msg.tag !== null) return head + ',' + msg.body.substring(1);
+    if (msg.tag !== null) return joinObject(head, msg.body);
     let members = this.deviceMembers.get(msg.device);
     if (members === undefined) {
       members = this.gatewayMember + ',"device":' + JSON.stringify(msg.device);
       this.deviceMembers.set(msg.device, members);
     }
     // A compact body is an object whose members join the envelope's; a readings body an array.
-    if (msg.body.charCodeAt(0) === 0x7b) return head + members + ',' + msg.body.substring(1);
-    return head + members + ',"readings":' + msg.body + '}';
+    if (msg.body.charCodeAt(0) === 0x7b) return joinObject(head + members, msg.body);
+    const prefix = head + members + ',"readings":';
+    const at = Buffer.byteLength(prefix);
+    const bytes = Buffer.allocUnsafe(at + Buffer.byteLength(msg.body) + 1);
+    bytes.write(prefix, 0);
+    bytes[at + bytes.write(msg.body, at)] = 0x7d; // }
+    return bytes;
   }
 
   private status(payload: string): OutgoingMessage {
     return { topic: this.statusTopic, payload, qos: 1, retain: true };
   }
+}
+
+/** `{envelope,members of body}` as UTF-8: the body's `{` lands where the comma goes, and is overwritten by it. */
+function joinObject(envelope: string, body: string): Buffer {
+  const at = Buffer.byteLength(envelope);
+  const bytes = Buffer.allocUnsafe(at + Buffer.byteLength(body));
+  bytes.write(envelope, 0);
+  bytes.write(body, at);
+  bytes[at] = 0x2c; // ,
+  return bytes;
 }

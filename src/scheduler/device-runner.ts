@@ -246,13 +246,16 @@ export class DeviceRunner {
     }
     this.metrics.readings.inc(readings.length);
     const now = performance.now();
-    const out: Reading[] = [];
-    for (const r of readings) {
+    // Most polls pass every reading: the batch goes on as it came, copied only from the first one filtered out.
+    let out: Reading[] | null = null;
+    for (let i = 0; i < readings.length; i++) {
+      const r = readings[i];
       const tag = this.tagsByName.get(r.tag);
-      if (!tag) continue;
-      this.remember(r);
-      if (this.filter.accept(tag, r, now)) out.push(r);
+      if (tag) this.remember(r);
+      if (tag && this.filter.accept(tag, r, now)) out?.push(r);
+      else out ??= readings.slice(0, i);
     }
+    out ??= readings;
     if (out.length > 0) this.opts.emit(this.device.name, out);
   }
 

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { shebangNodeFlags } from '../helpers/node-flags.js';
-import { onCore } from './procfs.js';
+import { cpuSeconds, onCore, rssBytes } from './procfs.js';
+import { median, sleep } from './report.js';
 import { CLI, ROOT } from '../helpers/gateway.js';
 
 // The checkout as the tests find it, so these helpers also run under vitest from the sources.
@@ -190,4 +191,24 @@ function parseMetrics(text: string): MetricsSample {
     bufferMessages: sum('floorgate_buffer_messages'),
     overruns: sum('floorgate_poll_overruns_total'),
   };
+}
+
+export interface GatewayWindow {
+  readonly cpuSeconds: number;
+  readonly readings: number;
+  /** Median of one RSS sample a second. */
+  readonly rss: number;
+}
+
+/** The gateway's CPU, readings taken and RSS over the next windowMs. */
+export async function measureWindow(gw: GatewayProcess, windowMs: number): Promise<GatewayWindow> {
+  const m0 = await gw.metrics();
+  const c0 = cpuSeconds(gw.pid);
+  const rss: number[] = [];
+  for (let t = 0; t < windowMs; t += 1000) {
+    await sleep(1000);
+    rss.push(rssBytes(gw.pid));
+  }
+  const m1 = await gw.metrics();
+  return { cpuSeconds: cpuSeconds(gw.pid) - c0, readings: m1.readings - m0.readings, rss: median(rss) };
 }

@@ -9,6 +9,10 @@
  * The work left is the work any gateway with floorgate's guarantees must do: decode, commit,
  * publish. floorgate's CPU per reading, throughput and latency are judged against it.
  *
+ * With `buffered: false` it is the floor: the same reads and the same JSON published at QoS 1
+ * straight from the poll, nothing stored (what a hand-made Modbus → MQTT flow does). What
+ * floorgate costs above it is the price of its guarantees and its features.
+ *
  * Run as a child process: `node raw-pipeline.js '<json options>'`. Prints a JSON line of
  * counters every 250 ms on stdout.
  */
@@ -29,6 +33,8 @@ export interface RawPipelineOptions {
   readonly intervalMs: number;
   readonly commitMs: number;
   readonly inflight: number;
+  /** False: no SQLite, each poll published as it is read (the floor). Default true. */
+  readonly buffered?: boolean;
 }
 
 export interface RawCounters {
@@ -79,6 +85,13 @@ async function main(o: RawPipelineOptions): Promise<void> {
     }
   };
 
+  const publishNow = (m: { device: string; body: string; readings: number }): void => {
+    const payload = '{"seq":' + ++seq + ',"gateway":"' + o.gatewayId + '","device":"' + m.device + '","readings":' + m.body + '}';
+    client.publish(`floorgate/${o.gatewayId}/${m.device}`, payload, { qos: 1 }, () => {
+      published += m.readings;
+    });
+  };
+
   const commit = db.transaction(() => {
     if (ackedUpTo > deletedUpTo) {
       deleteUpTo.run(ackedUpTo);
@@ -89,11 +102,13 @@ async function main(o: RawPipelineOptions): Promise<void> {
       committed.push({ seq, device: m.device, body: m.body, readings: m.readings });
     }
   });
-  setInterval(() => {
-    commit();
-    pending = [];
-    pump();
-  }, o.commitMs);
+  if (o.buffered !== false) {
+    setInterval(() => {
+      commit();
+      pending = [];
+      pump();
+    }, o.commitMs);
+  }
 
   const prefixes = Array.from({ length: o.tagsPerDevice }, (_, t) => '{"tag":"' + tagName(t) + '","value":');
   for (let d = 0; d < o.devices; d++) {
@@ -137,7 +152,9 @@ async function main(o: RawPipelineOptions): Promise<void> {
           body += prefixes[first + i] + frame.readFloatBE(9 + i * 4) + ',"quality":"good","ts":' + ts + '}';
         }
       }
-      pending.push({ device, body: body + ']', readings: o.tagsPerDevice, ts: oldest });
+      const message = { device, body: body + ']', readings: o.tagsPerDevice, ts: oldest };
+      if (o.buffered === false) publishNow(message);
+      else pending.push(message);
       readings += o.tagsPerDevice;
     };
     let busy = false;

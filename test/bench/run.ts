@@ -7,6 +7,7 @@
 import path from 'node:path';
 import { backlogDrain } from './backlog-drain.js';
 import { bufferAppend } from './buffer-append.js';
+import { cpuPerReading } from './cpu-per-reading.js';
 import { ROOT } from './gateway.js';
 import { idle } from './idle.js';
 import { largeConfig } from './large-config.js';
@@ -29,6 +30,7 @@ const BENCHES: Readonly<Record<string, Bench>> = {
   'modbus-requests': modbusRequests,
   memory,
   steady,
+  'cpu-per-reading': cpuPerReading,
   startup,
   idle,
   'large-config': largeConfig,

@@ -12,8 +12,8 @@
  */
 import fs from 'node:fs';
 import { cpuSeconds, GATEWAY_CORE, MB, rssBytes } from './procfs.js';
-import { spawnGateway, tempDir, writeConfig, type Layout } from './gateway.js';
-import { median, num, percentile, runIfMain, sleep, type Bench, type Figure } from './report.js';
+import { measureWindow, spawnGateway, tempDir, writeConfig, type Layout } from './gateway.js';
+import { num, percentile, runIfMain, sleep, type Bench, type Figure } from './report.js';
 import { latencyProbe, repin, spawnRawPipeline, startRig } from './rig.js';
 
 const LAYOUT: Layout = { devices: 10, tagsPerDevice: 100, pollInterval: '100ms' };
@@ -41,16 +41,8 @@ export const steady: Bench = async (opts) => {
       const probe = await latencyProbe(rig.broker.url, 'bench-steady');
       await sleep(WARMUP_MS);
       probe.reset();
-      const m0 = await gw.metrics();
-      const c0 = cpuSeconds(gw.pid);
-      const rss: number[] = [];
-      for (let t = 0; t < windowMs; t += 1000) {
-        await sleep(1000);
-        rss.push(rssBytes(gw.pid));
-      }
-      const m1 = await gw.metrics();
-      const c1 = cpuSeconds(gw.pid);
-      fg = { cpuPerMillion: ((c1 - c0) / (m1.readings - m0.readings)) * 1e6, p99: percentile(probe.delays, 99), rss: median(rss) };
+      const w = await measureWindow(gw, windowMs);
+      fg = { cpuPerMillion: (w.cpuSeconds / w.readings) * 1e6, p99: percentile(probe.delays, 99), rss: w.rss };
       await probe.close();
 
       // The outage: everything read from now on stays in the buffer.

@@ -24,7 +24,7 @@ describe('JsonFormat', () => {
 
   it('per_device: topic and payload as reference §3', () => {
     expect(format.topic(batch)).toBe('floorgate/gw-test/press-1');
-    expect(JSON.parse(format.payload(batch, false))).toEqual({
+    expect(JSON.parse(String(format.payload(batch, false)))).toEqual({
       seq: 48213, epoch: EPOCH, gateway: 'gw-test', device: 'press-1',
       readings: [
         { tag: 'temperature', value: 21.5, quality: 'good', ts },
@@ -34,25 +34,36 @@ describe('JsonFormat', () => {
   });
 
   it('per_device: historical flag only on backlog', () => {
-    expect(JSON.parse(format.payload(batch, true))).toMatchObject({ seq: 48213, historical: true, device: 'press-1' });
-    expect(JSON.parse(format.payload(batch, false))).not.toHaveProperty('historical');
+    expect(JSON.parse(String(format.payload(batch, true)))).toMatchObject({ seq: 48213, historical: true, device: 'press-1' });
+    expect(JSON.parse(String(format.payload(batch, false)))).not.toHaveProperty('historical');
   });
 
   it('per_tag: topic and payload as reference §3', () => {
     expect(format.topic(single)).toBe('floorgate/gw-test/press-1/temperature');
-    expect(JSON.parse(format.payload(single, false))).toEqual({ seq: 7, epoch: EPOCH, value: 21.5, quality: 'good', ts });
-    expect(JSON.parse(format.payload(single, true))).toEqual({ seq: 7, epoch: EPOCH, historical: true, value: 21.5, quality: 'good', ts });
+    expect(JSON.parse(String(format.payload(single, false)))).toEqual({ seq: 7, epoch: EPOCH, value: 21.5, quality: 'good', ts });
+    expect(JSON.parse(String(format.payload(single, true)))).toEqual({ seq: 7, epoch: EPOCH, historical: true, value: 21.5, quality: 'good', ts });
   });
 
   it('per_tag: bad readings carry null and the error', () => {
     const bad = { ...single, body: encodeTagReading({ tag: 'temperature', value: null, quality: 'bad', ts, error: 'CRC error' }) };
-    expect(JSON.parse(format.payload(bad, false))).toEqual({ seq: 7, epoch: EPOCH, value: null, quality: 'bad', ts, error: 'CRC error' });
+    expect(JSON.parse(String(format.payload(bad, false)))).toEqual({ seq: 7, epoch: EPOCH, value: null, quality: 'bad', ts, error: 'CRC error' });
   });
 
   it('escapes the gateway and device names in the payload', () => {
     const f = new JsonFormat(testConfig(), '0', EPOCH);
     const odd = { ...batch, device: 'dev"1' };
-    expect(JSON.parse(f.payload(odd, false))).toMatchObject({ gateway: 'gw-test', device: 'dev"1' });
+    expect(JSON.parse(String(f.payload(odd, false)))).toMatchObject({ gateway: 'gw-test', device: 'dev"1' });
+  });
+
+  it('non-ASCII names and values: the payload is the envelope and the body as UTF-8, byte for byte', () => {
+    const f = new JsonFormat(testConfig(), '0', EPOCH);
+    const reading = { tag: 'Temperatur °C', value: 'ä€😀', quality: 'good' as const, ts };
+    const perDevice = { ...batch, device: 'Presse-ü', readings: 1, body: encodeReadings([reading]) };
+    expect(JSON.parse(String(f.payload(perDevice, false)))).toEqual({ seq: 48213, epoch: EPOCH, gateway: 'gw-test', device: 'Presse-ü', readings: [reading] });
+    const perTag = { ...single, device: 'Presse-ü', tag: reading.tag, body: encodeTagReading(reading) };
+    expect(JSON.parse(String(f.payload(perTag, true)))).toEqual({ seq: 7, epoch: EPOCH, historical: true, value: 'ä€😀', quality: 'good', ts });
+    const compact = { ...batch, device: 'Presse-ü', body: '{"groups":[{"ts":1,"values":{"ü":"€"}}]}' };
+    expect(JSON.parse(String(f.payload(compact, false)))).toEqual({ seq: 48213, epoch: EPOCH, gateway: 'gw-test', device: 'Presse-ü', groups: [{ ts: 1, values: { ü: '€' } }] });
   });
 
   it('status: retained online with ts and version, offline on stop, offline as the will', () => {
@@ -69,10 +80,10 @@ describe('JsonFormat', () => {
     const f = format;
 
     it('every data message carries it right after seq, before historical', () => {
-      expect(f.payload(batch, false)).toMatch(/^\{"seq":48213,"epoch":"3f9a0c17be42","gateway":"gw-test","device":"press-1","readings":\[/);
-      expect(f.payload(batch, true)).toMatch(/^\{"seq":48213,"epoch":"3f9a0c17be42","historical":true,"gateway":/);
-      expect(f.payload(single, false)).toBe(`{"seq":7,"epoch":"3f9a0c17be42","value":21.5,"quality":"good","ts":${ts}}`);
-      expect(f.payload(single, true)).toBe(`{"seq":7,"epoch":"3f9a0c17be42","historical":true,"value":21.5,"quality":"good","ts":${ts}}`);
+      expect(String(f.payload(batch, false))).toMatch(/^\{"seq":48213,"epoch":"3f9a0c17be42","gateway":"gw-test","device":"press-1","readings":\[/);
+      expect(String(f.payload(batch, true))).toMatch(/^\{"seq":48213,"epoch":"3f9a0c17be42","historical":true,"gateway":/);
+      expect(String(f.payload(single, false))).toBe(`{"seq":7,"epoch":"3f9a0c17be42","value":21.5,"quality":"good","ts":${ts}}`);
+      expect(String(f.payload(single, true))).toBe(`{"seq":7,"epoch":"3f9a0c17be42","historical":true,"value":21.5,"quality":"good","ts":${ts}}`);
     });
 
     it('the status carries it too: online, offline on stop, and the will', () => {

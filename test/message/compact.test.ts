@@ -99,7 +99,7 @@ describe('the JSON format around a compact body', () => {
   it('puts the envelope members first and the body\'s members after them, in one object', () => {
     const json = new JsonFormat(testConfig({ mqtt: { json_layout: 'compact' } }), '0', '3f9a0c17be42');
     const body = encodeCompact([reading('a', 1), reading('b', null, 'bad', TS, 'down')]);
-    const payload = json.payload({ seq: 7, device: 'press-1', tag: null, body, readings: 2, ts: TS }, true) as string;
+    const payload = String(json.payload({ seq: 7, device: 'press-1', tag: null, body, readings: 2, ts: TS }, true));
     expect(JSON.parse(payload)).toEqual({
       seq: 7, epoch: '3f9a0c17be42', historical: true, gateway: 'gw-test', device: 'press-1',
       groups: [{ ts: TS, values: { a: 1 } }], readings: [{ tag: 'b', value: null, quality: 'bad', ts: TS, error: 'down' }],
