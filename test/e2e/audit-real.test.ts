@@ -12,6 +12,7 @@
  *   against is the gateway's own buffer: the highest seq it ever assigned.
  */
 import fs from 'node:fs';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import mqtt from 'mqtt';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -107,6 +108,16 @@ describe('floorgate audit against a real gateway', () => {
     expect(two.report.gateways['test-gw']).toMatchObject({ openGaps: 0, missing: 0, duplicates: 1 });
   }, 40_000);
 
+  /** Messages the buffer file still holds with a seq up to `seq`. */
+  function heldUpTo(file: string, seq: number): number {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      return db.prepare('SELECT COUNT(*) FROM messages WHERE seq <= ?').pluck().get(seq) as number;
+    } finally {
+      db.close();
+    }
+  }
+
   /** A gateway publishing throughout a broker restart, and audits held away from the broker until it has sent again. */
   async function restartScenario(broker: Broker, audits: string[][]) {
     const dir = tempDir();
@@ -133,10 +144,10 @@ describe('floorgate audit against a real gateway', () => {
     await broker.start();
     // The gateway reconnects and sends its backlog, then live data, while the audits are still away.
     const seqAtRestart = readBufferStats(bufferFile).last_seq;
-    await until(() => {
-      const stats = readBufferStats(bufferFile);
-      return stats.messages === 0 && stats.last_seq >= seqAtRestart + 5;
-    }, 15_000, 'the backlog and live data published after the restart');
+    // Sent means deleted from the file; the message a commit has just added stays until the next
+    // commit deletes it, so with polls every 100 ms the file is never empty while running.
+    await until(() => heldUpTo(bufferFile, seqAtRestart) === 0 && readBufferStats(bufferFile).last_seq >= seqAtRestart + 5,
+      15_000, 'the backlog and live data published after the restart');
     proxy.pass();
     await until(() => running.every((a) => a.stderr.some((l) => l.includes('reconnected'))), 10_000, 'the audits to reconnect');
     // Live data reaches the audits again before the gateway stops.
