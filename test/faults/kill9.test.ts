@@ -58,7 +58,12 @@ interface UpstreamReading {
   tag: string;
   value: unknown;
   quality: string;
+  ts: number;
+  error?: string;
 }
+
+/** The device timeout writeGatewayConfig (test/helpers/gateway.ts) gives the PLC. */
+const DEVICE_TIMEOUT_MS = 500;
 
 /** The poll a message or buffered row carries: its good `counter` reading. */
 function stampOf(readings: readonly UpstreamReading[]): number | undefined {
@@ -215,11 +220,24 @@ function judge(rig: FaultRig, daemons: Daemons, test: string, shown: Record<stri
 
   const leftInBuffer = bufferedRows(rig.bufferFile);
   const stillBuffered = new Set(leftInBuffer.map((row) => row.stamp));
+  // A reply the daemon waited for longer than the device timeout (a loaded machine can stall it
+  // that long) is reported upstream as a timeout, not as the served value: the poll was never a
+  // reading of the daemon's, so no loss of the buffer's. Its timeout reading is stamped when the
+  // timeout fired, about DEVICE_TIMEOUT_MS after the PLC served the request.
+  const timeoutsAt = messages.flatMap((m) => m.payload.readings)
+    .filter((r) => r.tag === 'counter' && r.quality === 'bad' && /timeout/i.test(String(r.error ?? '')))
+    .map((r) => r.ts);
+  const timedOutLater = (served: number) => timeoutsAt.some((ts) => ts >= served - 100 && ts <= served + DEVICE_TIMEOUT_MS + 1000);
   const lost: string[] = [];
   let lostInWindow = 0;
   let oldestLostInWindow = -Infinity;
+  let timedOut = 0;
   for (const p of polls) {
     if (seqsOfStamp.has(p.stamp) || stillBuffered.has(p.stamp)) continue;
+    if (timedOutLater(p.time)) {
+      timedOut++;
+      continue;
+    }
     const beforeEnd = daemons.lives[lifeOf(p.time)].end - p.time;
     if (beforeEnd >= window) lost.push(`stamp ${p.stamp}, served ${beforeEnd} ms before its daemon ended`);
     else {
@@ -259,7 +277,7 @@ function judge(rig: FaultRig, daemons: Daemons, test: string, shown: Record<stri
   recordFigures(test, {
     ...shown,
     daemons: daemons.lives.length, polls_served: polls.length, delivered_polls: seqsOfStamp.size,
-    committed_at_kills: daemons.committedAtKills.size, lost_in_window: lostInWindow,
+    committed_at_kills: daemons.committedAtKills.size, lost_in_window: lostInWindow, timed_out: timedOut,
     oldest_lost_in_window_ms: Number.isFinite(oldestLostInWindow) ? oldestLostInWindow : '-', window_ms: window,
     lost: lost.length + committedLost.length, seqs_checked: stats.last_seq, missing_seqs: missingSeqs.length,
     redelivered, changed_on_redelivery: changedOnRedelivery.size, seq_went_back: wentBack.length,
