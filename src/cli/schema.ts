@@ -11,7 +11,7 @@ import { configJsonSchema } from '../config/json-schema.js';
 import { PACKAGE_ROOT } from '../package-info.js';
 import { EXIT } from './exit.js';
 
-export const EXAMPLE_CONFIG = path.join(PACKAGE_ROOT, 'config', 'floorgate.example.yaml');
+const EXAMPLE_CONFIG = path.join(PACKAGE_ROOT, 'config', 'floorgate.example.yaml');
 
 export function runSchema(out: (text: string) => void): number {
   const descriptions = exampleComments(fs.readFileSync(EXAMPLE_CONFIG, 'utf8'));

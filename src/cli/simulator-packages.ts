@@ -8,7 +8,7 @@ import { EXIT } from './exit.js';
 const SIMULATOR_PACKAGES = ['aedes', 'modbus-serial', 'node-opcua-server'] as const;
 
 /** The simulator packages that cannot be resolved here; resolving loads nothing. */
-export function missingSimulatorPackages(): string[] {
+function missingSimulatorPackages(): string[] {
   return SIMULATOR_PACKAGES.filter((name) => {
     try {
       import.meta.resolve(name);

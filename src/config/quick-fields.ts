@@ -11,7 +11,7 @@ import { nameProblem } from './fields.js';
 import { parseDuration } from './units.js';
 
 /** A quick field's answer for a value it leaves to zod. */
-export const DECLINE = Symbol('decline');
+const DECLINE = Symbol('decline');
 
 export interface QuickKey {
   /** The value as the zod field gives it, or DECLINE. */

@@ -22,9 +22,9 @@ export interface WindowQuery {
   since: number;
 }
 
-export const DEFAULT_LIMIT = 100;
+const DEFAULT_LIMIT = 100;
 /** A window bigger than this is cut to it: it bounds the work of one request. */
-export const MAX_LIMIT = 1000;
+const MAX_LIMIT = 1000;
 const PARAMS = ['filter', 'offset', 'limit', 'since'];
 
 /** The window asked for, or undefined when the query names none of its parameters (the whole status). */
