@@ -118,17 +118,34 @@ class Daemons {
 
   /** Of these stamps, how many were served to the running daemon, and how many before it. */
   private split(stamps: readonly (number | undefined)[]): { mine: number; older: number } {
-    const start = this.lives.at(-1)!.start;
+    const running = this.lives.length - 1;
     const served = new Map(servedPolls(this.rig.served).map((p) => [p.stamp, p.time]));
     let mine = 0;
     let older = 0;
     for (const stamp of stamps) {
       const time = stamp === undefined ? undefined : served.get(stamp);
       if (time === undefined) continue;
-      if (time >= start) mine++;
+      if (this.lifeOf(time) === running) mine++;
       else older++;
     }
     return { mine, older };
+  }
+
+  /**
+   * The daemon a poll served at `time` was served to: the last one whose first connection to the
+   * PLC had been accepted by then. Not the last one *started* by then: a request a daemon sent
+   * just before its kill can reach the PLC (through the proxy, in this process) after the test
+   * has started the next daemon, which cannot poll yet (seen: served 11 ms after the next spawn,
+   * then judged lost by a daemon that lived 1.5 s more).
+   */
+  lifeOf(time: number): number {
+    const accepts = this.rig.plcProxy.acceptedAt;
+    for (let i = this.lives.length - 1; i >= 0; i--) {
+      const { start, end } = this.lives[i];
+      const connected = accepts.find((t) => t >= start && t <= end);
+      if (connected !== undefined && connected <= time) return i;
+    }
+    return -1;
   }
 
   /** Polls of the running daemon committed in the buffer file. */
@@ -186,12 +203,6 @@ function judge(rig: FaultRig, daemons: Daemons, test: string, shown: Record<stri
   const polls = servedPolls(rig.served);
   const pollByStamp = new Map(polls.map((p) => [p.stamp, p]));
   expect(pollByStamp.size, 'every served poll has a stamp of its own').toBe(polls.length);
-  /** The daemon a poll was served to: the last one started before it (they never overlap). */
-  const lifeOf = (time: number) => {
-    let i = daemons.lives.length - 1;
-    while (i >= 0 && daemons.lives[i].start > time) i--;
-    return i;
-  };
 
   const messages = dataMessages(rig.sub.messages);
   const firstBytes = new Map<number, string>();
@@ -238,7 +249,8 @@ function judge(rig: FaultRig, daemons: Daemons, test: string, shown: Record<stri
       timedOut++;
       continue;
     }
-    const beforeEnd = daemons.lives[lifeOf(p.time)].end - p.time;
+    // A poll served while no daemon was connected would be a broken rig: reported as lost.
+    const beforeEnd = (daemons.lives[daemons.lifeOf(p.time)]?.end ?? Infinity) - p.time;
     if (beforeEnd >= window) lost.push(`stamp ${p.stamp}, served ${beforeEnd} ms before its daemon ended`);
     else {
       lostInWindow++;
@@ -251,7 +263,7 @@ function judge(rig: FaultRig, daemons: Daemons, test: string, shown: Record<stri
   // Per daemon, the seqs its polls travel under; each must start above all earlier ones.
   const ranges = daemons.lives.map(() => ({ min: Infinity, max: -Infinity }));
   for (const [stamp, seqs] of seqsOfStamp) {
-    const range = ranges[lifeOf(pollByStamp.get(stamp)?.time ?? -Infinity)];
+    const range = ranges[daemons.lifeOf(pollByStamp.get(stamp)?.time ?? -Infinity)];
     if (range === undefined) continue;
     for (const seq of seqs) {
       range.min = Math.min(range.min, seq);

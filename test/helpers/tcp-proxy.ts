@@ -57,6 +57,8 @@ export interface TcpProxy {
   readonly connections: number;
   /** Connections accepted since start. */
   readonly accepted: number;
+  /** Date.now() when each of them was accepted, in order. */
+  readonly acceptedAt: readonly number[];
   /** Connections ended by cutMidFrame since start. */
   readonly cuts: number;
   pass(): void;
@@ -80,6 +82,7 @@ export async function startProxy(target: { host?: string; port: number }): Promi
   let mode: Mode = { kind: 'pass', delayMs: 0, bytesPerSec: 0 };
   let cut: Cut | null = null;
   let accepted = 0;
+  const acceptedAt: number[] = [];
   let cuts = 0;
 
   const pump = (link: Link, pipe: Pipe) => {
@@ -143,6 +146,7 @@ export async function startProxy(target: { host?: string; port: number }): Promi
 
   const server = net.createServer((client) => {
     accepted++;
+    acceptedAt.push(Date.now());
     if (mode.kind === 'reset') return void client.resetAndDestroy();
     const upstream = net.connect(target.port, host);
     const link: Link = { client, upstream, dead: mode.kind === 'blackhole' };
@@ -175,6 +179,7 @@ export async function startProxy(target: { host?: string; port: number }): Promi
     port,
     get connections() { return links.size; },
     get accepted() { return accepted; },
+    acceptedAt,
     get cuts() { return cuts; },
     pass() { passWith(0, 0); },
     latency(ms: number) { passWith(ms, mode.kind === 'pass' ? mode.bytesPerSec : 0); },
