@@ -176,6 +176,14 @@ export class Runtime implements StatusSource {
     this.log.info({ devices: next.devices.length }, 'configuration reloaded');
   }
 
+  /**
+   * health().status === 'failing', without what health() reads besides (buffer file sizes and
+   * edges, the process's RSS): the watchdog asks it every half WATCHDOG_USEC.
+   */
+  failing(): boolean {
+    return !this.buffer.writable;
+  }
+
   health(): Health {
     const stats = this.buffer.stats();
     const mqtt = this.forwarder.state();
@@ -188,7 +196,7 @@ export class Runtime implements StatusSource {
     }
     const writable = this.buffer.writable;
     const health: Health = {
-      status: !writable ? 'failing' : mqtt.connected && allUp ? 'ok' : 'degraded',
+      status: this.failing() ? 'failing' : mqtt.connected && allUp ? 'ok' : 'degraded',
       mqtt: { connected: mqtt.connected, since: mqtt.since, last_error: mqtt.lastError },
       buffer: { writable, messages: stats.messages, bytes: stats.bytes, oldest_ts: stats.oldest_ts, dropped: { ...stats.dropped } },
       devices,

@@ -7,6 +7,20 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 export function writeDurably(file: string, text: string): void {
+  writeWhole(file, text);
+  const dir = fs.openSync(path.dirname(file), 'r');
+  try {
+    fs.fsyncSync(dir);
+  } finally {
+    fs.closeSync(dir);
+  }
+}
+
+/**
+ * The same without the directory's fsync: a power cut may bring back the old content (whole) in
+ * place of the new, never an empty file. For a record whose older value is still true.
+ */
+export function writeWhole(file: string, text: string): void {
   const tmp = `${file}.tmp`;
   const fd = fs.openSync(tmp, 'w', 0o600);
   try {
@@ -16,12 +30,6 @@ export function writeDurably(file: string, text: string): void {
     fs.closeSync(fd);
   }
   fs.renameSync(tmp, file);
-  const dir = fs.openSync(path.dirname(file), 'r');
-  try {
-    fs.fsyncSync(dir);
-  } finally {
-    fs.closeSync(dir);
-  }
 }
 
 /** The file's text, or null when it does not exist. */

@@ -23,7 +23,7 @@
  */
 import crypto from 'node:crypto';
 import path from 'node:path';
-import { readIfExists, writeDurably } from './durable-file.js';
+import { readIfExists, writeDurably, writeWhole } from './durable-file.js';
 
 export const SEQ_FLOOR_FILE = 'seq-floor';
 /** Seqs reserved at a time: at 1,000 messages/s, one durable write every 10 s. */
@@ -99,11 +99,14 @@ export class SeqFloor {
    */
   mark(lastSeq: number, now = false): void {
     if (lastSeq <= this.state.committed || (!now && performance.now() - this.markedAt < MARK_INTERVAL_MS)) return;
-    this.write({ ...this.state, reserved: Math.max(this.state.reserved, lastSeq), committed: lastSeq });
+    // A mark lost to a power cut leaves the previous one, still true, so the periodic mark skips
+    // the directory's fsync (half its cost on an idle gateway); a raised reservation never does.
+    const raises = lastSeq > this.state.reserved;
+    this.write({ ...this.state, reserved: Math.max(this.state.reserved, lastSeq), committed: lastSeq }, raises || now);
   }
 
-  private write(next: FloorState): void {
-    writeDurably(this.file, JSON.stringify(next) + '\n');
+  private write(next: FloorState, durable = true): void {
+    (durable ? writeDurably : writeWhole)(this.file, JSON.stringify(next) + '\n');
     this.state = next;
     this.markedAt = performance.now();
   }

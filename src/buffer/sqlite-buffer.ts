@@ -153,10 +153,16 @@ class SqliteBuffer implements MessageStore {
   private edgesStale = true;
   private readonly listeners = new Set<(lastSeq: number) => void>();
   private commitTimer: NodeJS.Timeout | undefined;
-  /** performance.now() at which commitTimer fires. */
+  /** A commit at the end of this turn of the event loop (see append). */
+  private commitSoon: NodeJS.Immediate | undefined;
+  /** performance.now() at which the scheduled commit runs; Infinity when none is. */
   private commitDue = Infinity;
+  /** performance.now() at the start of the last commit. */
+  private lastCommitAt = -Infinity;
   /** Set only when there is something to come back for (see armWake). */
   private wakeTimer: NodeJS.Timeout | undefined;
+  /** wakeTimer's delay, null when it is not set. */
+  private wakeDelay: number | null = null;
   private closed = false;
 
   constructor(opts: OpenBufferOptions) {
@@ -214,7 +220,10 @@ class SqliteBuffer implements MessageStore {
       if (shed.messages > 0) this.dropNow('full', shed.readings, shed.messages);
     }
     this.pending.push(message, size);
-    this.schedule();
+    // Readings after a quiet commit_interval commit at the end of this turn of the event loop,
+    // with whatever else it appends: a poll every second is committed and published in the
+    // turn its reply arrived, not woken for again. Busier appends wait out commit_interval.
+    this.schedule(performance.now() - this.lastCommitAt >= this.config.commit_interval ? 0 : this.config.commit_interval);
   }
 
   flush(): void {
@@ -306,7 +315,7 @@ class SqliteBuffer implements MessageStore {
 
   close(): void {
     if (this.closed) return;
-    clearTimeout(this.commitTimer);
+    this.unschedule();
     this.commit();
     clearTimeout(this.wakeTimer);
     const lost = this.pending.messages.slice(this.pending.head);
@@ -327,37 +336,50 @@ class SqliteBuffer implements MessageStore {
     this.dropLog.flush();
   }
 
-  /** A commit within delayMs (appends: commit_interval), unless one is due sooner. */
+  /** A commit within delayMs (0: at the end of this turn), unless one is due sooner. */
   private schedule(delayMs = this.config.commit_interval): void {
     if (!this.isWritable) return;
     const due = performance.now() + delayMs;
-    if (this.commitTimer && this.commitDue <= due) return;
-    clearTimeout(this.commitTimer);
+    if (this.commitDue <= due) return;
+    this.unschedule();
     this.commitDue = due;
-    this.commitTimer = setTimeout(() => {
-      this.commitTimer = undefined;
-      this.commit();
-    }, delayMs).unref();
+    if (delayMs === 0) this.commitSoon = setImmediate(() => this.commit());
+    else this.commitTimer = setTimeout(() => this.commit(), delayMs).unref();
+  }
+
+  private unschedule(): void {
+    clearTimeout(this.commitTimer);
+    clearImmediate(this.commitSoon);
+    this.commitTimer = undefined;
+    this.commitSoon = undefined;
+    this.commitDue = Infinity;
   }
 
   /**
    * After each commit: comes back to retry a failed write, or to enforce max_age on messages
    * held while nothing else commits (a broker outage with the devices down). An empty, writable
-   * buffer sets no timer, so an idle gateway is not woken for it.
+   * buffer sets no timer. The age wake is a full AGE_CHECK_MS after the last commit, so while
+   * polls commit (each runs the age check when it is due) it never fires: a gateway that holds
+   * its just-published message is not woken a second time for it.
    */
   private armWake(): void {
+    const delay = !this.isWritable ? RETRY_MS : this.committed.messages > 0 ? AGE_CHECK_MS : null;
+    if (delay === this.wakeDelay) {
+      // Same delay: restart the timer in place, cheaper than a new one each commit.
+      this.wakeTimer?.refresh();
+      return;
+    }
     clearTimeout(this.wakeTimer);
-    this.wakeTimer = undefined;
-    const delay = !this.isWritable ? RETRY_MS : this.committed.messages > 0 ? Math.max(0, this.nextAgeCheck - this.now()) : null;
-    if (delay !== null) this.wakeTimer = setTimeout(() => this.commit(), delay).unref();
+    this.wakeDelay = delay;
+    this.wakeTimer = delay === null ? undefined : setTimeout(() => this.commit(), delay).unref();
   }
 
   /** One commit: as many bounded transactions as the queued work needs. */
   private commit(): void {
     if (this.closed) return;
-    clearTimeout(this.commitTimer);
-    this.commitTimer = undefined;
+    this.unschedule();
     const started = performance.now();
+    this.lastCommitAt = started;
     const now = this.now();
     const lastSeq = this.committed.lastSeq;
     this.cutoff = now - this.config.max_age;

@@ -51,7 +51,7 @@ export async function runDaemon(file: string): Promise<number> {
   const addressUrl = runtime.httpPort !== null && loaded.config.http.listen ? listenerUrl(loaded.config.http.listen.host, runtime.httpPort) : null;
   const addressFile = publishHttpAddress(file, loaded.config, addressUrl, log);
   ready();
-  const stopWatchdog = startWatchdog(() => runtime.health().status !== 'failing');
+  const stopWatchdog = startWatchdog(() => !runtime.failing());
 
   return new Promise<number>((resolve) => {
     let stoppingNow = false;

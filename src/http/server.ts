@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import { healthHttpStatus, type HealthSource, type StatusSource } from './health.js';
 import { startStatusUi, UI_PATHS, type StatusUi } from './ui/routes.js';
+import { closeSlowRequests } from './request-deadline.js';
 
 export interface HttpServerOptions {
   host: string;
@@ -34,18 +35,22 @@ const ALLOW = 'GET, HEAD';
  * handful; every socket costs a descriptor and buffers, and polling must not starve for them.
  */
 const MAX_CONNECTIONS = 64;
-const TIMEOUT_CHECK_MS = 1_000;
+/** A request's headers must be in within this, from the connect or the previous answer. */
+const HEADERS_TIMEOUT_MS = 5_000;
+/** The longest a Node timer takes (2^31 − 1 ms); a longer one would fire after 1 ms. */
+const NODE_SWEEP_OFF_MS = 2 ** 31 - 1;
 
 export async function startHttpServer(opts: HttpServerOptions): Promise<HttpServer> {
   const ui = opts.status ? startStatusUi(opts.status) : undefined;
   const paths = [...(ui ? UI_PATHS : []), '/healthz', '/metrics'];
   const notFound = `not found: floorgate serves ${paths.slice(0, -1).join(', ')} and ${paths[paths.length - 1]}\n`;
-  // Node enforces the header and request timeouts only at this interval (default 30 s): a
-  // slow-header flood would hold every socket it opens for that long.
-  const server = http.createServer({ connectionsCheckingInterval: TIMEOUT_CHECK_MS }, (req, res) => route(req, res, opts, ui, notFound));
+  // Node's own header and request timeouts are swept on an interval that wakes an idle gateway
+  // (request-deadline.ts keeps them per socket instead): its sweep is pushed out of the way.
+  const server = http.createServer({ connectionsCheckingInterval: NODE_SWEEP_OFF_MS }, (req, res) => route(req, res, opts, ui, notFound));
+  server.headersTimeout = 0;
+  server.requestTimeout = 0;
   // Scrapers answer in milliseconds; a client that dawdles must not hold sockets on a small gateway.
-  server.headersTimeout = 5_000;
-  server.requestTimeout = 10_000;
+  closeSlowRequests(server, HEADERS_TIMEOUT_MS);
   server.keepAliveTimeout = 5_000;
   server.maxConnections = MAX_CONNECTIONS;
   try {

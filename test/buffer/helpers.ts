@@ -24,7 +24,8 @@ export function bufferConfig(over: Partial<BufferConfig> = {}): BufferConfig {
     max_age: 10 * 365 * 86_400_000,
     when_full: 'drop_oldest',
     sync: 'normal',
-    // Long enough that only flush() and close() commit, so a test knows when commits happen.
+    // Long enough that, past a first append's commit at the end of its turn (commit-soon.test.ts),
+    // only flush() and close() commit, so a test knows when commits happen.
     commit_interval: 3_600_000,
     replay: 'live_first',
     replay_rate: 0,

@@ -215,3 +215,34 @@ describe('lifecycle', () => {
     }
   });
 });
+
+describe('request deadline', () => {
+  it('closes a kept-alive socket whose next request trickles in, 5 s after its last answer', async () => {
+    const socket = net.connect(server.port, '127.0.0.1');
+    let received = '';
+    let answeredAt = 0;
+    socket.on('data', (chunk) => {
+      received += chunk.toString();
+      answeredAt ||= performance.now();
+    });
+    const closed = new Promise<number>((resolve) => socket.on('close', () => resolve(performance.now())));
+    socket.on('error', () => {});
+    await new Promise((resolve) => socket.once('connect', resolve));
+    // A prompt client is answered, though it waited a second before asking.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    socket.write('GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+    const slow = 'GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ' + 'a'.repeat(100);
+    let sent = 0;
+    // Each byte is activity on the socket: an idle timeout would never fire.
+    const trickle = setInterval(() => socket.writable && socket.write(slow[sent++]), 300);
+    try {
+      const closedAt = await closed;
+      expect(received.match(/^HTTP\/1\.1 200/gm)).toHaveLength(1);
+      expect(closedAt - answeredAt).toBeGreaterThan(4_500);
+      expect(closedAt - answeredAt).toBeLessThan(6_500);
+    } finally {
+      clearInterval(trickle);
+      socket.destroy();
+    }
+  }, 15_000);
+});
