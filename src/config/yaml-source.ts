@@ -12,7 +12,8 @@
  * mapping's own keys win wherever the `<<` stands, then the templates' keys in list order. A
  * merged key is located where the template writes it, which is where a mistake in it is fixed.
  */
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { createRequire } from 'node:module';
+import type { Document, LineCounter, Node, Pair, YAMLMap } from 'yaml';
 import { formatPath, type KeyPath } from './problem.js';
 import { repr } from './words.js';
 import { expandEnv } from './env.js';
@@ -65,6 +66,9 @@ export interface YamlSource {
 export const MAX_ALIAS_EXPANSIONS = 1000;
 
 export function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
+  // Loaded on first use: a valid config never needs it (load.ts reads it with js-yaml first),
+  // and the module costs a running daemon ~2 MB of RSS.
+  const { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, merge: true });
   const map = new SourceMap();
