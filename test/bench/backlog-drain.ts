@@ -20,10 +20,9 @@ import { jsonFormat } from '../forward/setup.js';
 import { startBroker } from '../helpers/broker.js';
 import { BUFFER_CONFIG } from './buffer-append.js';
 import { tempDir } from './gateway.js';
-import { num, runIfMain, sleep, type Bench, type Figure } from './report.js';
+import { median, num, runIfMain, sleep, type Bench, type Figure } from './report.js';
 
 const INFLIGHT = 100;
-const ROUNDS = 2;
 const GATEWAY = 'bench-drain';
 const DEVICE = 'plc001';
 const BODY_OF = (i: number, ts: number) => `[{"tag":"t${String(i % 1000).padStart(5, '0')}","value":${20 + (i % 1000) / 8},"quality":"good","ts":${ts}}]`;
@@ -117,16 +116,17 @@ export const backlogDrain: Bench = async (opts) => {
   const n = opts.full ? 1_000_000 : 100_000;
   const broker = await startBroker({ engine: 'mosquitto' });
   try {
-    // Alternating rounds, best of each: noise on a shared machine only ever slows a round down.
-    let raw: Drain = { rate: 0, cpuUs: 0 };
-    let fg = { rate: 0, cpuUs: 0, payloadBytes: 0 };
-    for (let round = 0; round < ROUNDS; round++) {
-      const r = await rawDrain(n, broker.url);
-      if (r.rate > raw.rate) raw = r;
-      const f = await floorgateDrain(n, broker.port);
-      if (f.rate > fg.rate) fg = f;
+    // Alternating rounds, each judged by its own ratio: the median round is the figure (issue 19
+    // asks for the median of 5), so one round slowed by other work on the machine cannot carry it.
+    const rounds = opts.full ? 5 : 3;
+    const measured: { raw: Drain; fg: Drain & { payloadBytes: number }; ratio: number }[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const raw = await rawDrain(n, broker.url);
+      const fg = await floorgateDrain(n, broker.port);
+      measured.push({ raw, fg, ratio: fg.rate / raw.rate });
     }
-    const ratio = fg.rate / raw.rate;
+    const ratios = measured.map((m) => m.ratio);
+    const { raw, fg, ratio } = measured.find((m) => m.ratio === median(ratios))!;
     const figure: Figure = {
       name: 'backlog drain efficiency',
       value: fg.rate,
@@ -135,7 +135,8 @@ export const backlogDrain: Bench = async (opts) => {
       ratio,
       target: '≥ 0.8',
       met: ratio >= 0.8,
-      note: `${n.toLocaleString('en-US')}-reading backlog, one reading per message, ~${fg.payloadBytes}-byte payloads, best of ${ROUNDS}; ` +
+      note: `${n.toLocaleString('en-US')}-reading backlog, one reading per message, ~${fg.payloadBytes}-byte payloads, ` +
+        `median of ${rounds} alternating rounds (ratios ${num(Math.min(...ratios))}–${num(Math.max(...ratios))}); ` +
         `client CPU ${num(fg.cpuUs)} µs/msg (raw ${num(raw.cpuUs)} µs/msg), the rest is mosquitto on the same 2 cores`,
     };
     return [figure];

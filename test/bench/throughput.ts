@@ -118,8 +118,9 @@ export const throughput: Bench = async (opts) => {
       unit: 'readings/s',
       baseline: { what: 'raw pipeline on the same core', value: base.published, unit: 'readings/s' },
       ratio: fg.published / base.published,
-      target: '≥ 100,000 readings/s',
-      met: fg.published >= 100_000,
+      // BENCH.md's floor, and issue 19's: within 0.6 of the raw pipeline measured in the same run.
+      target: '≥ 100,000 readings/s and ≥ 0.6× raw',
+      met: fg.published >= 100_000 && fg.published / base.published >= 0.6,
       note: `${layout.devices} devices × ${layout.tagsPerDevice} tags every ${layout.pollInterval} (offered ${num(offered)}/s); ` +
         `floorgate read ${num(fg.read)}/s, ${bound(fg, offered)}; raw read ${num(base.read)}/s, ${bound(base, offered)}` +
         (lines.length ? `; ${lines.join(', ')}` : ''),
