@@ -136,7 +136,7 @@ export function formatHealth(h: Health, ctx: { gateway?: string; url: string; no
 /** reference §4.12: trusted or why not, and the steps seen. */
 function clockText(c: NonNullable<Health['clock']>): string {
   const state = c.trusted ? 'trusted' : `NOT TRUSTED (${c.reason ?? 'unknown'}): readings go out flagged "unsynced"`;
-  const step = c.last_step ? `, last ${c.last_step.by_ms > 0 ? '+' : '-'}${age(Math.abs(c.last_step.by_ms))}` : '';
+  const step = c.last_step ? `, last ${c.last_step.by_ms > 0 ? '+' : '-'}${age(shownAs(Math.abs(c.last_step.by_ms)))}` : '';
   return c.steps > 0 ? `${state}; ${c.steps} step${c.steps === 1 ? '' : 's'}${step}` : state;
 }
 
@@ -194,6 +194,15 @@ function bytes(n: number): string {
 }
 
 /** A human age, two units at most: 0.4s, 42s, 3m 12s, 3h 2m, 2d 4h. */
+/**
+ * A size (a clock step), rounded to the unit age() shows it in: a step of 3 days less a few
+ * milliseconds is "3d 0h", where an age is floored ("up 2d 23h" until it is 3 days).
+ */
+function shownAs(ms: number): number {
+  const unit = ms >= 86_400_000 ? 3_600_000 : ms >= 3_600_000 ? 60_000 : ms >= 10_000 ? 1000 : 100;
+  return Math.round(ms / unit) * unit;
+}
+
 function age(ms: number): string {
   const s = Math.max(0, ms) / 1000;
   if (s < 10) return `${(Math.floor(s * 10) / 10).toString()}s`;
