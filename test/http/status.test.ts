@@ -87,6 +87,9 @@ describe('formatHealth', () => {
     expect(clock({ synchronized: false, trusted: false, reason: 'not synchronised' }))
       .toBe('  clock    NOT TRUSTED (not synchronised): readings go out flagged "unsynced"');
     expect(clock({ steps: 2, last_step: { ts: NOW, by_ms: -3 * 86_400_000 } })).toBe('  clock    trusted; 2 steps, last -3d 0h');
+    // A step is a size, shown rounded to its unit: 3 days less a few ms is 3 days, not 2d 23h.
+    expect(clock({ steps: 1, last_step: { ts: NOW, by_ms: 3 * 86_400_000 - 5 } })).toBe('  clock    trusted; 1 step, last +3d 0h');
+    expect(clock({ steps: 1, last_step: { ts: NOW, by_ms: 90 * 60_000 - 20_000 } })).toBe('  clock    trusted; 1 step, last +1h 30m');
   });
 
   it('reads the bare reference §5 shape from a daemon that sends nothing more', () => {
