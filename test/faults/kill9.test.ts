@@ -11,7 +11,8 @@
  *
  * Verdicts:
  * 1. Nothing committed is lost. Every served poll arrives, or is still in the buffer, or was
- *    served less than commit_interval + KILL_MARGIN_MS before its daemon was signalled (reference: a
+ *    served less than commit_interval + KILL_MARGIN_MS before its daemon (the one connected to
+ *    the PLC when it was served: Daemons.lifeOf) was signalled (reference: a
  *    crash loses at most commit_interval of readings taken but not committed). Every poll
  *    found in the buffer file after a kill arrives (or is still buffered), window or not.
  * 2. What arrives was served: each message's stamp and temperature are those of one served
