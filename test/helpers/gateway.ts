@@ -123,11 +123,19 @@ export interface GatewayConfigOptions {
   mqtt?: Record<string, string | number>;
   pollInterval?: string;
   httpPort?: number;
+  /** press-1's tags as YAML flow mappings, instead of temperature, counter and running. */
+  tags?: readonly string[];
   /** More tags of press-1, as YAML flow mappings (e.g. writable ones). */
   extraTags?: readonly string[];
   /** More devices: YAML list items, appended under devices:. */
   extraDevices?: string;
 }
+
+const PRESS_TAGS = [
+  '{ name: temperature, area: holding, address: 0, type: float32 }',
+  '{ name: counter, area: holding, address: 2, type: uint32 }',
+  '{ name: running, area: coil, address: 0, type: bool }',
+];
 
 /**
  * A gateway config against the demo PLC map (drivers/modbus/sim.ts), written to dir.
@@ -154,10 +162,7 @@ devices:
     poll_interval: ${o.pollInterval ?? '100ms'}
     timeout: 500ms
     tags:
-      - { name: temperature, area: holding, address: 0, type: float32 }
-      - { name: counter, area: holding, address: 2, type: uint32 }
-      - { name: running, area: coil, address: 0, type: bool }
-${(o.extraTags ?? []).map((t) => `      - ${t}\n`).join('')}${o.extraDevices ?? ''}`;
+${[...(o.tags ?? PRESS_TAGS), ...(o.extraTags ?? [])].map((t) => `      - ${t}\n`).join('')}${o.extraDevices ?? ''}`;
   const file = path.join(o.dir, 'floorgate.yaml');
   fs.writeFileSync(file, text);
   return file;
