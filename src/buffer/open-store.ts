@@ -113,7 +113,7 @@ function shrinkToCap(
     const head = stmt.head.all(0, HEAD_STEP) as [number, number, number][];
     if (p - free <= target || head.length === 0) break;
     const t = new Transaction({
-      stmt, budget, whenFull: config.when_full, pending: [], pendingHead: 0, ackQueue: [], ackHead: 0, cutoff: 0, offsetNow: 0,
+      stmt, budget, whenFull: config.when_full, pending: [], pendingHead: 0, ackQueue: [], ackHead: 0, cutoff: 0, offsetNow: 0, keepInserted: false,
     }, committed);
     db.transaction(() => {
       t.deleteAll(head[0][0], head[head.length - 1][0], 'full');

@@ -109,6 +109,12 @@ const RETRY_MS = 1_000;
  * the broker already has (at-least-once), and a clean stop deletes them.
  */
 export const ACK_LINGER_MS = 2_000;
+/**
+ * No read() for this long: nobody is keeping up (the broker is away, a backlog is replaying from
+ * older rows), so committed rows are not kept in memory (recent.ts) for a reader that would not
+ * come for them; an outage then allocates nothing per row beyond the append itself.
+ */
+const READER_GONE_MS = 5_000;
 
 class SqliteBuffer implements MessageStore {
   private readonly file: string;
@@ -159,6 +165,8 @@ class SqliteBuffer implements MessageStore {
   private commitDue = Infinity;
   /** performance.now() at the start of the last commit. */
   private lastCommitAt = -Infinity;
+  /** performance.now() of the last read(). */
+  private lastReadAt = -Infinity;
   /** Set only when there is something to come back for (see armWake). */
   private wakeTimer: NodeJS.Timeout | undefined;
   /** wakeTimer's delay, null when it is not set. */
@@ -223,7 +231,8 @@ class SqliteBuffer implements MessageStore {
     // Readings after a quiet commit_interval commit at the end of this turn of the event loop,
     // with whatever else it appends: a poll every second is committed and published in the
     // turn its reply arrived, not woken for again. Busier appends wait out commit_interval.
-    this.schedule(performance.now() - this.lastCommitAt >= this.config.commit_interval ? 0 : this.config.commit_interval);
+    const now = performance.now();
+    this.schedule(now - this.lastCommitAt >= this.config.commit_interval ? 0 : this.config.commit_interval, now);
   }
 
   flush(): void {
@@ -232,6 +241,7 @@ class SqliteBuffer implements MessageStore {
   }
 
   read(after: number, limit: number): StoredMessage[] {
+    this.lastReadAt = performance.now();
     if (limit <= 0) return [];
     const kept = this.recent.read(after, limit, this.acked);
     if (kept !== null) return kept;
@@ -337,9 +347,9 @@ class SqliteBuffer implements MessageStore {
   }
 
   /** A commit within delayMs (0: at the end of this turn), unless one is due sooner. */
-  private schedule(delayMs = this.config.commit_interval): void {
+  private schedule(delayMs = this.config.commit_interval, now = performance.now()): void {
     if (!this.isWritable) return;
-    const due = performance.now() + delayMs;
+    const due = now + delayMs;
     if (this.commitDue <= due) return;
     this.unschedule();
     this.commitDue = due;
@@ -473,6 +483,7 @@ class SqliteBuffer implements MessageStore {
       ackHead: this.ackHead,
       cutoff: this.cutoff,
       offsetNow: this.offsetNow,
+      keepInserted: this.lastCommitAt - this.lastReadAt < READER_GONE_MS,
     }, this.committed);
   }
 
@@ -480,7 +491,7 @@ class SqliteBuffer implements MessageStore {
   private applyDraft(t: Transaction, now: number): void {
     this.committed = t.draft;
     this.pending.taken(t.cursor, t.consumedBytes);
-    if (t.drops.length > 0) this.recent.reset(t.draft.lastSeq);
+    if (t.drops.length > 0 || !t.keepInserted) this.recent.reset(t.draft.lastSeq);
     else {
       if (t.ackCursor > this.ackHead) this.recent.deleted(this.ackQueue[t.ackCursor - 1]);
       this.recent.add(t.inserted);

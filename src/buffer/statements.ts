@@ -2,7 +2,9 @@
 import type Database from 'better-sqlite3';
 import { rowSumSql, TEXT_BYTES_SQL } from './budget.js';
 import { ClockFlag } from '../clock/flag.js';
+import { INSERT_BLOCK } from './insert-rows.js';
 
+const INSERT = 'INSERT INTO messages (seq, ts, readings, device, tag, body, boot, wall_offset, clock)';
 /** The ts of a message max_age never removes. */
 const NEVER_EXPIRES = Number.MAX_SAFE_INTEGER;
 
@@ -10,8 +12,10 @@ export type Statements = ReturnType<typeof prepareStatements>;
 
 /** boot: this boot's number in the boots table (schema.ts bootRef), stamped on every insert. */
 export function prepareStatements(db: Database.Database, pageSize: number, boot: number) {
+  const row = `(?, ?, ?, ?, ?, ?, ${boot}, ?, ?)`;
   return {
-    insert: db.prepare(`INSERT INTO messages (seq, ts, readings, device, tag, body, boot, wall_offset, clock) VALUES (?, ?, ?, ?, ?, ?, ${boot}, ?, ?)`),
+    insert: db.prepare(`${INSERT} VALUES ${row}`),
+    insertBlock: db.prepare(`${INSERT} VALUES ${Array(INSERT_BLOCK).fill(row).join(', ')}`),
     read: db.prepare('SELECT seq, device, tag, body, readings, ts, clock FROM messages WHERE seq > ? ORDER BY seq LIMIT ?'),
     deleteRange: db.prepare('DELETE FROM messages WHERE seq BETWEEN ? AND ?'),
     seqsIn: db.prepare('SELECT seq FROM messages WHERE seq BETWEEN ? AND ? ORDER BY seq').pluck(),

@@ -12,6 +12,7 @@ import {
   type Budget, type RowSum,
 } from './budget.js';
 import { addRange, type SeqRanges } from './drop-log.js';
+import { RowInserter } from './insert-rows.js';
 import { memoryBytes } from './pending.js';
 import type { Statements } from './statements.js';
 import type { DropReason, NewMessage, StoredMessage } from './types.js';
@@ -50,6 +51,8 @@ export interface TransactionInput {
   readonly cutoff: number;
   /** Wall − monotonic ms now: an untrusted clock's reading of this boot is aged by the monotonic clock. */
   readonly offsetNow: number;
+  /** Keep the inserted rows for a reader that is keeping up (recent.ts). */
+  readonly keepInserted: boolean;
 }
 
 export class Transaction {
@@ -58,8 +61,9 @@ export class Transaction {
   framesUsed = TXN_BASE_FRAMES;
   progress = false;
   readonly drops: Drop[] = [];
-  /** The rows inserted, as read() would return them. */
+  /** The rows inserted, as read() would return them, when keepInserted. */
   readonly inserted: StoredMessage[] = [];
+  readonly keepInserted: boolean;
   /** The transaction's position in pending, and bytes it took off the queue. */
   cursor: number;
   consumedBytes = 0;
@@ -68,6 +72,7 @@ export class Transaction {
   ageDone = false;
 
   private readonly stmt: Statements;
+  private readonly rows: RowInserter;
   private readonly budget: Budget;
   private readonly whenFull: BufferConfig['when_full'];
   private readonly pending: readonly NewMessage[];
@@ -77,6 +82,7 @@ export class Transaction {
 
   constructor(input: TransactionInput, committed: Counters) {
     this.stmt = input.stmt;
+    this.rows = new RowInserter(input.stmt);
     this.budget = input.budget;
     this.whenFull = input.whenFull;
     this.pending = input.pending;
@@ -85,6 +91,7 @@ export class Transaction {
     this.ackCursor = input.ackHead;
     this.cutoff = input.cutoff;
     this.offsetNow = input.offsetNow;
+    this.keepInserted = input.keepInserted;
     this.draft = { ...committed };
   }
 
@@ -176,8 +183,8 @@ export class Transaction {
         room = this.room();
         continue;
       }
-      this.stmt.insert.run(++this.draft.lastSeq, m.ts, m.readings, m.device, m.tag, m.body, m.wallOffset ?? null, m.clock ?? 0);
-      this.inserted.push({ seq: this.draft.lastSeq, device: m.device, tag: m.tag, body: m.body, readings: m.readings, ts: m.ts, clock: m.clock ?? 0 });
+      this.rows.add(++this.draft.lastSeq, m);
+      if (this.keepInserted) this.inserted.push({ seq: this.draft.lastSeq, device: m.device, tag: m.tag, body: m.body, readings: m.readings, ts: m.ts, clock: m.clock ?? 0 });
       this.draft.messages++;
       this.draft.readings += m.readings;
       this.take(m);
@@ -186,6 +193,7 @@ export class Transaction {
       chunk.maxCell = next.maxCell;
       chunk.overflow = next.overflow;
     }
+    this.rows.send();
     this.framesUsed += insertFrames(insertPages(chunk, b), room.free > 0, b);
   }
 
@@ -261,6 +269,7 @@ export class Transaction {
 
   /** Pages that may still be used under max_page_count, and the freelist's size. */
   private room(): { avail: number; free: number } {
+    this.rows.send();
     const [pages, free] = this.stmt.pageCounts.get() as [number, number];
     return { avail: this.budget.maxPages - RESERVE_PAGES - pages + free, free };
   }

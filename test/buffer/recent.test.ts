@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openBuffer } from '../../src/buffer/sqlite-buffer.js';
 import type { MessageStore, NewMessage } from '../../src/buffer/types.js';
 import { ClockFlag } from '../../src/clock/flag.js';
@@ -17,10 +17,12 @@ afterEach(() => {
   removeTempDirs();
 });
 
+/** A buffer with a reader keeping up: it read (nothing yet), so commits keep their rows in memory. */
 function buffer(over: Parameters<typeof bufferConfig>[0] = {}): { b: MessageStore; file: string } {
   const file = path.join(tempDir(), 'buffer.db');
   const b = openBuffer({ path: file, config: bufferConfig(over), log: captureLog().log, bootId: 'boot' });
   open.push(b);
+  expect(b.read(0, 10)).toEqual([]);
   return { b, file };
 }
 
@@ -85,5 +87,27 @@ describe('messages just committed, read from memory', () => {
     expect(held.map((r) => r.clock)).toEqual([ClockFlag.corrected, ClockFlag.corrected, ClockFlag.corrected]);
     expect(shape(b.read(0, 10))).toEqual(shape(held));
     expect(shape(b.read(1, 10))).toEqual(shape(held).slice(1));
+  });
+
+  it('with no reader for a while commits keep nothing; a reader back reads the gap from SQLite, then from memory again', () => {
+    vi.useFakeTimers({ toFake: ['performance'] });
+    try {
+      const { b, file } = buffer();
+      for (let i = 1; i <= 3; i++) b.append(message(i));
+      b.flush();
+      expect(b.read(0, 10).map((m) => m.seq)).toEqual([1, 2, 3]);
+      vi.advanceTimersByTime(6_000); // the broker went away: nobody reads
+      for (let i = 4; i <= 6; i++) b.append(message(i));
+      b.flush();
+      vi.advanceTimersByTime(1_000);
+      b.ack(1);
+      expect(shape(b.read(1, 10))).toEqual(shape(stored(file, new Set([1]))));
+      for (let i = 7; i <= 8; i++) b.append(message(i));
+      b.flush();
+      expect(shape(b.read(0, 10))).toEqual(shape(stored(file)));
+      expect(shape(b.read(5, 10))).toEqual(shape(stored(file)).filter((r) => r.seq > 5));
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
