@@ -149,6 +149,15 @@ export function insertFrames(pages: number, fromFreelist: boolean, b: Budget): n
 }
 
 /**
+ * Rows that deleteFrames could allow within `frames`, at most: every cell is at least
+ * RECORD_FIXED + CELL_FIXED bytes, and the leaves counted are min(rows, 4 × bytes / page).
+ */
+export function deletableRowsAtMost(frames: number, b: Budget): number {
+  const leavesPerRow = Math.min(1, (4 * (RECORD_FIXED + CELL_FIXED)) / (b.pageSize - 8));
+  return Math.max(1, Math.floor(frames / leavesPerRow));
+}
+
+/**
  * Deleting a seq range: frames written. Leaves touched are bounded by the row count, and by
  * the bytes at a quarter fill (SQLite rebalances pages that fall below a third); two siblings
  * at the ends may be rebalanced; interior pages on both edges; freed pages go to freelist

@@ -8,7 +8,7 @@
  */
 import type { BufferConfig } from '../config/types.js';
 import {
-  addRow, deleteFrames, insertFrames, insertPages, payloadBytes, RESERVE_PAGES, TXN_BASE_FRAMES,
+  addRow, deletableRowsAtMost, deleteFrames, insertFrames, insertPages, payloadBytes, RESERVE_PAGES, TXN_BASE_FRAMES,
   type Budget, type RowSum,
 } from './budget.js';
 import { addRange, type SeqRanges } from './drop-log.js';
@@ -244,13 +244,23 @@ export class Transaction {
   }
 
   /**
-   * Deletes seq lo..top for the largest top ≤ hi whose frame bound fits the transaction
-   * (halving the range until it does) and returns top; lo - 1 when not even one row fits.
+   * Deletes seq lo..top for a top ≤ hi whose frame bound fits the transaction (halving the range
+   * until it does) and returns top; lo - 1 when not even one row fits. The range is first cut to
+   * as many seqs as the frames left could delete at best, so a long run of acknowledged seqs (a
+   * backlog drained while no append commits) is not summed whole again by every transaction that
+   * deletes a slice of it: that made a drain's deletes quadratic in its run of acks.
    */
   private deleteRange(lo: number, hi: number, reason: DropReason | null): number {
-    for (let top = hi; ;) {
+    const window = deletableRowsAtMost(this.budget.txnFrames - this.framesUsed, this.budget);
+    for (let top = Math.min(hi, lo + window - 1); ;) {
       const [n, readings, leafBytes, overflow] = this.stmt.rowSum.get(lo, top) as number[];
-      if (n === 0) return top;
+      if (n === 0) {
+        if (top === hi) return top;
+        // Nothing left in this window: the next one starts above it.
+        lo = top + 1;
+        top = Math.min(hi, lo + window - 1);
+        continue;
+      }
       const frames = deleteFrames({ n, leafBytes, overflow }, this.budget);
       if (this.framesUsed + frames <= this.budget.txnFrames) {
         // A dropped range has holes (acknowledged or earlier drops): name only the rows it held.

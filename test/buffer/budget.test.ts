@@ -9,7 +9,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  addRow, deleteFrames, insertFrames, insertPages, payloadBytes, planBudget, rowSumSql,
+  addRow, deletableRowsAtMost, deleteFrames, insertFrames, insertPages, payloadBytes, planBudget, rowSumSql,
   walBytesOf, MIN_BUFFER_BYTES, TXN_BASE_FRAMES, type RowSum,
 } from '../../src/buffer/budget.js';
 import { openDatabase } from '../../src/buffer/open-database.js';
@@ -31,6 +31,26 @@ describe('planBudget', () => {
       }),
     );
     expect(() => planBudget(MIN_BUFFER_BYTES - 1)).toThrow(RangeError);
+  });
+});
+
+describe('deletableRowsAtMost', () => {
+  it('no range of more rows fits in the frames: cutting a delete to it never keeps a fitting one out', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: MIN_BUFFER_BYTES, max: 2 ** 34 }),
+        fc.constantFrom(1024, 4096), // new files, and files made before 1 KiB pages
+        fc.integer({ min: 1, max: 5000 }),
+        fc.array(fc.oneof({ weight: 4, arbitrary: fc.integer({ min: 0, max: 300 }) }, fc.integer({ min: 0, max: 40_000 })), { minLength: 1, maxLength: 50 }),
+        (maxBytes, pageSize, frames, texts) => {
+          const b = planBudget(maxBytes, pageSize);
+          const n = deletableRowsAtMost(frames, b) + 1;
+          const rows: RowSum = { n: 0, leafBytes: 0, maxCell: 0, overflow: 0 };
+          for (let i = 0; i < n; i++) addRow(rows, payloadBytes(texts[i % texts.length]), pageSize);
+          expect(deleteFrames(rows, b)).toBeGreaterThan(frames);
+        },
+      ),
+    );
   });
 });
 
