@@ -13,7 +13,7 @@ import { EXIT } from './exit.js';
 
 export async function runBrowse(file: string, opts: { device: string; node?: string; out: (line: string) => void; err: (line: string) => void }): Promise<number> {
   const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) return refuseConfig(loaded, opts.out);
+  if (!loaded.ok) return refuseConfig(loaded, opts.err);
   const browsable = loaded.config.devices.filter((d) => drivers.of(d).browse !== undefined);
   const device = browsable.find((d) => d.name === opts.device);
   if (!device) {

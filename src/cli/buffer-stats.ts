@@ -11,7 +11,7 @@ export async function runBufferStats(sub: string | undefined, file: string, out:
     return EXIT.usage;
   }
   const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) return refuseConfig(loaded, out);
+  if (!loaded.ok) return refuseConfig(loaded, err);
   const dbPath = bufferPath(loaded.config);
   try {
     out(`buffer: ${dbPath}`);

@@ -18,7 +18,7 @@ interface Row {
 
 export async function runProbe(file: string, opts: { device?: string; out: (line: string) => void; err: (line: string) => void }): Promise<number> {
   const loaded = loadFloorgateConfig(file);
-  if (!loaded.ok) return refuseConfig(loaded, opts.out);
+  if (!loaded.ok) return refuseConfig(loaded, opts.err);
   const devices = loaded.config.devices.filter((d) => !opts.device || d.name === opts.device);
   if (devices.length === 0) {
     opts.err(opts.device ? `no device named "${opts.device}" in ${file}` : `no devices in ${file}`);

@@ -82,14 +82,18 @@ describe('floorgate CLI', () => {
     expect(direct.stdout).toMatch(/^ {2}run /m);
   });
 
-  it('run refuses an invalid config with exit 78 and FILE:LINE:COL, no stack trace', async () => {
+  it('run, probe, browse and buffer stats refuse an invalid config on stderr with exit 78 and FILE:LINE:COL, no stack trace', async () => {
     const dir = tempDir();
     const file = path.join(dir, 'bad.yaml');
     fs.writeFileSync(file, 'gateway:\n  id: gw\nmqtt:\n  url: mqtt://127.0.0.1:1\n  qos: 7\ndevices: []\n');
-    const r = await run(['run', '-c', file]);
-    expect(r.code).toBe(78);
-    expect(r.err).toMatch(new RegExp(`^${file}:5:8: mqtt\\.qos: `, 'm'));
-    expect(r.err).not.toMatch(/\n\s+at /);
+    // Their stdout is data (readings, nodes, figures): a script reading it gets nothing, not the problems.
+    for (const args of [['run'], ['probe'], ['browse', '--device', 'oven'], ['buffer', 'stats']]) {
+      const r = await run([...args, '-c', file]);
+      expect(r.code, args[0]).toBe(78);
+      expect(r.out, args[0]).toBe('');
+      expect(r.err, args[0]).toMatch(new RegExp(`^${file}:5:8: mqtt\\.qos: `, 'm'));
+      expect(r.err, args[0]).not.toMatch(/\n\s+at /);
+    }
     fs.rmSync(dir, { recursive: true });
   });
 
