@@ -23,6 +23,7 @@
 import { DataType, VariantArrayType, type DataValue, type StatusCode, type Variant } from 'node-opcua-client';
 import type { OpcuaTag } from './schema.js';
 import type { Quality, Reading, Value } from '../../src/driver/contract.js';
+import { isoTime } from '../../src/clock/iso-time.js';
 
 type Element = boolean | number | string | null;
 
@@ -61,7 +62,7 @@ function scalar(dataType: DataType, v: unknown): boolean | number | bigint | str
     case DataType.Int64: case DataType.UInt64:
       return narrow(Array.isArray(v) ? int64Words(v, dataType === DataType.Int64) : BigInt(v as number));
     case DataType.String: return String(v);
-    case DataType.DateTime: return v instanceof Date && !Number.isNaN(v.getTime()) ? v.toISOString() : null;
+    case DataType.DateTime: return v instanceof Date && !Number.isNaN(v.getTime()) ? isoTime(v.getTime()) : null;
     case DataType.ByteString: return Buffer.isBuffer(v) ? v.toString('base64') : null;
     case DataType.LocalizedText: return (v as { text?: string | null }).text ?? null;
     case DataType.QualifiedName: return (v as { name?: string | null }).name ?? null;

@@ -12,6 +12,7 @@ import Database from 'better-sqlite3';
 import type { Logger } from '../log.js';
 import { PAGE_SIZE } from './budget.js';
 import { createSchema, fileEpoch, isBlank, layoutProblem, migrate } from './schema.js';
+import { isoTime } from '../clock/iso-time.js';
 
 export interface OpenDatabaseOptions {
   readonly sync: 'normal' | 'full';
@@ -64,7 +65,7 @@ function keepOrMoveAside(file: string, opts: OpenDatabaseOptions): void {
   }
   if (verdict === null) return;
   const problem = verdict === HOT_JOURNAL ? 'its rollback journal could not be rolled back' : verdict;
-  const aside = `${file}.corrupt-${new Date(opts.now()).toISOString().replace(/:/g, '')}`;
+  const aside = `${file}.corrupt-${isoTime(opts.now()).replace(/:/g, '')}`;
   for (const suffix of ['', '-wal', '-shm', '-journal']) {
     if (fs.existsSync(file + suffix)) fs.renameSync(file + suffix, aside + suffix);
   }

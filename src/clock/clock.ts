@@ -24,6 +24,7 @@ import type { Logger } from 'pino';
 import type { ClockConfig } from '../config/types.js';
 import type { Reading } from '../driver/contract.js';
 import { ClockFlag } from './flag.js';
+import { isoTime } from './iso-time.js';
 import { monoMs } from './monotonic.js';
 import type { SyncSource } from './sync-source.js';
 
@@ -156,7 +157,7 @@ export class Clock {
       this.nextSyncCheck = mono + this.config.check_interval;
     }
     const reason = this.synced !== true ? (this.synced === false ? 'not synchronised' : 'synchronisation unknown')
-      : wall < this.floor ? `the wall clock is before ${new Date(this.floor).toISOString()} (the newest buffered reading or this release)`
+      : wall < this.floor ? `the wall clock is before ${isoTime(this.floor)} (the newest buffered reading or this release)`
         : null;
     const trusted = reason === null;
     const was = this.trusted;
@@ -184,8 +185,8 @@ export class Clock {
   }
 
   private said(trusted: boolean, reason: string | null, wall: number): void {
-    if (trusted) this.opts.log.info({ wall: new Date(wall).toISOString() }, 'the wall clock is trusted: readings are stamped as taken');
-    else this.opts.log.warn({ reason, wall: new Date(wall).toISOString() }, `the wall clock is not trusted (${reason}): readings go out flagged "clock":"unsynced" until it is`);
+    if (trusted) this.opts.log.info({ wall: isoTime(wall) }, 'the wall clock is trusted: readings are stamped as taken');
+    else this.opts.log.warn({ reason, wall: isoTime(wall) }, `the wall clock is not trusted (${reason}): readings go out flagged "clock":"unsynced" until it is`);
   }
 
   /**

@@ -21,10 +21,12 @@ function childScript(): string {
   const sources = [
     ...fs.readdirSync(path.join(ROOT, 'src/buffer')).filter((f) => f.endsWith('.ts')).map((f) => `src/buffer/${f}`),
     'src/log.ts',
-    // The clock's flags and the boot id the buffer stamps on every message.
+    // The clock's flags and the boot id the buffer stamps on every message; the time a damaged
+    // file is moved aside under.
     'src/clock/flag.ts',
     'src/clock/boot-id.ts',
     'src/clock/monotonic.ts',
+    'src/clock/iso-time.ts',
     'test/buffer/child.ts',
   ];
   for (const rel of sources) {
