@@ -26,12 +26,15 @@ interface Summary {
 }
 
 const NONE: Summary = { p99: 0, max: 0 };
+const MAX_LAG_US = 60_000_000;
 
 export function createLagMonitor(opts: { windowMs?: number; now?: () => number } = {}): LagMonitor {
   const windowMs = opts.windowMs ?? 10_000;
   const now = opts.now ?? (() => performance.now());
-  // Microseconds: the histogram takes integers ≥ 1.
-  const histogram = createHistogram();
+  // Microseconds: the histogram takes integers ≥ 1. Two significant figures up to a minute take
+  // 20 KB; the default (three, up to 2^53) took 360 KB. A longer stall reads as a minute: the
+  // watchdog has failed the gateway long before.
+  const histogram = createHistogram({ lowest: 1, highest: MAX_LAG_US, figures: 2 });
   const ms = (us: number) => Math.round(us / 10) / 100;
   const summary = (): Summary => (histogram.count === 0 ? NONE : { p99: ms(histogram.percentile(99)), max: ms(histogram.max) });
   let previous = NONE;
@@ -47,7 +50,7 @@ export function createLagMonitor(opts: { windowMs?: number; now?: () => number }
   return {
     record: (lateMs) => {
       turn();
-      histogram.record(Math.max(1, Math.round(lateMs * 1000)));
+      histogram.record(Math.min(MAX_LAG_US, Math.max(1, Math.round(lateMs * 1000))));
     },
     p99Ms: () => {
       turn();
