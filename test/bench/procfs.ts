@@ -25,10 +25,23 @@ export function cpuSeconds(pid: number): number {
  * the machine's other load held it back. 0 where the kernel has no schedstats.
  */
 export function runQueueSeconds(pid: number): number {
+  return schedstatSeconds(pid, 1);
+}
+
+/**
+ * CPU seconds of the process's live threads, in nanoseconds (schedstat), where clock ticks of
+ * 10 ms are too coarse: an idle minute is ~10 ticks. A thread that ended is not counted.
+ */
+export function onCpuSeconds(pid: number): number {
+  return schedstatSeconds(pid, 0);
+}
+
+/** One schedstat field (0: on CPU, 1: waiting for one) summed over the threads, in seconds. */
+function schedstatSeconds(pid: number, field: 0 | 1): number {
   let total = 0;
   for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
     try {
-      total += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]) / 1e9;
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[field]) / 1e9;
     } catch {
       // The thread ended between listing and reading.
     }
