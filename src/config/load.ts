@@ -252,11 +252,10 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     const fields = value as Record<string, unknown>;
-    for (const [key, child] of Object.entries(fields)) {
-      if (typeof child === 'string') fields[key] = ownCopy(child);
-      else deepFreeze(child);
-    }
+    for (const [key, child] of Object.entries(fields)) if (typeof child === 'string') fields[key] = ownCopy(child);
+    // Frozen before its children: an object met again (a YAML alias) is not walked twice.
     Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
   }
   return value;
 }
