@@ -252,10 +252,10 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 function deepFreeze<T>(value: T): T {
   if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
     const fields = value as Record<string, unknown>;
-    for (const [key, child] of Object.entries(fields)) if (typeof child === 'string') fields[key] = ownCopy(child);
+    for (const key in fields) if (typeof fields[key] === 'string') fields[key] = ownCopy(fields[key] as string);
     // Frozen before its children: an object met again (a YAML alias) is not walked twice.
     Object.freeze(value);
-    for (const child of Object.values(value)) deepFreeze(child);
+    for (const key in fields) deepFreeze(fields[key]);
   }
   return value;
 }
