@@ -256,4 +256,31 @@ describe('codec: float32 is published as the shortest decimal that is the same f
       if (digits > 1) expect(Math.fround(Number(value.toPrecision(digits - 1)))).not.toBe(value);
     }), { numRuns: 2000 });
   });
+
+  /** The definition, by strings: the fewest significant digits whose toPrecision is the same float32. */
+  function byToPrecision(x: number): number {
+    for (let digits = 1; ; digits++) {
+      const candidate = Number(x.toPrecision(digits));
+      if (Math.fround(candidate) === x) return candidate;
+    }
+  }
+
+  it.each([
+    ['any float32', fc.float({ noNaN: true, noDefaultInfinity: true })],
+    ['the magnitudes of process values', fc.float({ min: Math.fround(1e-4), max: Math.fround(2e8), noNaN: true })],
+    ['around the edges of the arithmetic', fc.tuple(fc.integer({ min: -6, max: 12 }), fc.double({ min: 1, max: 10, noNaN: true })).map(([e, m]) => Math.fround(m * 10 ** e))],
+    // Few binary digits: many decimal ties (20.5 to 2 digits), where the rounding direction shows.
+    ['values of few binary digits', fc.tuple(fc.integer({ min: -(2 ** 20), max: 2 ** 20 }), fc.integer({ min: 0, max: 30 })).map(([n, k]) => Math.fround(n / 2 ** k))],
+    ['next to powers of ten', fc.tuple(fc.integer({ min: -4, max: 9 }), fc.integer({ min: -3, max: 3 })).map(([e, step]) => {
+      const x = Math.fround(10 ** e);
+      const scratch = new DataView(new ArrayBuffer(4));
+      scratch.setFloat32(0, x);
+      scratch.setInt32(0, scratch.getInt32(0) + step);
+      return scratch.getFloat32(0);
+    })],
+  ])('is the toPrecision answer for %s (property)', (_name, values) => {
+    fc.assert(fc.property(values, (x) => {
+      expect(Object.is(shortestFloat32(x), byToPrecision(x)) || (x === 0 && shortestFloat32(x) === 0)).toBe(true);
+    }), { numRuns: 5000 });
+  });
 });
