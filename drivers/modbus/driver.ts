@@ -91,6 +91,7 @@ export class ModbusDriver implements Driver<ModbusTag> {
   private readonly quarantined = new Map<string, Quarantine>();
   private readonly plans = new Map<string, CachedPlan>();
   private readonly slots = new WeakMap<readonly ModbusTag[], Map<string, number>>();
+  private readonly requestSlots = new WeakMap<ReadRequest, readonly number[]>();
   /** Bumped whenever what the driver knows changes; cached plans of older versions are stale. */
   private version = 0;
   private readonly quarantineMinMs: number;
@@ -225,6 +226,20 @@ export class ModbusDriver implements Driver<ModbusTag> {
   }
 
   /**
+   * Where each tag of a request goes in pass.out. Kept per request: a planned request serves one
+   * group for as long as its plan is cached, and a Map lookup per reading was ~4 % of the
+   * daemon's CPU at 10,000 tags/s.
+   */
+  private slotsIn(request: ReadRequest, pass: Pass): readonly number[] {
+    let slots = this.requestSlots.get(request);
+    if (slots === undefined) {
+      slots = request.tags.map((tag) => pass.slots.get(tag.name)!);
+      this.requestSlots.set(request, slots);
+    }
+    return slots;
+  }
+
+  /**
    * Issue one request and put a reading for each of its tags into pass.out. True when the
    * request succeeded as issued. Rejects only when the link is lost (or the read is aborted).
    */
@@ -241,11 +256,15 @@ export class ModbusDriver implements Driver<ModbusTag> {
       if (isBitArea(request.area)) {
         const bits = await pass.link.readBits(request.area as 'coil' | 'discrete', request.start, request.count);
         const ts = Date.now();
-        for (const tag of request.tags) put(pass, tag, good(tag, bits[tag.address - request.start] === true, ts));
+        const { tags } = request;
+        const slots = this.slotsIn(request, pass);
+        for (let i = 0; i < tags.length; i++) pass.out[slots[i]] = good(tags[i], bits[tags[i].address - request.start] === true, ts);
       } else {
         const regs = await pass.link.readRegisters(request.area as 'holding' | 'input', request.start, request.count);
         const ts = Date.now();
-        for (const tag of request.tags) put(pass, tag, good(tag, decodeRegisters(tag, regs, tag.address - request.start), ts));
+        const { tags } = request;
+        const slots = this.slotsIn(request, pass);
+        for (let i = 0; i < tags.length; i++) pass.out[slots[i]] = good(tags[i], decodeRegisters(tags[i], regs, tags[i].address - request.start), ts);
       }
       return true;
     } catch (err) {
