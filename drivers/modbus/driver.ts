@@ -251,19 +251,17 @@ export class ModbusDriver implements Driver<ModbusTag> {
       return false;
     }
     pass.signal.throwIfAborted();
+    const { tags } = request;
+    const slots = this.slotsIn(request, pass);
     try {
       this.ctx.countRequest();
       if (isBitArea(request.area)) {
         const bits = await pass.link.readBits(request.area as 'coil' | 'discrete', request.start, request.count);
         const ts = Date.now();
-        const { tags } = request;
-        const slots = this.slotsIn(request, pass);
         for (let i = 0; i < tags.length; i++) pass.out[slots[i]] = good(tags[i], bits[tags[i].address - request.start] === true, ts);
       } else {
         const regs = await pass.link.readRegisters(request.area as 'holding' | 'input', request.start, request.count);
         const ts = Date.now();
-        const { tags } = request;
-        const slots = this.slotsIn(request, pass);
         for (let i = 0; i < tags.length; i++) pass.out[slots[i]] = good(tags[i], decodeRegisters(tags[i], regs, tags[i].address - request.start), ts);
       }
       return true;
