@@ -2,9 +2,10 @@
  * `npm run test:mutants [--only NAME] [--json FILE]`: planted bugs the suite must catch.
  *
  * The checkout is copied once, at the start: others edit it meanwhile, and the baseline and
- * every mutant must see the same sources. Each mutant (list.mjs) breaks one guarantee of reference §4
- * in a throw-away copy of that snapshot (exact-text edits of src/, node_modules linked, built
- * only when a catcher needs the compiled CLI); then its catchers run there with vitest, and the
+ * every mutant must see the same sources. Each mutant (list.mjs) breaks one promise of the
+ * reference (a guarantee of §4, or what §2–§3 say a driver reads or the wire carries) in a
+ * throw-away copy of that snapshot (exact-text edits of src/ or drivers/, node_modules linked,
+ * built only when a catcher needs the compiled CLI); then its catchers run there with vitest, and the
  * mutant is killed when one of them fails. Every catcher first runs once on an unmutated copy:
  * one that fails, skips itself or matches no test there could not tell a mutant from the
  * product, so it is reported and not counted.
