@@ -56,9 +56,13 @@ type Styles = Map<string, boolean | 'both'>;
 
 /**
  * ok: false when the text needs the positional reader (see above), with js-yaml's complaint
- * when it had one: the only word on where a text too large for that reader goes wrong.
+ * when it had one, else why in words: the only word on what is wrong with a text too large
+ * for that reader.
  */
-export type FastRead = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly problem?: SourceProblem };
+export type FastRead =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly problem: SourceProblem }
+  | { readonly ok: false; readonly problem?: undefined; readonly why: string };
 
 export function readYamlFast(text: string, env: NodeJS.ProcessEnv): FastRead {
   // Without a `*` there is no alias: js-yaml's tree shares nothing and is made the value in
@@ -71,13 +75,16 @@ export function readYamlFast(text: string, env: NodeJS.ProcessEnv): FastRead {
     parsed = jsYaml.load(text, { schema: CORE_SCHEMA, listener: recorder?.listener });
   } catch (err) {
     const { reason, mark } = err as { reason?: string; mark?: { position: number } };
-    return reason === undefined ? { ok: false } : { ok: false, problem: { offset: mark?.position ?? 0, path: [], message: reason } };
+    return reason === undefined
+      ? { ok: false, why: (err as Error).message }
+      : { ok: false, problem: { offset: mark?.position ?? 0, path: [], message: reason } };
   }
-  if (parsed === undefined || parsed === null || (recorder?.aliasUses() ?? 0) > MAX_ALIAS_EXPANSIONS) return { ok: false };
+  if (parsed === undefined || parsed === null) return { ok: false, why: 'the file holds no configuration' };
+  if ((recorder?.aliasUses() ?? 0) > MAX_ALIAS_EXPANSIONS) return { ok: false, why: `more than ${MAX_ALIAS_EXPANSIONS} uses of aliases` };
   try {
     return { ok: true, value: aliases ? plainCopy(parsed, env, styles) : settledInPlace(parsed, env, styles) };
   } catch (err) {
-    if (err instanceof NeedsPositions) return { ok: false };
+    if (err instanceof NeedsPositions) return { ok: false, why: err.message };
     throw err;
   }
 }
@@ -148,7 +155,7 @@ function plainCopy(root: unknown, env: NodeJS.ProcessEnv, styles: Styles): unkno
   const copy = (value: unknown): unknown => {
     if (typeof value === 'string') return expanded(value, env, styles);
     if (typeof value !== 'object' || value === null) return value ?? undefined;
-    if (open.has(value)) throw new NeedsPositions();
+    if (open.has(value)) throw new NeedsPositions('an alias inside its own anchor');
     open.add(value);
     try {
       if (Array.isArray(value)) return value.map((item) => copy(item) ?? null);
@@ -190,9 +197,9 @@ function settledInPlace(value: unknown, env: NodeJS.ProcessEnv, styles: Styles):
 function expanded(value: string, env: NodeJS.ProcessEnv, styles: Styles): string | undefined {
   if (!value.includes('${')) return value;
   const result = expandEnv(value, env);
-  if (!result.ok) throw new NeedsPositions();
+  if (!result.ok) throw new NeedsPositions(result.message);
   if (result.text !== '') return result.text;
   const plain = styles.get(value);
-  if (plain === undefined || plain === 'both') throw new NeedsPositions();
+  if (plain === undefined || plain === 'both') throw new NeedsPositions(`"${value}" expands to nothing, and it is written both quoted and unquoted`);
   return plain ? undefined : '';
 }

@@ -18,8 +18,9 @@ import v8 from 'node:v8';
 import type { ZodType } from 'zod';
 import type { DeviceConfig, FloorgateConfig } from './types.js';
 import { ROOT_PATH, formatPath, type ConfigProblem, type KeyPath } from './problem.js';
-import { readYaml, SourceMap, type SourceProblem, type YamlSource } from './yaml-source.js';
-import { readYamlFast } from './fast-yaml.js';
+import { readYaml, SourceMap, type SourceProblem } from './yaml-source.js';
+import { readYamlFast, type FastRead } from './fast-yaml.js';
+import { lineIndex, locatePaths, type LinePositions } from './locate.js';
 import { readPasswordFiles } from './secrets.js';
 import { coreSchema, type ConfigLimits, type CoreConfig } from './schema.js';
 import { IssueReader } from './issues.js';
@@ -72,8 +73,8 @@ export function loadConfigText(text: string, file: string, context: LoadContext,
     const config = validate(fast.value, new SourceMap(), new Set(), path.resolve(file), context, found);
     if (config !== undefined && found.length === 0) return { ok: true, config: deepFreeze(config) };
   }
-  if (!positionalReadFits(text)) return { ok: false, problems: [tooLargeToLocate(text, file, found)] };
-  return loadWithPositions(text, file, context, env);
+  if (positionalReadFits(text)) return loadWithPositions(text, file, context, env);
+  return fast.ok ? loadLocatedByPath(text, file, context, env, found) : { ok: false, problems: [tooLargeToRead(text, file, fast)] };
 }
 
 /**
@@ -89,26 +90,30 @@ function positionalReadFits(text: string): boolean {
 }
 
 /**
- * A config too large to read again with positions has its problems named without them, at
- * (root), except a syntax error, which js-yaml places itself.
+ * A config too large to read again with positions whose YAML js-yaml read: validated again, each
+ * problem placed by its key path (locate.ts), where the slow read would place it. Again on a
+ * fresh read: validation changed the first (password_file read into password).
  */
-function tooLargeToLocate(text: string, file: string, found: readonly SourceProblem[]): ConfigProblem {
+function loadLocatedByPath(text: string, file: string, context: LoadContext, env: NodeJS.ProcessEnv, found: readonly SourceProblem[]): LoadResult {
+  const map = locatePaths(text, found.map((p) => p.path));
+  const again = readYamlFast(text, env);
+  const problems: SourceProblem[] = [];
+  if (again.ok) validate(again.value, map, new Set(), path.resolve(file), context, problems);
+  return { ok: false, problems: located(problems.length > 0 ? problems : found, lineIndex(text), file) };
+}
+
+/**
+ * A config too large to read again with positions that js-yaml did not read either: its syntax
+ * error, which js-yaml places itself, or what else stopped it (an unset environment variable).
+ */
+function tooLargeToRead(text: string, file: string, fast: FastRead & { ok: false }): ConfigProblem {
   const heap = v8.getHeapStatistics();
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
   const most = (heap.heap_size_limit - heap.used_heap_size) / POSITIONAL_HEAP_PER_BYTE;
-  const syntax = found.length === 1 && found[0].path.length === 0 ? found[0] : undefined;
-  const named = found.slice(0, 5).map((p) => `${formatPath(p.path)}: ${p.message}`).join('; ');
+  const { line, col } = lineIndex(text).linePos(fast.problem?.offset ?? 0);
   const message = `the config is not valid, and at ${mb(text.length)} it is too large to show where each problem is ` +
-    `(at most ${mb(most)} with this heap): ${syntax ? syntax.message : named || 'a YAML feature the fast reader leaves to the positional one'}` +
-    `${found.length > 5 ? `; and ${found.length - 5} more` : ''}`;
-  const { line, col } = syntax ? lineAndCol(text, syntax.offset) : { line: 1, col: 1 };
+    `(at most ${mb(most)} with this heap): ${fast.problem ? fast.problem.message : fast.why}`;
   return { file, line, col, path: ROOT_PATH, message };
-}
-
-function lineAndCol(text: string, offset: number): { line: number; col: number } {
-  const before = text.slice(0, offset);
-  const lineStart = before.lastIndexOf('\n') + 1;
-  return { line: before.split('\n').length, col: offset - lineStart + 1 };
 }
 
 /** The slow read: every problem found, each at its place in the text. */
@@ -122,7 +127,7 @@ function loadWithPositions(text: string, file: string, context: LoadContext, env
     config = validate(source.value, source.map, source.unexpanded, path.resolve(file), context, problems);
   }
   if (config === undefined || problems.length > 0) {
-    return { ok: false, problems: located(problems, source, file) };
+    return { ok: false, problems: located(problems, source.lineCounter, file) };
   }
   return { ok: true, config: deepFreeze(config) };
 }
@@ -232,11 +237,11 @@ function resolveDirs(device: DeviceConfig, dataDir: string): DeviceConfig {
   return out as unknown as DeviceConfig;
 }
 
-function located(problems: readonly SourceProblem[], source: YamlSource, file: string): ConfigProblem[] {
+function located(problems: readonly SourceProblem[], lines: LinePositions, file: string): ConfigProblem[] {
   return [...problems]
     .sort((a, b) => a.offset - b.offset)
     .map((p) => {
-      const { line, col } = source.lineCounter.linePos(p.offset);
+      const { line, col } = lines.linePos(p.offset);
       return { file, line: Math.max(line, 1), col: Math.max(col, 1), path: formatPath(p.path), message: p.message };
     });
 }

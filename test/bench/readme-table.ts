@@ -30,7 +30,7 @@ export function renderTable(figures: readonly Figure[], info: RunInfo): string {
   return [
     START,
     `Measured ${info.date} on ${info.machine}, by \`${info.command}\` (${Math.round(info.seconds)} s). ` +
-      'The machine was shared with other work: compare the ratios, each measured within one run. Where a bench ran ' +
+      'Nothing kept other work off the machine: compare the ratios, each measured within one run. Where a bench ran ' +
       'more than once, the row is its median run by ratio, with the range of the ratio over all runs.',
     '',
     '| figure | floorgate | baseline (same run) | ratio | target | |',

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { machine } from '../bench/procfs.js';
 import { latestRecords, resultsFile, type FiguresRecord } from '../helpers/results.js';
 
 const START = '<!-- figures:start -->';
@@ -18,7 +19,7 @@ function line(r: FiguresRecord): string {
 export function renderFigures(records: readonly FiguresRecord[]): string {
   return [
     START,
-    `Written by \`npm run figures -- --write\` from the records of the last runs (\`${path.relative(process.cwd(), resultsFile())}\`), on this machine (2 cores, shared with other work).`,
+    `Written by \`npm run figures -- --write\` from the records of the last runs (\`${path.relative(process.cwd(), resultsFile())}\`), on this machine (${machine()}; nothing kept other work off it).`,
     '',
     ...records.map(line),
     END,
