@@ -18,6 +18,8 @@ export interface OpenStoreOptions {
   readonly config: BufferConfig;
   readonly log: Logger;
   readonly now: () => number;
+  /** Monotonic ms: paces the seq floor's committed mark. */
+  readonly mono: () => number;
   /** This boot's id (src/clock/boot-id.ts), stamped on every message as a number into the boots table. */
   readonly bootId: string;
   /** Drops made at open (shrinking to the cap), once committed. */
@@ -66,7 +68,7 @@ export function openStore(o: OpenStoreOptions): OpenedStore {
       epoch: stream.epoch,
       reserved: Math.max(floorState?.reserved ?? 0, stream.lastSeq),
       committed: stream.lastSeq,
-    }, floorState !== null && floorState.reserved >= stream.lastSeq && floorState.committed === stream.lastSeq);
+    }, floorState !== null && floorState.reserved >= stream.lastSeq && floorState.committed === stream.lastSeq, o.mono);
     const committed = shrinkToCap({ ...o, db, budget, stmt, floor }, {
       lastSeq: stream.lastSeq,
       messages: meta.messages,

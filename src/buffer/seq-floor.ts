@@ -67,11 +67,12 @@ export function readSeqFloor(file: string): FloorState | null {
 
 export class SeqFloor {
   private state: FloorState;
-  private markedAt = performance.now();
+  private markedAt: number;
 
-  /** Writes `initial` unless it is what the file already holds. */
-  constructor(private readonly file: string, initial: FloorState, persisted: boolean) {
+  /** Writes `initial` unless it is what the file already holds. `mono`: monotonic ms, which paces the mark. */
+  constructor(private readonly file: string, initial: FloorState, persisted: boolean, private readonly mono: () => number) {
     this.state = initial;
+    this.markedAt = mono();
     if (!persisted) this.write(initial);
   }
 
@@ -98,7 +99,7 @@ export class SeqFloor {
    * has passed since the last mark, or now when `now` (a clean stop).
    */
   mark(lastSeq: number, now = false): void {
-    if (lastSeq <= this.state.committed || (!now && performance.now() - this.markedAt < MARK_INTERVAL_MS)) return;
+    if (lastSeq <= this.state.committed || (!now && this.mono() - this.markedAt < MARK_INTERVAL_MS)) return;
     // A mark lost to a power cut leaves the previous one, still true, so the periodic mark skips
     // the directory's fsync (half its cost on an idle gateway); a raised reservation never does.
     const raises = lastSeq > this.state.reserved;
@@ -108,6 +109,6 @@ export class SeqFloor {
   private write(next: FloorState, durable = true): void {
     (durable ? writeDurably : writeWhole)(this.file, JSON.stringify(next) + '\n');
     this.state = next;
-    this.markedAt = performance.now();
+    this.markedAt = this.mono();
   }
 }

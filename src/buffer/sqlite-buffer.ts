@@ -186,6 +186,7 @@ class SqliteBuffer implements MessageStore {
       config: this.config,
       log: this.log,
       now: this.now,
+      mono: this.mono,
       report: (drops) => this.reportDrops(drops),
       bootId: opts.bootId ?? readBootId(),
     });

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { RESERVE_BLOCK, SEQ_FLOOR_FILE, seqFloorPath } from '../../src/buffer/seq-floor.js';
+import { MARK_INTERVAL_MS, RESERVE_BLOCK, SEQ_FLOOR_FILE, seqFloorPath } from '../../src/buffer/seq-floor.js';
 import { openBuffer } from '../../src/buffer/sqlite-buffer.js';
 import type { MessageStore } from '../../src/buffer/types.js';
 import { bufferConfig, captureLog, removeTempDirs, tempDir } from './helpers.js';
@@ -87,6 +87,29 @@ describe('seq after the buffer file is replaced', () => {
     expect(old[0].body).toBe('{"x":0}');
     expect(Math.min(...publish(store, 2))).toBeGreaterThan(Math.max(...later));
     store.close();
+  });
+
+  it(`an old copy restored after a crash, taken over ${MARK_INTERVAL_MS / 1000} s of progress before it: new ones go above`, () => {
+    const { file } = newBufferIn();
+    const { store: first } = open(file);
+    publish(first, 10);
+    first.close();
+    const saved = path.join(tempDir(), 'saved.db');
+    fs.copyFileSync(file, saved);
+    // The same reservation block throughout: only the committed mark can tell the copy is old.
+    let clock = 0;
+    const logs = captureLog();
+    const crashed = openBuffer({ path: file, config: bufferConfig(), log: logs.log, mono: () => clock });
+    publish(crashed, 10, 'early');
+    clock += MARK_INTERVAL_MS;
+    const handedOut = publish(crashed, 10, 'late');
+    // No close(): the process died. Then the old copy is put in the file's place.
+    removeBuffer(file);
+    fs.copyFileSync(saved, file);
+    const { store } = open(file);
+    expect(Math.min(...publish(store, 2))).toBeGreaterThan(Math.max(...handedOut));
+    store.close();
+    crashed.close();
   });
 
   it('a sync: normal WAL that lost its last commits (power cut): the floor still holds', () => {

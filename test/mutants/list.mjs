@@ -30,6 +30,7 @@ import clockCorrectsEarlierBoot from './mutants/clock-corrects-earlier-boot.mjs'
 import clockFlagNotPublished from './mutants/clock-flag-not-published.mjs';
 import clockFlagOutsideSizeBudget from './mutants/clock-flag-outside-size-budget.mjs';
 import clockStepBackUnflagged from './mutants/clock-step-back-unflagged.mjs';
+import committedMarkOnlyAtStop from './mutants/committed-mark-only-at-stop.mjs';
 import countPhantomDrop from './mutants/count-phantom-drop.mjs';
 import deleteBeforePuback from './mutants/delete-before-puback.mjs';
 import discardCommittedAtRestart from './mutants/discard-committed-at-restart.mjs';
@@ -65,6 +66,7 @@ export const MUTANTS = [
   redeliveredSeqChangesPayload,
   inOrderBacklogOutOfOrder,
   seqRestartedAfterCorruptFile,
+  committedMarkOnlyAtStop,
   diskCapOnePageOver,
   retainedWriteCommand,
   secondDaemonSharesDataDir,
