@@ -112,6 +112,26 @@ describe('seq after the buffer file is replaced', () => {
     crashed.close();
   });
 
+  it(`an old copy restored after a crash within ${MARK_INTERVAL_MS / 1000} s, but from before the last reservation: new ones go above`, () => {
+    const { file } = newBufferIn();
+    const { store: first } = open(file);
+    publish(first, 10);
+    first.close();
+    const saved = path.join(tempDir(), 'saved.db');
+    fs.copyFileSync(file, saved);
+    // The clock stands still: no committed mark after the open, so only the reservation the
+    // copy did not record can tell it is old.
+    const logs = captureLog();
+    const crashed = openBuffer({ path: file, config: bufferConfig(), log: logs.log, mono: () => 0 });
+    const handedOut = publish(crashed, RESERVE_BLOCK + 10);
+    removeBuffer(file);
+    fs.copyFileSync(saved, file);
+    const { store } = open(file);
+    expect(Math.min(...publish(store, 2))).toBeGreaterThan(Math.max(...handedOut));
+    store.close();
+    crashed.close();
+  });
+
   it('a sync: normal WAL that lost its last commits (power cut): the floor still holds', () => {
     const { file } = newBufferIn();
     const { store: first } = open(file);
@@ -216,7 +236,8 @@ describe('the seq floor file', () => {
     ['no epoch', '{"reserved": 10, "committed": 5}'],
     ['an epoch that is not hex', '{"epoch": "xyz", "reserved": 10, "committed": 5}'],
     ['hex with more around it', '{"epoch": "ab12 and more", "reserved": 10, "committed": 5}'],
-    ['a negative reservation', '{"epoch": "ab12", "reserved": -1, "committed": 0}'],
+    ['a number for an epoch', '{"epoch": 1234, "reserved": 10, "committed": 5}'],
+    ['a negative reservation and mark', '{"epoch": "ab12", "reserved": -1, "committed": -2}'],
     ['a fractional reservation', '{"epoch": "ab12", "reserved": 1.5, "committed": 0}'],
     ['no committed mark', '{"epoch": "ab12", "reserved": 10}'],
     ['a mark above the reservation', '{"epoch": "ab12", "reserved": 10, "committed": 11}'],
