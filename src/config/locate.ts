@@ -109,7 +109,7 @@ class PathReader {
   }
 
   private read(at: number): Collection | null {
-    const start = this.contentOf(at, 0);
+    const start = this.contentOf(at);
     if (start === undefined) return null;
     const ch = this.text[start];
     if (ch === '{' || ch === '[') return this.flowCollection(start, ch === '{');
@@ -117,14 +117,10 @@ class PathReader {
     return this.blockMapping(start);
   }
 
-  /** Where the node at `at` has its content: past its anchor or tag, through an alias to its anchor. */
-  private contentOf(at: number, depth: number): number | undefined {
-    const t = this.text;
-    if (t[at] !== '*') return at;
-    const end = this.tokenEnd(at);
-    const anchor = this.anchorDefinition(t.slice(at + 1, end), at);
-    // An alias of an alias is not YAML; the depth only guards against a text that is not either.
-    return anchor === undefined || depth > 8 ? undefined : this.contentOf(anchor, depth + 1);
+  /** Where the node at `at` has its content: there, or for an alias, where its anchor's node does. */
+  private contentOf(at: number): number | undefined {
+    if (this.text[at] !== '*') return at;
+    return this.anchorDefinition(this.text.slice(at + 1, this.tokenEnd(at)), at);
   }
 
   /** The value's place after the last `&name` before `before`: the one an alias there means. */
