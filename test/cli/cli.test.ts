@@ -152,14 +152,17 @@ describe('floorgate CLI', () => {
   it('demo runs the whole pipeline and exits 0 leaving nothing behind', async () => {
     const demoDirs = () => fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('floorgate-demo-')).sort();
     const before = demoDirs();
-    const demo = runCli(['demo']);
+    const demo = runCli(['demo'], { group: true });
     // A newcomer is told at once what is starting (node-opcua takes seconds to load), not left
     // before a silent terminal (8.6 s before); 5 s, not 1, for a machine busy with other tests.
     expect(await demo.waitFor(() => true, 5000)).toMatch(/^floorgate demo: starting /);
     // The OPC UA server joins last; the scale reports once a second.
     await demo.waitFor((l) => /oven .*(zone1_temp|batch_id)=/.test(l), 25_000);
     await demo.waitFor((l) => /scale-1 .*weight=/.test(l));
+    // Ctrl-C reaches the whole group, socat's pty pair too: the scale must not be reported lost
+    // while the demo stops.
     expect(await demo.stop('SIGINT')).toBe(0);
+    expect(demo.stderr.filter((l) => /serial port lost/.test(l))).toEqual([]);
     const out = demo.stdout.join('\n');
     // Nor alarmed by a library's warnings (node-opcua's W27 about --security-revert). The gateway's
     // own warnings may be there: on a loaded machine a device can be slow to answer at first.

@@ -31,17 +31,24 @@ export interface CliProcess {
   readonly stderr: string[];
   /** Resolves with the first stdout line (parsed when JSON) that matches. */
   waitFor(pred: (line: string, json: Record<string, unknown> | undefined) => boolean, timeoutMs?: number): Promise<string>;
-  /** Sends the signal and resolves with the exit code (or the signal name). */
+  /**
+   * Sends the signal and resolves with the exit code (or the signal name). Started with `group`,
+   * the signal goes to its whole process group, as a terminal's Ctrl-C does.
+   */
   stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number | string>;
   readonly exited: Promise<number | string>;
 }
 
-/** `cli`: another copy of the CLI than this checkout's (an installed tree). */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; cli?: string } = {}): CliProcess {
+/**
+ * `cli`: another copy of the CLI than this checkout's (an installed tree). `group`: in a process
+ * group of its own, as a command typed at a terminal is.
+ */
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; cli?: string; group?: boolean } = {}): CliProcess {
   const child = spawn(process.execPath, [...NODE_FLAGS, opts.cli ?? CLI, ...args], {
     cwd: opts.cwd ?? ROOT,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.group === true,
   });
   started.add(child);
   reapOnExit(child);
@@ -91,7 +98,10 @@ export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: st
       });
     },
     async stop(signal = 'SIGTERM', timeoutMs = 12_000) {
-      if (!exitedNow) child.kill(signal);
+      if (!exitedNow) {
+        if (opts.group) process.kill(-child.pid!, signal);
+        else child.kill(signal);
+      }
       const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
       const code = await exited;
       clearTimeout(timer);
