@@ -18,9 +18,10 @@ import { bufferConfig, captureLog, removeTempDirs, tempDir } from './helpers.js'
 
 afterAll(removeTempDirs);
 
-function open(file: string) {
+/** `mono`: the monotonic clock that paces the floor's committed mark. */
+function open(file: string, mono?: () => number) {
   const logs = captureLog();
-  return { store: openBuffer({ path: file, config: bufferConfig(), log: logs.log }), logs };
+  return { store: openBuffer({ path: file, config: bufferConfig(), log: logs.log, mono }), logs };
 }
 
 /** Appends n messages, commits, and returns the seqs read() hands out for them. */
@@ -37,6 +38,23 @@ function newBufferIn(): { dir: string; file: string } {
 }
 
 const removeBuffer = (file: string) => { for (const s of ['', '-wal', '-shm']) fs.rmSync(file + s, { force: true }); };
+
+/** A buffer of 10 messages, closed, and a copy of it set aside; restore() puts the copy in the file's place. */
+function bufferWithOldCopy(): { file: string; restore(): void } {
+  const { file } = newBufferIn();
+  const { store } = open(file);
+  publish(store, 10);
+  store.close();
+  const saved = path.join(tempDir(), 'saved.db');
+  fs.copyFileSync(file, saved);
+  return {
+    file,
+    restore() {
+      removeBuffer(file);
+      fs.copyFileSync(saved, file);
+    },
+  };
+}
 
 describe('seq after the buffer file is replaced', () => {
   it('a corrupt file moved aside: the new file goes on above every seq used, same epoch', () => {
@@ -70,17 +88,11 @@ describe('seq after the buffer file is replaced', () => {
   });
 
   it('an old copy restored: its messages keep their seqs (a consumer sees duplicates), new ones go above', () => {
-    const { file } = newBufferIn();
-    const { store: first } = open(file);
-    publish(first, 10);
-    first.close();
-    const saved = path.join(tempDir(), 'saved.db');
-    fs.copyFileSync(file, saved);
+    const { file, restore } = bufferWithOldCopy();
     const { store: second } = open(file);
     const later = publish(second, 10, 'later');
     second.close();
-    removeBuffer(file);
-    fs.copyFileSync(saved, file);
+    restore();
     const { store } = open(file);
     const old = store.read(0, 100);
     expect(old.map((m) => m.seq)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
@@ -90,22 +102,15 @@ describe('seq after the buffer file is replaced', () => {
   });
 
   it(`an old copy restored after a crash, taken over ${MARK_INTERVAL_MS / 1000} s of progress before it: new ones go above`, () => {
-    const { file } = newBufferIn();
-    const { store: first } = open(file);
-    publish(first, 10);
-    first.close();
-    const saved = path.join(tempDir(), 'saved.db');
-    fs.copyFileSync(file, saved);
+    const { file, restore } = bufferWithOldCopy();
     // The same reservation block throughout: only the committed mark can tell the copy is old.
     let clock = 0;
-    const logs = captureLog();
-    const crashed = openBuffer({ path: file, config: bufferConfig(), log: logs.log, mono: () => clock });
+    const { store: crashed } = open(file, () => clock);
     publish(crashed, 10, 'early');
     clock += MARK_INTERVAL_MS;
     const handedOut = publish(crashed, 10, 'late');
     // No close(): the process died. Then the old copy is put in the file's place.
-    removeBuffer(file);
-    fs.copyFileSync(saved, file);
+    restore();
     const { store } = open(file);
     expect(Math.min(...publish(store, 2))).toBeGreaterThan(Math.max(...handedOut));
     store.close();
@@ -113,19 +118,12 @@ describe('seq after the buffer file is replaced', () => {
   });
 
   it(`an old copy restored after a crash within ${MARK_INTERVAL_MS / 1000} s, but from before the last reservation: new ones go above`, () => {
-    const { file } = newBufferIn();
-    const { store: first } = open(file);
-    publish(first, 10);
-    first.close();
-    const saved = path.join(tempDir(), 'saved.db');
-    fs.copyFileSync(file, saved);
+    const { file, restore } = bufferWithOldCopy();
     // The clock stands still: no committed mark after the open, so only the reservation the
     // copy did not record can tell it is old.
-    const logs = captureLog();
-    const crashed = openBuffer({ path: file, config: bufferConfig(), log: logs.log, mono: () => 0 });
+    const { store: crashed } = open(file, () => 0);
     const handedOut = publish(crashed, RESERVE_BLOCK + 10);
-    removeBuffer(file);
-    fs.copyFileSync(saved, file);
+    restore();
     const { store } = open(file);
     expect(Math.min(...publish(store, 2))).toBeGreaterThan(Math.max(...handedOut));
     store.close();
