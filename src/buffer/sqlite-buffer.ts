@@ -86,7 +86,10 @@ export interface OpenBufferOptions {
   readonly log: Logger;
   /** Wall clock in epoch ms; tests inject one to age messages. */
   readonly now?: () => number;
-  /** Monotonic ms (src/clock), which ages readings of an untrusted wall clock; tests inject one. */
+  /**
+   * Monotonic ms (src/clock), which ages readings of an untrusted wall clock and paces the seq
+   * floor's committed mark; tests inject one.
+   */
   readonly mono?: () => number;
   /** Every dropped reading, once the drop is final. */
   readonly onDrop?: (reason: DropReason, readings: number) => void;

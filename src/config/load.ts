@@ -18,9 +18,10 @@ import v8 from 'node:v8';
 import type { ZodType } from 'zod';
 import type { DeviceConfig, FloorgateConfig } from './types.js';
 import { ROOT_PATH, formatPath, type ConfigProblem, type KeyPath } from './problem.js';
-import { readYaml, SourceMap, type SourceProblem } from './yaml-source.js';
+import type { LineCounter } from 'yaml';
+import { lineCounterOf, readYaml, SourceMap, type SourceProblem } from './yaml-source.js';
 import { readYamlFast, type FastRead } from './fast-yaml.js';
-import { lineIndex, locatePaths, type LinePositions } from './locate.js';
+import { locatePaths } from './locate.js';
 import { readPasswordFiles } from './secrets.js';
 import { coreSchema, type ConfigLimits, type CoreConfig } from './schema.js';
 import { IssueReader } from './issues.js';
@@ -99,7 +100,7 @@ function loadLocatedByPath(text: string, file: string, context: LoadContext, env
   const again = readYamlFast(text, env);
   const problems: SourceProblem[] = [];
   if (again.ok) validate(again.value, map, new Set(), path.resolve(file), context, problems);
-  return { ok: false, problems: located(problems.length > 0 ? problems : found, lineIndex(text), file) };
+  return { ok: false, problems: located(problems.length > 0 ? problems : found, lineCounterOf(text), file) };
 }
 
 /**
@@ -110,7 +111,7 @@ function tooLargeToRead(text: string, file: string, fast: FastRead & { ok: false
   const heap = v8.getHeapStatistics();
   const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
   const most = (heap.heap_size_limit - heap.used_heap_size) / POSITIONAL_HEAP_PER_BYTE;
-  const { line, col } = lineIndex(text).linePos(fast.problem?.offset ?? 0);
+  const { line, col } = lineCounterOf(text).linePos(fast.problem?.offset ?? 0);
   const message = `the config is not valid, and at ${mb(text.length)} it is too large to show where each problem is ` +
     `(at most ${mb(most)} with this heap): ${fast.problem ? fast.problem.message : fast.why}`;
   return { file, line, col, path: ROOT_PATH, message };
@@ -237,7 +238,7 @@ function resolveDirs(device: DeviceConfig, dataDir: string): DeviceConfig {
   return out as unknown as DeviceConfig;
 }
 
-function located(problems: readonly SourceProblem[], lines: LinePositions, file: string): ConfigProblem[] {
+function located(problems: readonly SourceProblem[], lines: LineCounter, file: string): ConfigProblem[] {
   return [...problems]
     .sort((a, b) => a.offset - b.offset)
     .map((p) => {

@@ -38,29 +38,6 @@ export function locatePaths(text: string, paths: readonly KeyPath[]): SourceMap 
   return map;
 }
 
-export interface LinePositions {
-  /** 1-based line and column of an offset. */
-  linePos(offset: number): { line: number; col: number };
-}
-
-/** The lines of a text, found once: each position is then a binary search. */
-export function lineIndex(text: string): LinePositions {
-  const starts = [0];
-  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) starts.push(at + 1);
-  return {
-    linePos(offset) {
-      let low = 0;
-      let high = starts.length - 1;
-      while (low < high) {
-        const mid = (low + high + 1) >> 1;
-        if (starts[mid] <= offset) low = mid;
-        else high = mid - 1;
-      }
-      return { line: low + 1, col: offset - starts[low] + 1 };
-    },
-  };
-}
-
 const isBlank = (ch: string | undefined): boolean => ch === undefined || ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n';
 const endsFlowNode = (ch: string | undefined): boolean => ch === undefined || ch === ',' || ch === ']' || ch === '}';
 
@@ -171,12 +148,17 @@ class PathReader {
     return at - (this.text.lastIndexOf('\n', at - 1) + 1);
   }
 
+  /** Whether a node can start at `at`: not the end of its line or of the text, nor a comment. */
+  private isContent(at: number): boolean {
+    const ch = this.text[at];
+    return ch !== undefined && ch !== '\n' && ch !== '\r' && ch !== '#';
+  }
+
   /** The first content of the next line after `at` that holds any (not blank, not a comment). */
   private nextContentLine(at: number): number | undefined {
-    const t = this.text;
-    for (let line = this.lineEnd(at) + 1; line < t.length; line = this.lineEnd(line) + 1) {
+    for (let line = this.lineEnd(at) + 1; line < this.text.length; line = this.lineEnd(line) + 1) {
       const first = this.skip(line, false);
-      if (first < t.length && t[first] !== '\n' && t[first] !== '\r' && t[first] !== '#') return first;
+      if (this.isContent(first)) return first;
     }
     return undefined;
   }
@@ -200,7 +182,7 @@ class PathReader {
     const t = this.text;
     const onLine = this.valueAfter(after, false);
     const key = isItem ? undefined : at;
-    if (onLine < t.length && t[onLine] !== '\n' && t[onLine] !== '\r' && t[onLine] !== '#') return { key, value: onLine, absent: false };
+    if (this.isContent(onLine)) return { key, value: onLine, absent: false };
     const next = this.nextContentLine(after);
     if (next !== undefined) {
       const indent = this.column(next);
@@ -362,10 +344,10 @@ class PathReader {
 
   private add(c: Collection, name: string, entry: Entry): void {
     if (name === '<<') {
-      const sources = entry.absent ? null : this.collection(entry.value);
-      // `<<: [*a, *b]` merges each; `<<: *a` the one.
-      if (sources !== null && sources.items.length > 0 && this.text[entry.value] !== '*') c.merges.push(...sources.items.map((item) => item.value));
-      else if (!entry.absent) c.merges.push(entry.value);
+      if (entry.absent) return;
+      // `<<: [*a, *b]` merges each template in order; `<<: *a` (or a mapping written there) the one.
+      const list = this.text[entry.value] === '*' ? [] : (this.collection(entry.value)?.items ?? []);
+      c.merges.push(...(list.length > 0 ? list.map((item) => item.value) : [entry.value]));
       return;
     }
     if (!c.keys.has(name)) c.keys.set(name, entry);

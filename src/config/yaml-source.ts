@@ -65,10 +65,22 @@ export interface YamlSource {
 /** Aliases are expanded in place; this bounds a "billion laughs" document. */
 export const MAX_ALIAS_EXPANSIONS = 1000;
 
+/**
+ * The `yaml` package, loaded on first use: a valid config never needs it (load.ts reads it with
+ * js-yaml first), and the module costs a running daemon ~2 MB of RSS.
+ */
+const yamlPackage = (): typeof import('yaml') => createRequire(import.meta.url)('yaml') as typeof import('yaml');
+
+/** The lines of a text read without the positional reader, to place its problems. */
+export function lineCounterOf(text: string): LineCounter {
+  const lineCounter = new (yamlPackage().LineCounter)();
+  lineCounter.addNewLine(0);
+  for (let at = text.indexOf('\n'); at >= 0; at = text.indexOf('\n', at + 1)) lineCounter.addNewLine(at + 1);
+  return lineCounter;
+}
+
 export function readYaml(text: string, env: NodeJS.ProcessEnv): YamlSource {
-  // Loaded on first use: a valid config never needs it (load.ts reads it with js-yaml first),
-  // and the module costs a running daemon ~2 MB of RSS.
-  const { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } = createRequire(import.meta.url)('yaml') as typeof import('yaml');
+  const { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument } = yamlPackage();
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: false, merge: true });
   const map = new SourceMap();

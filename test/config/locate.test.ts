@@ -83,6 +83,8 @@ const SHAPES: Record<string, string> = {
     '  - &third',
     '    name: d3',
     '    <<: *drive',
+    '  - <<: { port: 504, <<: *fast }',
+    '    name: d4',
     'again: *third',
     '',
   ].join('\n'),
